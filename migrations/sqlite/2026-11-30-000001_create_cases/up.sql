@@ -1,0 +1,28 @@
+-- Cases and their encrypted entries. WITHOUT ROWID: no hidden sequence that
+-- would reveal the order in which reports arrived.
+CREATE TABLE cases (
+    id TEXT PRIMARY KEY NOT NULL,
+    locator BLOB NOT NULL UNIQUE CHECK (length(locator) = 32),
+    reporter_recipient TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('received', 'acknowledged', 'in_review', 'closed')),
+    closure_reason TEXT,
+    received_on DATE NOT NULL,
+    ack_due DATE NOT NULL,
+    acknowledged_on DATE,
+    feedback_due DATE NOT NULL,
+    closed_on DATE,
+    on_hold BOOLEAN NOT NULL DEFAULT FALSE
+) WITHOUT ROWID;
+
+CREATE INDEX cases_by_status ON cases (status, received_on);
+CREATE INDEX cases_by_received ON cases (received_on);
+
+CREATE TABLE entries (
+    id TEXT PRIMARY KEY NOT NULL,
+    case_id TEXT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('report', 'message', 'reply')),
+    created_on DATE NOT NULL,
+    ciphertext BLOB NOT NULL,
+    UNIQUE (case_id, position)
+) WITHOUT ROWID;

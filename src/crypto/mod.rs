@@ -1,0 +1,64 @@
+//! The only place in Vigie that touches age, HKDF, hashes, tokens and padding.
+//!
+//! The surface is deliberately narrow: a follow-up [`Token`] and what it
+//! derives ([`derive_from_token`]), [`encrypt_for_case`] to seal a padded
+//! plaintext for the Secretary and the reporter, and helpers to read age
+//! recipients and identities.
+
+mod keys;
+mod padding;
+mod token;
+
+pub use keys::{
+    DecryptError,
+    decrypt, generate_identity, identity_from_bytes, load_recipients, read_identity_file,
+    write_identity_file, IdentityFileError, KeyError, Recipients,
+};
+pub use padding::{pad, padded_len};
+pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
+
+use zeroize::Zeroizing;
+
+/// Errors from sealing a plaintext. They never carry the plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum EncryptError {
+    #[error("no recipient to encrypt to")]
+    NoRecipient,
+    #[error("age encryption failed")]
+    Age(#[source] std::io::Error),
+}
+
+/// Encrypts an already padded plaintext to every Secretary recipient and to the
+/// reporter's own recipient `R`, as one binary age v1 file.
+pub fn encrypt_for_case(
+    secretary: &Recipients,
+    reporter: &age::x25519::Recipient,
+    padded_plaintext: &Zeroizing<Vec<u8>>,
+) -> Result<Vec<u8>, EncryptError> {
+    use std::io::Write;
+    let mut all: Vec<&dyn age::Recipient> = secretary
+        .iter()
+        .map(|r| r as &dyn age::Recipient)
+        .collect();
+    all.push(reporter);
+    let encryptor =
+        age::Encryptor::with_recipients(all.into_iter()).map_err(|_| EncryptError::NoRecipient)?;
+    let mut out = Vec::with_capacity(padded_plaintext.len() + 512);
+    let mut writer = encryptor.wrap_output(&mut out).map_err(EncryptError::Age)?;
+    writer
+        .write_all(padded_plaintext)
+        .map_err(EncryptError::Age)?;
+    writer.finish().map_err(EncryptError::Age)?;
+    Ok(out)
+}
+
+/// SHA-256 of some bytes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// A short, stable fingerprint of some public bytes (static assets, recipients).
+pub fn fingerprint(bytes: &[u8]) -> String {
+    hex::encode(&sha256(bytes)[..8])
+}

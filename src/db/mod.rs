@@ -1,0 +1,173 @@
+//! Storage: one diesel code path over SQLite (embedded default) and
+//! PostgreSQL (`--features postgres`). Models own their queries; handlers
+//! never write diesel DSL. Backend-specific SQL lives in this file only.
+
+mod models;
+pub mod schema;
+
+pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
+
+use std::time::Duration;
+
+use diesel::{connection::SimpleConnection, Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use secrecy::ExposeSecret;
+
+use crate::config::DatabaseSetting;
+
+#[cfg(not(feature = "postgres"))]
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(diesel::SqliteConnection),
+}
+
+#[cfg(feature = "postgres")]
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Durable commits (a report is on disk before its receipt is shown),
+/// foreign keys, and deleted content overwritten rather than left in free pages.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;
+PRAGMA secure_delete = ON;
+PRAGMA busy_timeout = 10000;";
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database migrations failed: {0}")]
+    Migration(String),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("cannot create the database folder: {0}")]
+    Folder(#[from] std::io::Error),
+}
+
+/// Opens connections of the configured backend. Unlike `establish` on the
+/// multi-connection, it never guesses the backend from the URL.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    setting: DatabaseSetting,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConnection, DbError> {
+        match &self.setting {
+            DatabaseSetting::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+                conn.batch_execute(SQLITE_PRAGMAS)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            #[cfg(feature = "postgres")]
+            DatabaseSetting::Postgres(url) => {
+                let conn = diesel::PgConnection::establish(url.expose_secret())?;
+                Ok(DbConnection::Pg(conn))
+            }
+            #[cfg(not(feature = "postgres"))]
+            DatabaseSetting::Postgres(url) => {
+                let _ = url.expose_secret();
+                Err(DbError::Connect(diesel::ConnectionError::BadConnection(
+                    "this build has no PostgreSQL support".into(),
+                )))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1").map_err(DbError::from)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Builds the pool, creating the SQLite folder when needed, and runs the
+/// embedded migrations.
+pub fn connect(setting: &DatabaseSetting, size: u32) -> Result<Pool, DbError> {
+    if let DatabaseSetting::Sqlite(path) = setting {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(Manager {
+            setting: setting.clone(),
+        })?;
+    let mut conn = pool.get()?;
+    run_migrations(&mut conn)?;
+    Ok(pool)
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock keeps several
+/// instances starting together from running them twice.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    match conn {
+        DbConnection::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(err)?;
+        }
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(5647291)")?;
+            let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+            c.batch_execute("SELECT pg_advisory_unlock(5647291)")?;
+            result.map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Migrations embedded in this binary that the database has not applied yet.
+pub fn pending_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    let n = match conn {
+        DbConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map_err(err)?.len(),
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map_err(err)?.len(),
+    };
+    Ok(n)
+}
+
+/// Answers when the database does.
+pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}
+
+/// Opens a pool without running migrations (for `vigie check`).
+pub fn connect_without_migrations(setting: &DatabaseSetting) -> Result<Pool, DbError> {
+    if let DatabaseSetting::Sqlite(path) = setting {
+        if !path.exists() {
+            return Err(DbError::Migration(format!(
+                "{} does not exist yet; `vigie serve` creates it",
+                path.display()
+            )));
+        }
+    }
+    Ok(r2d2::Pool::builder()
+        .max_size(1)
+        .connection_timeout(Duration::from_secs(5))
+        .build(Manager {
+            setting: setting.clone(),
+        })?)
+}

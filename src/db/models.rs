@@ -1,0 +1,188 @@
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::{
+    schema::{cases, entries},
+    DbConnection,
+};
+use crate::{
+    crypto::Locator,
+    domain::{CaseStatus, Deadlines},
+};
+
+/// A case as stored: metadata only, never content.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = cases)]
+pub struct CaseRow {
+    pub id: String,
+    pub locator: Vec<u8>,
+    pub reporter_recipient: String,
+    pub status: String,
+    pub closure_reason: Option<String>,
+    pub received_on: NaiveDate,
+    pub ack_due: NaiveDate,
+    pub acknowledged_on: Option<NaiveDate>,
+    pub feedback_due: NaiveDate,
+    pub closed_on: Option<NaiveDate>,
+    pub on_hold: bool,
+}
+
+/// A case with its status parsed.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub row: CaseRow,
+    pub status: CaseStatus,
+}
+
+impl TryFrom<CaseRow> for Case {
+    type Error = diesel::result::Error;
+    fn try_from(row: CaseRow) -> Result<Self, Self::Error> {
+        let status = row.status.parse().map_err(|e| {
+            diesel::result::Error::DeserializationError(Box::new(e))
+        })?;
+        Ok(Case { row, status })
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = cases)]
+pub struct NewCase {
+    pub id: String,
+    pub locator: Vec<u8>,
+    pub reporter_recipient: String,
+    pub status: String,
+    pub received_on: NaiveDate,
+    pub ack_due: NaiveDate,
+    pub feedback_due: NaiveDate,
+}
+
+impl NewCase {
+    /// A new case received today, with a fresh random identifier.
+    pub fn received(locator: &Locator, reporter_recipient: String, today: NaiveDate, due: Deadlines) -> Self {
+        NewCase {
+            id: uuid::Uuid::new_v4().to_string(),
+            locator: locator.as_bytes().to_vec(),
+            reporter_recipient,
+            status: CaseStatus::Received.as_str().to_string(),
+            received_on: today,
+            ack_due: due.ack_due,
+            feedback_due: due.feedback_due,
+        }
+    }
+}
+
+/// Who wrote an entry of a case's thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Report,
+    Message,
+    Reply,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Report => "report",
+            EntryKind::Message => "message",
+            EntryKind::Reply => "reply",
+        }
+    }
+}
+
+/// One encrypted item of a case's thread: the report, a reporter's message or
+/// a Secretary's reply. The ciphertext is a plain binary age v1 file.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = entries)]
+pub struct EntryRow {
+    pub id: String,
+    pub case_id: String,
+    pub position: i32,
+    pub kind: String,
+    pub created_on: NaiveDate,
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = entries)]
+pub struct NewEntry {
+    pub id: String,
+    pub case_id: String,
+    pub position: i32,
+    pub kind: String,
+    pub created_on: NaiveDate,
+    pub ciphertext: Vec<u8>,
+}
+
+impl NewEntry {
+    /// The report that opens a case.
+    pub fn report(case: &NewCase, ciphertext: Vec<u8>) -> Self {
+        NewEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            case_id: case.id.clone(),
+            position: 1,
+            kind: EntryKind::Report.as_str().to_string(),
+            created_on: case.received_on,
+            ciphertext,
+        }
+    }
+}
+
+impl Case {
+    /// Stores a new case and its report in one transaction; when this
+    /// returns, the commit is durable.
+    pub fn insert_with_report(
+        conn: &mut DbConnection,
+        case: &NewCase,
+        report: &NewEntry,
+    ) -> QueryResult<()> {
+        conn.transaction(|conn| {
+            diesel::insert_into(cases::table).values(case).execute(conn)?;
+            diesel::insert_into(entries::table).values(report).execute(conn)?;
+            Ok(())
+        })
+    }
+
+    pub fn find_by_locator(conn: &mut DbConnection, locator: &Locator) -> QueryResult<Option<Case>> {
+        cases::table
+            .filter(cases::locator.eq(locator.as_bytes().to_vec()))
+            .select(CaseRow::as_select())
+            .first(conn)
+            .optional()?
+            .map(Case::try_from)
+            .transpose()
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Case>> {
+        cases::table
+            .find(id)
+            .select(CaseRow::as_select())
+            .first(conn)
+            .optional()?
+            .map(Case::try_from)
+            .transpose()
+    }
+
+    /// Every case, oldest received first (ties in random identifier order).
+    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Case>> {
+        cases::table
+            .order((cases::received_on.asc(), cases::id.asc()))
+            .select(CaseRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(Case::try_from)
+            .collect()
+    }
+
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        cases::table.count().get_result(conn)
+    }
+
+    /// The case's thread in order.
+    pub fn entries(&self, conn: &mut DbConnection) -> QueryResult<Vec<EntryRow>> {
+        entries::table
+            .filter(entries::case_id.eq(&self.row.id))
+            .order(entries::position.asc())
+            .select(EntryRow::as_select())
+            .load(conn)
+    }
+}

@@ -1,0 +1,32 @@
+// The one schema for both backends; column types are those that diesel's
+// MultiBackend maps on SQLite and PostgreSQL alike.
+
+diesel::table! {
+    cases (id) {
+        id -> Text,
+        locator -> Binary,
+        reporter_recipient -> Text,
+        status -> Text,
+        closure_reason -> Nullable<Text>,
+        received_on -> Date,
+        ack_due -> Date,
+        acknowledged_on -> Nullable<Date>,
+        feedback_due -> Date,
+        closed_on -> Nullable<Date>,
+        on_hold -> Bool,
+    }
+}
+
+diesel::table! {
+    entries (id) {
+        id -> Text,
+        case_id -> Text,
+        position -> Integer,
+        kind -> Text,
+        created_on -> Date,
+        ciphertext -> Binary,
+    }
+}
+
+diesel::joinable!(entries -> cases (case_id));
+diesel::allow_tables_to_appear_in_same_query!(cases, entries);

@@ -1,0 +1,224 @@
+use serde::Serialize;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::config::CategorySetting;
+
+/// The categories this deployment offers, in order.
+#[derive(Debug, Clone)]
+pub struct Categories(Vec<CategorySetting>);
+
+impl Categories {
+    pub fn new(list: Vec<CategorySetting>) -> Self {
+        Categories(list)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &CategorySetting> {
+        self.0.iter()
+    }
+
+    pub fn find(&self, key: &str) -> Option<&CategorySetting> {
+        self.0.iter().find(|c| c.key == key)
+    }
+}
+
+/// A category key that this deployment offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Category(String);
+
+impl Category {
+    pub fn parse(key: &str, offered: &Categories) -> Option<Self> {
+        offered.find(key).map(|c| Category(c.key.clone()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a reporter typed in the report form, as received. Zeroized on drop.
+#[derive(Debug, Default, Clone, Zeroize, ZeroizeOnDrop)]
+pub struct ReportFields {
+    pub category: String,
+    pub description: String,
+    pub period: String,
+    pub place: String,
+    pub persons: String,
+    pub evidence: String,
+}
+
+/// Why a report form was refused. Each maps to a translated message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    #[error("no category chosen")]
+    MissingCategory,
+    #[error("unknown category")]
+    UnknownCategory,
+    #[error("empty description")]
+    EmptyDescription,
+    #[error("description too long")]
+    DescriptionTooLong,
+    #[error("an optional field is too long")]
+    FieldTooLong,
+}
+
+impl ReportError {
+    /// The message catalogue key that explains this error to the reporter.
+    pub fn message_key(self) -> &'static str {
+        match self {
+            ReportError::MissingCategory => "error-category-missing",
+            ReportError::UnknownCategory => "error-category-unknown",
+            ReportError::EmptyDescription => "error-description-empty",
+            ReportError::DescriptionTooLong => "error-description-too-long",
+            ReportError::FieldTooLong => "error-field-too-long",
+        }
+    }
+}
+
+/// A report that passed every rule, ready to be serialized and encrypted.
+#[derive(Debug, Serialize)]
+pub struct ReportDraft {
+    category: Category,
+    #[serde(flatten)]
+    fields: Texts,
+}
+
+#[derive(Debug, Serialize, Zeroize, ZeroizeOnDrop)]
+struct Texts {
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    place: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    persons: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<String>,
+}
+
+fn optional(text: &str, max: usize) -> Result<Option<String>, ReportError> {
+    let text = text.trim();
+    if text.is_empty() {
+        Ok(None)
+    } else if text.chars().count() > max {
+        Err(ReportError::FieldTooLong)
+    } else {
+        Ok(Some(text.to_string()))
+    }
+}
+
+impl ReportDraft {
+    pub fn parse(
+        fields: &ReportFields,
+        offered: &Categories,
+        max_description: usize,
+        max_field: usize,
+    ) -> Result<Self, ReportError> {
+        if fields.category.trim().is_empty() {
+            return Err(ReportError::MissingCategory);
+        }
+        let category =
+            Category::parse(fields.category.trim(), offered).ok_or(ReportError::UnknownCategory)?;
+        let description = fields.description.trim();
+        if description.is_empty() {
+            return Err(ReportError::EmptyDescription);
+        }
+        if description.chars().count() > max_description {
+            return Err(ReportError::DescriptionTooLong);
+        }
+        Ok(ReportDraft {
+            category,
+            fields: Texts {
+                description: description.to_string(),
+                period: optional(&fields.period, max_field)?,
+                place: optional(&fields.place, max_field)?,
+                persons: optional(&fields.persons, max_field)?,
+                evidence: optional(&fields.evidence, max_field)?,
+            },
+        })
+    }
+
+    pub fn category(&self) -> &Category {
+        &self.category
+    }
+
+    /// The protocol v1 plaintext, unpadded: `{"v":1,"type":"report",…}`.
+    pub fn to_json(&self, lang: &str) -> Zeroizing<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Envelope<'a> {
+            v: u8,
+            #[serde(rename = "type")]
+            kind: &'static str,
+            lang: &'a str,
+            #[serde(flatten)]
+            report: &'a ReportDraft,
+        }
+        let mut out = Zeroizing::new(Vec::with_capacity(1024));
+        let envelope = Envelope {
+            v: 1,
+            kind: "report",
+            lang,
+            report: self,
+        };
+        // Serializing plain strings into memory cannot fail.
+        if serde_json::to_writer(&mut *out, &envelope).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn offered() -> Categories {
+        Categories::new(Settings::default().categories)
+    }
+
+    fn fields(category: &str, description: &str) -> ReportFields {
+        let mut f = ReportFields::default();
+        f.category = category.into();
+        f.description = description.into();
+        f
+    }
+
+    #[test]
+    fn bad_report_forms_are_refused_with_the_right_reason() {
+        let long = "x".repeat(101);
+        let mut too_long_place = fields("funds", "facts");
+        too_long_place.place = "p".repeat(11);
+        let cases = [
+            (fields("", "facts"), ReportError::MissingCategory),
+            (fields("weather", "facts"), ReportError::UnknownCategory),
+            (fields("funds", "   \n "), ReportError::EmptyDescription),
+            (fields("funds", &long), ReportError::DescriptionTooLong),
+            (too_long_place, ReportError::FieldTooLong),
+        ];
+        for (input, want) in cases {
+            let got = ReportDraft::parse(&input, &offered(), 100, 10).map(|_| ());
+            assert_eq!(got, Err(want));
+        }
+    }
+
+    #[test]
+    fn the_plaintext_follows_protocol_v1_and_omits_empty_fields() {
+        let mut input = fields("conflict_of_interest", " Le directeur a attribué le marché. ");
+        input.place = "Paris".into();
+        let draft = ReportDraft::parse(&input, &offered(), 100, 10);
+        let json = draft.map(|d| d.to_json("fr"));
+        let value: serde_json::Value =
+            serde_json::from_slice(json.as_deref().map(|v| v.as_slice()).unwrap_or(b"null"))
+                .unwrap_or_default();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "v": 1, "type": "report", "lang": "fr",
+                "category": "conflict_of_interest",
+                "description": "Le directeur a attribué le marché.",
+                "place": "Paris"
+            })
+        );
+    }
+}

@@ -1,0 +1,105 @@
+use std::{fmt, str::FromStr};
+
+use chrono::{Days, Months, NaiveDate};
+
+/// Where a case stands in the legal workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseStatus {
+    Received,
+    Acknowledged,
+    InReview,
+    Closed,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Received => "received",
+            CaseStatus::Acknowledged => "acknowledged",
+            CaseStatus::InReview => "in_review",
+            CaseStatus::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown case status")]
+pub struct UnknownStatus;
+
+impl FromStr for CaseStatus {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "received" => CaseStatus::Received,
+            "acknowledged" => CaseStatus::Acknowledged,
+            "in_review" => CaseStatus::InReview,
+            "closed" => CaseStatus::Closed,
+            _ => return Err(UnknownStatus),
+        })
+    }
+}
+
+/// The two legal deadlines of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Acknowledge in writing within 7 days of receipt.
+    pub ack_due: NaiveDate,
+    /// Give feedback within 3 months of the acknowledgement, or of `ack_due`
+    /// when none was sent.
+    pub feedback_due: NaiveDate,
+}
+
+/// Deadlines for a case received on `received_on` and acknowledged (or not).
+/// Seven calendar days satisfy both the directive and the décret's seven
+/// working days; three months are calendar months, clamped to month ends.
+pub fn deadlines(received_on: NaiveDate, acknowledged_on: Option<NaiveDate>) -> Deadlines {
+    let ack_due = received_on
+        .checked_add_days(Days::new(7))
+        .unwrap_or(NaiveDate::MAX);
+    let from = acknowledged_on.unwrap_or(ack_due);
+    let feedback_due = from
+        .checked_add_months(Months::new(3))
+        .unwrap_or(NaiveDate::MAX);
+    Deadlines {
+        ack_due,
+        feedback_due,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or(NaiveDate::MIN)
+    }
+
+    #[test]
+    fn deadlines_count_seven_days_then_three_months() {
+        let cases = [
+            ("2026-11-30", None, "2026-12-07", "2027-03-07"),
+            ("2026-11-30", Some("2026-12-02"), "2026-12-07", "2027-03-02"),
+            ("2027-11-23", None, "2027-11-30", "2028-02-29"),
+            ("2026-12-28", None, "2027-01-04", "2027-04-04"),
+        ];
+        for (received, acked, ack_due, feedback_due) in cases {
+            let got = deadlines(d(received), acked.map(d));
+            assert_eq!(got.ack_due, d(ack_due), "{received}");
+            assert_eq!(got.feedback_due, d(feedback_due), "{received}");
+        }
+    }
+
+    #[test]
+    fn statuses_read_back_from_their_names() {
+        for s in [CaseStatus::Received, CaseStatus::Acknowledged, CaseStatus::InReview, CaseStatus::Closed] {
+            assert_eq!(s.as_str().parse::<CaseStatus>().ok(), Some(s));
+        }
+        assert!("open".parse::<CaseStatus>().is_err());
+    }
+}

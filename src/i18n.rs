@@ -1,0 +1,259 @@
+//! Language negotiation and message lookup (Fluent catalogues under `locales/`).
+
+use std::{fmt, str::FromStr};
+
+use chrono::{Datelike, NaiveDate};
+use fluent_bundle::{concurrent::FluentBundle, FluentResource};
+use unic_langid::LanguageIdentifier;
+
+use crate::config::CategorySetting;
+
+/// The languages Vigie speaks. French is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Fr, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Fr => Lang::En,
+            Lang::En => Lang::Fr,
+        }
+    }
+
+    /// The preferred supported language of an `Accept-Language` header.
+    pub fn negotiate(accept_language: Option<&str>) -> Lang {
+        let Some(header) = accept_language else {
+            return Lang::Fr;
+        };
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = pieces
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or_default();
+            let Ok(lang) = primary.parse::<Lang>() else {
+                continue;
+            };
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or(Lang::Fr)
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unsupported language")]
+pub struct UnsupportedLang;
+
+impl FromStr for Lang {
+    type Err = UnsupportedLang;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fr" => Ok(Lang::Fr),
+            "en" => Ok(Lang::En),
+            _ => Err(UnsupportedLang),
+        }
+    }
+}
+
+const FR: &str = include_str!("../locales/fr/vigie.ftl");
+const EN: &str = include_str!("../locales/en/vigie.ftl");
+
+/// Both message catalogues, loaded once at start-up.
+pub struct I18n {
+    fr: FluentBundle<FluentResource>,
+    en: FluentBundle<FluentResource>,
+}
+
+impl fmt::Debug for I18n {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("I18n")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the {0} message catalogue is malformed")]
+pub struct CatalogueError(&'static str);
+
+fn bundle(code: &'static str, source: &str) -> Result<FluentBundle<FluentResource>, CatalogueError> {
+    let resource = FluentResource::try_new(source.to_string()).map_err(|_| CatalogueError(code))?;
+    let langid: LanguageIdentifier = code.parse().map_err(|_| CatalogueError(code))?;
+    let mut bundle = FluentBundle::new_concurrent(vec![langid]);
+    bundle.set_use_isolating(false);
+    bundle
+        .add_resource(resource)
+        .map_err(|_| CatalogueError(code))?;
+    Ok(bundle)
+}
+
+impl I18n {
+    pub fn load() -> Result<Self, CatalogueError> {
+        Ok(I18n {
+            fr: bundle("fr", FR)?,
+            en: bundle("en", EN)?,
+        })
+    }
+
+    fn bundle(&self, lang: Lang) -> &FluentBundle<FluentResource> {
+        match lang {
+            Lang::Fr => &self.fr,
+            Lang::En => &self.en,
+        }
+    }
+
+    pub fn has(&self, lang: Lang, key: &str) -> bool {
+        self.bundle(lang).has_message(key)
+    }
+
+    /// The message `key` in `lang`; the key itself if it is missing (a test
+    /// makes sure none is).
+    pub fn get(&self, lang: Lang, key: &str) -> String {
+        let bundle = self.bundle(lang);
+        let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
+            return key.to_string();
+        };
+        let mut errors = Vec::new();
+        bundle.format_pattern(pattern, None, &mut errors).into_owned()
+    }
+
+    /// The message `key` with named arguments: `{ $name }` in the catalogue.
+    pub fn get_with(&self, lang: Lang, key: &str, args: &[(&str, String)]) -> String {
+        let bundle = self.bundle(lang);
+        let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
+            return key.to_string();
+        };
+        let mut fluent_args = fluent_bundle::FluentArgs::new();
+        for (name, value) in args {
+            fluent_args.set(*name, value.clone());
+        }
+        let mut errors = Vec::new();
+        bundle
+            .format_pattern(pattern, Some(&fluent_args), &mut errors)
+            .into_owned()
+    }
+
+    /// A date written out: "30 novembre 2026" or "30 November 2026".
+    pub fn date(&self, lang: Lang, date: NaiveDate) -> String {
+        let month = self.get(lang, &format!("month-{}", date.month()));
+        format!("{} {} {}", date.day(), month, date.year())
+    }
+
+    /// The label of a category: the configured one if any, else the catalogue's.
+    pub fn category(&self, lang: Lang, category: &CategorySetting) -> String {
+        let configured = match lang {
+            Lang::Fr => category.fr.as_ref(),
+            Lang::En => category.en.as_ref(),
+        };
+        configured
+            .cloned()
+            .unwrap_or_else(|| self.get(lang, &format!("category-{}", category.key)))
+    }
+
+    /// Every message key of a catalogue, for the completeness test.
+    pub fn keys(lang: Lang) -> Vec<String> {
+        let source = match lang {
+            Lang::Fr => FR,
+            Lang::En => EN,
+        };
+        source
+            .lines()
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()))
+            .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.starts_with(' '))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A language bound to the catalogues, for templates: `{{ tr.t("key") }}`.
+#[derive(Clone, Copy)]
+pub struct Tr<'a> {
+    pub lang: Lang,
+    i18n: &'a I18n,
+}
+
+impl<'a> Tr<'a> {
+    pub fn new(lang: Lang, i18n: &'a I18n) -> Self {
+        Tr { lang, i18n }
+    }
+
+    pub fn t(&self, key: &str) -> String {
+        self.i18n.get(self.lang, key)
+    }
+
+    pub fn date(&self, date: &NaiveDate) -> String {
+        self.i18n.date(self.lang, *date)
+    }
+
+    pub fn category(&self, category: &CategorySetting) -> String {
+        self.i18n.category(self.lang, category)
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.lang.code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_catalogues_load_and_hold_the_same_keys() {
+        let i18n = I18n::load();
+        assert!(i18n.is_ok());
+        let mut fr = I18n::keys(Lang::Fr);
+        let mut en = I18n::keys(Lang::En);
+        fr.sort();
+        en.sort();
+        assert!(fr.len() > 50);
+        assert_eq!(fr, en);
+    }
+
+    #[test]
+    fn accept_language_picks_the_preferred_supported_language() {
+        let cases = [
+            (None, Lang::Fr),
+            (Some(""), Lang::Fr),
+            (Some("en-GB,en;q=0.9"), Lang::En),
+            (Some("de-DE,de;q=0.9,en;q=0.5,fr;q=0.4"), Lang::En),
+            (Some("fr-CA,en;q=0.8"), Lang::Fr),
+            (Some("en;q=0.2,fr;q=0.9"), Lang::Fr),
+            (Some("de"), Lang::Fr),
+            (Some("en;q=0"), Lang::Fr),
+        ];
+        for (header, want) in cases {
+            assert_eq!(Lang::negotiate(header), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn dates_are_written_out_in_each_language() {
+        let Ok(i18n) = I18n::load() else { panic!("catalogues") };
+        let date = NaiveDate::from_ymd_opt(2026, 8, 3).unwrap_or_default();
+        assert_eq!(i18n.date(Lang::Fr, date), "3 août 2026");
+        assert_eq!(i18n.date(Lang::En, date), "3 August 2026");
+    }
+}

@@ -1,0 +1,14 @@
+//! Vigie: the anonymous, end-to-end encrypted reporting channel of the AIMF
+//! permanent secretariat.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod i18n;
+pub mod startup;
+pub mod submission;
+pub mod telemetry;
+pub mod web;

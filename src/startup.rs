@@ -1,0 +1,110 @@
+//! Builds the actix application from settings, binds, and runs.
+
+use std::{net::TcpListener, path::Path, sync::Arc};
+
+use actix_web::{dev::Server, middleware, web, App, HttpServer};
+use anyhow::Context;
+
+use crate::{
+    config::Settings,
+    crypto::{self, Recipients},
+    db,
+    domain::{Categories, Clock, SystemClock},
+    i18n::I18n,
+    telemetry,
+    web::{routes, security_headers, AppState, Assets, Limits},
+};
+
+/// The file name of the demo Secretary identity under the data folder.
+pub const DEMO_IDENTITY_FILE: &str = "demo-secretary.key";
+
+/// Recipients from the recipients file, or, when it lists none, a demo
+/// identity kept under the data folder (created on first use).
+pub fn recipients_or_demo(settings: &Settings) -> anyhow::Result<(Recipients, bool)> {
+    let recipients = crypto::load_recipients(&settings.recipients_file)?;
+    if !recipients.is_empty() {
+        return Ok((recipients, false));
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let path = settings.data_dir.join(DEMO_IDENTITY_FILE);
+    if !path.exists() {
+        let identity = crypto::generate_identity();
+        crypto::write_identity_file(&path, &identity, None)
+            .with_context(|| format!("cannot write the demo identity {}", path.display()))?;
+    }
+    let identities = crypto::read_identity_file(&path, || None)
+        .with_context(|| format!("cannot read the demo identity {}", path.display()))?;
+    let list = identities.iter().map(|i| i.to_public()).collect();
+    announce_demo(&path);
+    Ok((Recipients::new(list), true))
+}
+
+fn announce_demo(path: &Path) {
+    let line = "!".repeat(72);
+    let message = format!(
+        "\n{line}\n  DEMO KEY / CLÉ DE DÉMONSTRATION\n  {} lists no recipient, so Vigie uses the demo identity\n  {}. Anyone who can read that file can read every report.\n  Do not use this installation for real reports: make a real key with\n  `vigie keygen --out secretary.key.age --passphrase` and put its\n  recipient in the recipients file.\n{line}\n",
+        "The recipients file",
+        path.display()
+    );
+    eprintln!("{message}");
+    tracing::warn!("running with a DEMO Secretary key: not for real reports");
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock))
+    }
+
+    pub fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        telemetry::init(&settings.log);
+        let (recipients, demo) = recipients_or_demo(settings)?;
+        let database = settings.database()?;
+        tracing::info!(database = %database.describe(), recipients = recipients.len(), "starting");
+        let pool = db::connect(&database, settings.database_pool_size)
+            .with_context(|| format!("cannot open the database ({})", database.describe()))?;
+        let state = web::Data::new(AppState {
+            pool,
+            i18n: I18n::load()?,
+            recipients,
+            categories: Categories::new(settings.categories.clone()),
+            clock,
+            limits: Limits {
+                body_bytes: settings.max_body_bytes,
+                description_chars: settings.max_description_chars,
+                field_chars: settings.max_field_chars,
+            },
+            demo,
+            assets: Assets::new(),
+        });
+        let listener = TcpListener::bind(settings.listen_addr()?)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let hsts = settings.hsts;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::from_fn(telemetry::access_log))
+                .wrap(security_headers(hsts))
+                .wrap(middleware::Compress::default())
+                .configure(routes)
+        })
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "listening");
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

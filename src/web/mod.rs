@@ -1,0 +1,66 @@
+//! HTTP: reporter pages, health, static assets, security headers, error pages.
+
+mod assets;
+mod form;
+mod headers;
+mod pages;
+mod reporter;
+
+pub use assets::Assets;
+pub use headers::security_headers;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::{
+    crypto::Recipients,
+    db::Pool,
+    domain::{Categories, Clock},
+    i18n::I18n,
+};
+
+/// Limits on what a reporter may send.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub body_bytes: usize,
+    pub description_chars: usize,
+    pub field_chars: usize,
+}
+
+/// Everything a handler needs, injected through `web::Data`.
+pub struct AppState {
+    pub pool: Pool,
+    pub i18n: I18n,
+    pub recipients: Recipients,
+    pub categories: Categories,
+    pub clock: Arc<dyn Clock>,
+    pub limits: Limits,
+    pub demo: bool,
+    pub assets: Assets,
+}
+
+/// All routes. The access log and headers are added by `startup`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(reporter::root))
+        .route("/healthz", web::get().to(reporter::healthz))
+        .route("/static/{name}", web::get().to(assets::serve))
+        .service(
+            web::resource("/{lang}/")
+                .route(web::get().to(reporter::home))
+                .default_service(web::to(reporter::method_not_allowed)),
+        )
+        .service(
+            web::resource("/{lang}/report")
+                .route(web::get().to(reporter::report_form))
+                .route(web::post().to(reporter::report_submit))
+                .default_service(web::to(reporter::method_not_allowed)),
+        )
+        .service(
+            web::resource("/{lang}/follow-up")
+                .route(web::get().to(reporter::follow_up_form))
+                .route(web::post().to(reporter::follow_up_submit))
+                .default_service(web::to(reporter::method_not_allowed)),
+        )
+        .default_service(web::to(reporter::not_found));
+}

@@ -1,0 +1,124 @@
+//! Server-rendered pages (askama templates under `templates/`).
+
+use actix_web::{
+    http::{header, StatusCode},
+    HttpResponse,
+};
+use askama::Template;
+use chrono::NaiveDate;
+
+use super::AppState;
+use crate::{
+    config::CategorySetting,
+    db::CaseRow,
+    domain::ReportFields,
+    i18n::{Lang, Tr},
+};
+
+/// What the base layout needs on every page.
+pub struct Layout<'a> {
+    pub tr: Tr<'a>,
+    pub demo: bool,
+    pub css: &'a str,
+    pub css_sri: &'a str,
+    pub other_lang_path: String,
+}
+
+impl<'a> Layout<'a> {
+    /// `page` is the path after the language, such as `report`.
+    pub fn new(state: &'a AppState, lang: Lang, page: &str) -> Self {
+        Layout {
+            tr: Tr::new(lang, &state.i18n),
+            demo: state.demo,
+            css: &state.assets.css_url,
+            css_sri: &state.assets.css_sri,
+            other_lang_path: format!("/{}/{}", lang.other().code(), page),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage<'a> {
+    pub l: Layout<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+pub struct ReportPage<'a> {
+    pub l: Layout<'a>,
+    pub categories: Vec<&'a CategorySetting>,
+    pub fields: &'a ReportFields,
+    pub error: Option<&'static str>,
+    pub max_description: usize,
+    pub max_field: usize,
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+pub struct ReceiptPage<'a> {
+    pub l: Layout<'a>,
+    pub token: &'a str,
+    pub received_on: NaiveDate,
+    pub ack_due: NaiveDate,
+    pub feedback_due: NaiveDate,
+}
+
+#[derive(Template)]
+#[template(path = "followup.html")]
+pub struct FollowUpPage<'a> {
+    pub l: Layout<'a>,
+    pub typed: &'a str,
+    pub error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+pub struct CasePage<'a> {
+    pub l: Layout<'a>,
+    pub case: &'a CaseRow,
+    pub status_key: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub l: Layout<'a>,
+    pub message_key: &'static str,
+}
+
+/// Renders a page with `no-store`: reporter pages never stay in a cache.
+pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            // Pages that carry secrets (the receipt's token) next to text the
+            // client chose are never compressed: no BREACH-style oracle.
+            .insert_header(header::ContentEncoding::Identity)
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "a page could not be rendered");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .body("Erreur interne / Internal error")
+        }
+    }
+}
+
+/// A translated error page.
+pub fn error_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    message_key: &'static str,
+) -> HttpResponse {
+    render(
+        status,
+        &ErrorPage {
+            l: Layout::new(state, lang, ""),
+            message_key,
+        },
+    )
+}

@@ -1,0 +1,273 @@
+//! The reporter's pages: home, the no-JavaScript report form and receipt,
+//! the follow-up form.
+
+use actix_web::{
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
+use secrecy::ExposeSecret;
+
+use super::{
+    form::{self, FormError},
+    pages::{self, CasePage, FollowUpPage, HomePage, Layout, ReceiptPage, ReportPage},
+    AppState,
+};
+use crate::{
+    crypto::{self, Token},
+    db::{self, Case},
+    domain::{ReportDraft, ReportFields},
+    i18n::Lang,
+    submission,
+};
+
+fn lang_of(req: &HttpRequest) -> Option<Lang> {
+    req.match_info().get("lang").and_then(|l| l.parse().ok())
+}
+
+/// The language of a path that did not match any route, for its error page.
+fn lang_guess(req: &HttpRequest) -> Lang {
+    req.path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_default()
+}
+
+pub async fn root(req: HttpRequest) -> HttpResponse {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = Lang::negotiate(accept);
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/{}/", lang.code())))
+        .insert_header((header::VARY, "Accept-Language"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.pool.clone();
+    let ok = web::block(move || pool.get().map_err(db::DbError::from).and_then(|mut c| db::ping(&mut c)))
+        .await
+        .map(|r| r.is_ok())
+        .unwrap_or(false);
+    let mut builder = if ok {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/plain; charset=utf-8")
+        .body(if ok { "ok" } else { "unavailable" })
+}
+
+pub async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    pages::error_page(&state, lang_guess(&req), StatusCode::NOT_FOUND, "error-not-found")
+}
+
+pub async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    let mut res = pages::error_page(&state, lang, StatusCode::METHOD_NOT_ALLOWED, "error-method");
+    let allow = if req.path().ends_with('/') { "GET" } else { "GET, POST" };
+    res.headers_mut().insert(
+        header::ALLOW,
+        header::HeaderValue::from_static(allow),
+    );
+    res
+}
+
+pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    pages::render(
+        StatusCode::OK,
+        &HomePage {
+            l: Layout::new(&state, lang, ""),
+        },
+    )
+}
+
+fn report_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    fields: &ReportFields,
+    error: Option<&'static str>,
+) -> HttpResponse {
+    pages::render(
+        status,
+        &ReportPage {
+            l: Layout::new(state, lang, "report"),
+            categories: state.categories.iter().collect(),
+            fields,
+            error,
+            max_description: state.limits.description_chars,
+            max_field: state.limits.field_chars,
+        },
+    )
+}
+
+pub async fn report_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    report_page(&state, lang, StatusCode::OK, &ReportFields::default(), None)
+}
+
+fn form_error_status(e: FormError) -> StatusCode {
+    match e {
+        FormError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        FormError::NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        FormError::InvalidEncoding | FormError::Broken => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<form::Field>, FormError> {
+    if !form::is_urlencoded(req) {
+        return Err(FormError::NotAForm);
+    }
+    let body = form::read_body(req, payload, limit).await?;
+    form::parse_urlencoded(&body)
+}
+
+pub async fn report_submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            tracing::info!(reason = %e, "report form refused");
+            let empty = ReportFields::default();
+            return report_page(&state, lang, form_error_status(e), &empty, Some(e.message_key()));
+        }
+    };
+    let fields = ReportFields {
+        category: form::take(&parsed, "category"),
+        description: form::take(&parsed, "description"),
+        period: form::take(&parsed, "period"),
+        place: form::take(&parsed, "place"),
+        persons: form::take(&parsed, "persons"),
+        evidence: form::take(&parsed, "evidence"),
+    };
+    drop(parsed);
+    let draft = match ReportDraft::parse(
+        &fields,
+        &state.categories,
+        state.limits.description_chars,
+        state.limits.field_chars,
+    ) {
+        Ok(draft) => draft,
+        Err(e) => {
+            tracing::info!(reason = %e, "report refused");
+            return report_page(&state, lang, StatusCode::BAD_REQUEST, &fields, Some(e.message_key()));
+        }
+    };
+    let worker = state.clone();
+    let outcome = web::block(move || submission::submit_sealed_by_server(&worker, &draft, lang)).await;
+    match outcome {
+        Ok(Ok(receipt)) => {
+            drop(fields);
+            pages::render(
+                StatusCode::OK,
+                &ReceiptPage {
+                    l: Layout::new(&state, lang, "report"),
+                    token: receipt.token.expose_secret(),
+                    received_on: receipt.received_on,
+                    ack_due: receipt.deadlines.ack_due,
+                    feedback_due: receipt.deadlines.feedback_due,
+                },
+            )
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "report could not be stored");
+            report_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &fields, Some("error-internal"))
+        }
+        Err(_) => {
+            tracing::error!("report worker was cancelled");
+            report_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &fields, Some("error-internal"))
+        }
+    }
+}
+
+fn follow_up_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    typed: &str,
+    error: Option<&'static str>,
+) -> HttpResponse {
+    pages::render(
+        status,
+        &FollowUpPage {
+            l: Layout::new(state, lang, "follow-up"),
+            typed,
+            error,
+        },
+    )
+}
+
+pub async fn follow_up_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    follow_up_page(&state, lang, StatusCode::OK, "", None)
+}
+
+pub async fn follow_up_submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
+        Ok(parsed) => parsed,
+        Err(e) => return follow_up_page(&state, lang, form_error_status(e), "", Some(e.message_key())),
+    };
+    let typed = zeroize::Zeroizing::new(form::take(&parsed, "token"));
+    drop(parsed);
+    let token = match Token::parse(&typed) {
+        Ok(token) => token,
+        Err(_) => return follow_up_page(&state, lang, StatusCode::BAD_REQUEST, &typed, Some("token-typo")),
+    };
+    let locator = crypto::derive_from_token(&token).locator;
+    drop(token);
+    let pool = state.pool.clone();
+    let found = web::block(move || -> Result<Option<Case>, db::DbError> {
+        let mut conn = pool.get()?;
+        Ok(Case::find_by_locator(&mut conn, &locator)?)
+    })
+    .await;
+    match found {
+        Ok(Ok(Some(case))) => pages::render(
+            StatusCode::OK,
+            &CasePage {
+                l: Layout::new(&state, lang, "follow-up"),
+                status_key: format!("status-{}", case.status.as_str()),
+                case: &case.row,
+            },
+        ),
+        Ok(Ok(None)) => follow_up_page(&state, lang, StatusCode::NOT_FOUND, &typed, Some("token-unknown")),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "case lookup failed");
+            follow_up_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &typed, Some("error-unavailable"))
+        }
+        Err(_) => follow_up_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &typed, Some("error-unavailable")),
+    }
+}
