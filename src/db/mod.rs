@@ -34,11 +34,11 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 
 /// Durable commits (a report is on disk before its receipt is shown),
 /// foreign keys, and deleted content overwritten rather than left in free pages.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
+PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
-PRAGMA secure_delete = ON;
-PRAGMA busy_timeout = 10000;";
+PRAGMA secure_delete = ON;";
 
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConnection = r2d2::PooledConnection<Manager>;

@@ -1,0 +1,136 @@
+//! The real binary's log never carries a client address, a user agent, a
+//! referrer, a token or any text a reporter wrote.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use crate::helpers::{encode_form, test_settings, token_of, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vigie");
+
+async fn exercise_and_collect_log(level: &str) -> String {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = TestDb::fresh(dir.path());
+    let (settings, _, _) = test_settings(dir.path(), &db);
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VIGIE_") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd
+        .arg("serve")
+        .env("VIGIE_LISTEN", "127.0.0.1:0")
+        .env("VIGIE_DATA_DIR", &settings.data_dir)
+        .env("VIGIE_RECIPIENTS_FILE", &settings.recipients_file)
+        .env("VIGIE_DATABASE_URL", db.url())
+        .env("VIGIE_LOG", level)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (tx, rx) = mpsc::channel::<String>();
+    for stream in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    let mut log = String::new();
+    let mut port = None;
+    while port.is_none() {
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("the server did not start:\n{log}"));
+        if let Some(p) = line.split("port=").nth(1) {
+            port = p.split_whitespace().next().and_then(|p| p.parse::<u16>().ok());
+        }
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let address = format!("http://127.0.0.1:{}", port.unwrap_or_default());
+    let client = reqwest::Client::builder()
+        .user_agent("SneakyBrowser/9.9 (Secretariat-PC-042)")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let headers = |req: reqwest::RequestBuilder| {
+        req.header("X-Forwarded-For", "203.0.113.77")
+            .header("X-Real-IP", "203.0.113.78")
+            .header("Referer", "https://intranet.example/leak-referrer")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+    };
+    let form = encode_form(&[
+        ("category", "funds"),
+        ("description", "Quetzalcoatl-Secret-Words a détourné la subvention"),
+        ("persons", "Personne-Témoin-Unique"),
+    ]);
+    let receipt = headers(client.post(format!("{address}/fr/report")))
+        .body(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let token = token_of(&receipt);
+    let _ = headers(client.post(format!("{address}/fr/follow-up?token={token}")))
+        .body(encode_form(&[("token", &token)]))
+        .send()
+        .await;
+    let _ = headers(client.post(format!("{address}/en/report?q=Query-String-Secret")))
+        .body("category=nope&description=Rejected-Text-Secret")
+        .send()
+        .await;
+    let _ = headers(client.get(format!("{address}/fr/unknown-Path-Secret"))).send().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let token_compact = token.replace('-', "");
+    for secret in [
+        "Quetzalcoatl",
+        "Personne-Témoin",
+        "Rejected-Text-Secret",
+        "Query-String-Secret",
+        "Path-Secret",
+        token.as_str(),
+        token_compact.as_str(),
+        "SneakyBrowser",
+        "Secretariat-PC",
+        "203.0.113",
+        "intranet.example",
+    ] {
+        assert!(!log.contains(secret), "the {level} log holds «{secret}»:\n{log}");
+    }
+    for line in log.lines() {
+        if line.contains("127.0.0.1") {
+            assert!(line.contains("listening on") || line.contains("starting service"), "a log line names an address: {line}");
+        }
+    }
+    assert!(log.contains("route=/{lang}/report status=200"), "the access log names the route pattern:\n{log}");
+    log
+}
+
+#[tokio::test]
+async fn the_log_at_the_default_level_holds_no_address_agent_token_or_text() {
+    exercise_and_collect_log("info").await;
+}
+
+#[tokio::test]
+async fn the_log_at_debug_level_holds_no_address_agent_token_or_text() {
+    exercise_and_collect_log("debug").await;
+}

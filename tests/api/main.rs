@@ -1,0 +1,11 @@
+//! Integration tests against the real application: a real HTTP server on a
+//! free loopback port and a fresh database for every test (SQLite by default;
+//! PostgreSQL when VIGIE_TEST_DATABASE_URL names a server and the crate is
+//! built with `--features postgres`).
+
+mod cli;
+mod helpers;
+mod logs;
+mod report;
+mod security;
+mod vectors;
