@@ -20,7 +20,11 @@ use crate::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "vigie", version, about = "Anonymous reporting channel / canal de signalement anonyme")]
+#[command(
+    name = "vigie",
+    version,
+    about = "Anonymous reporting channel / canal de signalement anonyme"
+)]
 pub struct Cli {
     /// TOML configuration file (defaults < file < VIGIE_… variables).
     #[arg(long, global = true, env = "VIGIE_CONFIG")]
@@ -66,12 +70,17 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    let lang: Lang = cli.lang.parse().map_err(|_| anyhow::anyhow!("--lang: fr or en"))?;
+    let lang: Lang = cli
+        .lang
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--lang: fr or en"))?;
     let i18n = I18n::load()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config.as_deref()),
         Command::Keygen { out, passphrase } => keygen(&i18n, lang, &out, passphrase),
-        Command::Export { out, case } => export(&i18n, lang, cli.config.as_deref(), &out, case.as_deref()),
+        Command::Export { out, case } => {
+            export(&i18n, lang, cli.config.as_deref(), &out, case.as_deref())
+        }
         Command::Decrypt { identity, paths } => decrypt(&i18n, lang, &identity, &paths),
         Command::Check => Ok(check(&i18n, lang, cli.config.as_deref())),
     }
@@ -88,14 +97,18 @@ fn serve(config: Option<&Path>) -> anyhow::Result<i32> {
 }
 
 fn passphrase_from_env() -> Option<SecretString> {
-    std::env::var("VIGIE_PASSPHRASE").ok().map(SecretString::from)
+    std::env::var("VIGIE_PASSPHRASE")
+        .ok()
+        .map(SecretString::from)
 }
 
 fn prompt(text: &str) -> Option<SecretString> {
     if !std::io::stdin().is_terminal() {
         return None;
     }
-    rpassword::prompt_password(format!("{text} ")).ok().map(SecretString::from)
+    rpassword::prompt_password(format!("{text} "))
+        .ok()
+        .map(SecretString::from)
 }
 
 fn keygen(i18n: &I18n, lang: Lang, out: &Path, protect: bool) -> anyhow::Result<i32> {
@@ -121,7 +134,11 @@ fn keygen(i18n: &I18n, lang: Lang, out: &Path, protect: bool) -> anyhow::Result<
         .with_context(|| out.display().to_string())?;
     eprintln!(
         "{}",
-        i18n.get_with(lang, "cli-keygen-done", &[("file", out.display().to_string())])
+        i18n.get_with(
+            lang,
+            "cli-keygen-done",
+            &[("file", out.display().to_string())]
+        )
     );
     if passphrase.is_none() {
         eprintln!("{}", i18n.get(lang, "cli-keygen-plain-warning"));
@@ -162,8 +179,8 @@ fn export(
 ) -> anyhow::Result<i32> {
     let settings = Settings::load(config)?;
     let database = settings.database()?;
-    let pool = db::connect(&database, 1)?;
-    let mut conn = pool.get()?;
+    let database = db::connect(&database, 1)?;
+    let mut conn = database.conn()?;
     let cases = match only {
         Some(id) => match Case::find(&mut conn, id)? {
             Some(case) => vec![case],
@@ -206,7 +223,10 @@ fn export(
         i18n.get_with(
             lang,
             "cli-exported",
-            &[("count", cases.len().to_string()), ("dir", out.display().to_string())]
+            &[
+                ("count", cases.len().to_string()),
+                ("dir", out.display().to_string())
+            ]
         )
     );
     Ok(0)
@@ -278,12 +298,24 @@ impl<W: Write> Printer<'_, W> {
             date(meta.received_on),
         );
         match meta.acknowledged_on {
-            Some(d) => head.push_str(&format!("{} : {}\n", self.t("cli-acknowledged-on"), date(d))),
-            None => head.push_str(&format!("{} : {}\n", self.t("cli-ack-due"), date(meta.ack_due))),
+            Some(d) => head.push_str(&format!(
+                "{} : {}\n",
+                self.t("cli-acknowledged-on"),
+                date(d)
+            )),
+            None => head.push_str(&format!(
+                "{} : {}\n",
+                self.t("cli-ack-due"),
+                date(meta.ack_due)
+            )),
         }
         match meta.closed_on {
             Some(d) => head.push_str(&format!("{} : {}\n", self.t("cli-closed-on"), date(d))),
-            None => head.push_str(&format!("{} : {}\n", self.t("cli-feedback-due"), date(meta.feedback_due))),
+            None => head.push_str(&format!(
+                "{} : {}\n",
+                self.t("cli-feedback-due"),
+                date(meta.feedback_due)
+            )),
         }
         if let Some(reason) = &meta.closure_reason {
             head.push_str(&format!("{} : {}\n", self.t("cli-closure-reason"), reason));
@@ -315,7 +347,11 @@ impl<W: Write> Printer<'_, W> {
         };
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(&plaintext) else {
             self.failures += 1;
-            eprintln!("{}", self.i18n.get_with(self.lang, "cli-not-vigie", &[("file", shown)]));
+            eprintln!(
+                "{}",
+                self.i18n
+                    .get_with(self.lang, "cli-not-vigie", &[("file", shown)])
+            );
             return Ok(());
         };
         let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
@@ -327,8 +363,17 @@ impl<W: Write> Printer<'_, W> {
         block.push_str(" ───\n");
         if let Some(category) = text("category") {
             let label = self.i18n.get(self.lang, &format!("category-{category}"));
-            let label = if label.starts_with("category-") { category.clone() } else { label };
-            block.push_str(&format!("{} : {} [{}]\n", self.t("cli-category"), label, category));
+            let label = if label.starts_with("category-") {
+                category.clone()
+            } else {
+                label
+            };
+            block.push_str(&format!(
+                "{} : {} [{}]\n",
+                self.t("cli-category"),
+                label,
+                category
+            ));
         }
         for (key, label) in [
             ("period", "cli-period"),
@@ -372,16 +417,26 @@ fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         }
         Err(e) => {
             report(false, e.to_string());
-            println!("{}", i18n.get_with(lang, "cli-check-failed", &[("count", "1".into())]));
+            println!(
+                "{}",
+                i18n.get_with(lang, "cli-check-failed", &[("count", "1".into())])
+            );
             return 1;
         }
     };
     let file = settings.recipients_file.display().to_string();
     match crypto::load_recipients(&settings.recipients_file) {
-        Ok(r) if r.is_empty() => report(false, i18n.get_with(lang, "cli-check-no-recipient", &[("file", file)])),
+        Ok(r) if r.is_empty() => report(
+            false,
+            i18n.get_with(lang, "cli-check-no-recipient", &[("file", file)]),
+        ),
         Ok(r) => report(
             true,
-            i18n.get_with(lang, "cli-check-recipients", &[("count", r.len().to_string()), ("file", file)]),
+            i18n.get_with(
+                lang,
+                "cli-check-recipients",
+                &[("count", r.len().to_string()), ("file", file)],
+            ),
         ),
         Err(e) => report(false, e.to_string()),
     }
@@ -392,7 +447,11 @@ fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         && fs::remove_file(&probe).is_ok();
     report(
         writable,
-        i18n.get_with(lang, "cli-check-data-dir", &[("dir", dir.display().to_string())]),
+        i18n.get_with(
+            lang,
+            "cli-check-data-dir",
+            &[("dir", dir.display().to_string())],
+        ),
     );
     match settings.database() {
         Ok(database) => {
@@ -411,7 +470,11 @@ fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
                         println!(
                             "{:>9}  {}",
                             "",
-                            i18n.get_with(lang, "cli-check-pending", &[("count", pending.to_string())])
+                            i18n.get_with(
+                                lang,
+                                "cli-check-pending",
+                                &[("count", pending.to_string())]
+                            )
                         );
                     }
                 }
@@ -421,7 +484,10 @@ fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         Err(e) => report(false, e.to_string()),
     }
     if problems > 0 {
-        println!("{}", i18n.get_with(lang, "cli-check-failed", &[("count", problems.to_string())]));
+        println!(
+            "{}",
+            i18n.get_with(lang, "cli-check-failed", &[("count", problems.to_string())])
+        );
         1
     } else {
         println!("{}", i18n.get(lang, "cli-check-passed"));

@@ -62,6 +62,9 @@ pub struct Settings {
     pub categories: Vec<CategorySetting>,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
+    /// Requests are counted, not logged one by one; the counts are written
+    /// once per this many seconds.
+    pub access_log_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -86,6 +89,7 @@ impl Default for Settings {
                 })
                 .collect(),
             log: "info".into(),
+            access_log_interval_secs: 3600,
         }
     }
 }
@@ -105,9 +109,12 @@ impl DatabaseSetting {
             DatabaseSetting::Postgres(url) => {
                 let url = url.expose_secret();
                 let host = url
-                    .split_once('@')
+                    .rsplit_once('@')
                     .map(|(_, rest)| rest)
-                    .unwrap_or_else(|| url.trim_start_matches("postgres://").trim_start_matches("postgresql://"));
+                    .unwrap_or_else(|| {
+                        url.trim_start_matches("postgres://")
+                            .trim_start_matches("postgresql://")
+                    });
                 let host = host.split('?').next().unwrap_or_default();
                 format!("PostgreSQL at {host}")
             }
@@ -130,6 +137,37 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Every key a configuration file may hold.
+const KEYS: [&str; 13] = [
+    "listen",
+    "public_url",
+    "data_dir",
+    "database_url",
+    "database_pool_size",
+    "recipients_file",
+    "hsts",
+    "max_body_bytes",
+    "max_description_chars",
+    "max_field_chars",
+    "categories",
+    "log",
+    "access_log_interval_secs",
+];
+
+/// A misspelt key would silently keep its default: refuse it instead.
+fn reject_unknown_keys(file: &Path) -> Result<(), ConfigError> {
+    let table: figment::value::Dict = Figment::from(Toml::file(file))
+        .extract()
+        .map_err(|e| ConfigError::Load(e.to_string()))?;
+    match table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        Some(unknown) => Err(ConfigError::Load(format!(
+            "{}: unknown key `{unknown}`",
+            file.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl Settings {
     /// Defaults, then the TOML file (if any), then `VIGIE_…` variables.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -141,6 +179,7 @@ impl Settings {
                     file.display()
                 )));
             }
+            reject_unknown_keys(file)?;
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(Env::prefixed("VIGIE_").ignore(&["config", "passphrase"]));
@@ -170,6 +209,9 @@ impl Settings {
                 "limits on text must be at least 1",
             ));
         }
+        if self.access_log_interval_secs == 0 {
+            return Err(invalid("access_log_interval_secs", "must be at least 1"));
+        }
         if self.categories.is_empty() {
             return Err(invalid("categories", "at least one category is needed"));
         }
@@ -187,7 +229,10 @@ impl Settings {
                 ));
             }
             if !seen.insert(c.key.as_str()) {
-                return Err(invalid("categories", format!("`{}` is listed twice", c.key)));
+                return Err(invalid(
+                    "categories",
+                    format!("`{}` is listed twice", c.key),
+                ));
             }
             let known = DEFAULT_CATEGORIES.contains(&c.key.as_str());
             if !known && (c.fr.is_none() || c.en.is_none()) {
@@ -201,13 +246,20 @@ impl Settings {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen
-            .parse()
-            .map_err(|_| invalid("listen", "expected an address and port such as 127.0.0.1:8080"))
+        self.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                "expected an address and port such as 127.0.0.1:8080",
+            )
+        })
     }
 
     pub fn database(&self) -> Result<DatabaseSetting, ConfigError> {
-        let Some(url) = self.database_url.as_ref().filter(|u| !u.expose_secret().is_empty()) else {
+        let Some(url) = self
+            .database_url
+            .as_ref()
+            .filter(|u| !u.expose_secret().is_empty())
+        else {
             return Ok(DatabaseSetting::Sqlite(self.data_dir.join("vigie.sqlite3")));
         };
         let raw = url.expose_secret();
@@ -247,14 +299,24 @@ mod tests {
         type Change = fn(&mut Settings);
         let cases: [(&str, Change); 6] = [
             ("listen", |s| s.listen = "nowhere".into()),
-            ("database_url", |s| s.database_url = Some(SecretString::from("mysql://x"))),
+            ("database_url", |s| {
+                s.database_url = Some(SecretString::from("mysql://x"))
+            }),
             ("public_url", |s| s.public_url = "ftp://x".into()),
             ("categories", |s| s.categories.clear()),
             ("categories", |s| {
-                s.categories.push(CategorySetting { key: "Bad Key".into(), fr: None, en: None })
+                s.categories.push(CategorySetting {
+                    key: "Bad Key".into(),
+                    fr: None,
+                    en: None,
+                })
             }),
             ("categories", |s| {
-                s.categories.push(CategorySetting { key: "custom".into(), fr: Some("x".into()), en: None })
+                s.categories.push(CategorySetting {
+                    key: "custom".into(),
+                    fr: Some("x".into()),
+                    en: None,
+                })
             }),
         ];
         for (key, change) in cases {
@@ -265,6 +327,51 @@ mod tests {
                 other => panic!("expected an error on {key}, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("vigie.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\ndatabse_url = \"sqlite://x\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let err = Settings::load(Some(&file))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn a_file_with_known_keys_is_read() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("vigie.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nmax_field_chars = 99\n[[categories]]\nkey = \"funds\"\n[[categories]]\nkey = \"travel\"\nfr = \"Frais de mission\"\nen = \"Travel expenses\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let settings = Settings::load(Some(&file)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.listen, "127.0.0.1:9000");
+        assert_eq!(settings.max_field_chars, 99);
+        assert_eq!(settings.categories.len(), 2);
+        assert_eq!(
+            settings.categories[1].en.as_deref(),
+            Some("Travel expenses")
+        );
+    }
+
+    #[test]
+    fn a_password_holding_an_at_sign_is_not_printed_either() {
+        let db = DatabaseSetting::Postgres(SecretString::from(
+            "postgres://vigie:p@ss@word@db.internal/vigie".to_string(),
+        ));
+        let shown = db.describe();
+        assert!(!shown.contains("ss"), "{shown}");
+        assert_eq!(shown, "PostgreSQL at db.internal/vigie");
     }
 
     #[test]

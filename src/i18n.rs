@@ -41,7 +41,11 @@ impl Lang {
         let mut best: Option<(f32, Lang)> = None;
         for part in header.split(',') {
             let mut pieces = part.split(';');
-            let tag = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let tag = pieces
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
             let q = pieces
                 .filter_map(|p| p.trim().strip_prefix("q="))
                 .find_map(|q| q.parse::<f32>().ok())
@@ -98,7 +102,10 @@ impl fmt::Debug for I18n {
 #[error("the {0} message catalogue is malformed")]
 pub struct CatalogueError(&'static str);
 
-fn bundle(code: &'static str, source: &str) -> Result<FluentBundle<FluentResource>, CatalogueError> {
+fn bundle(
+    code: &'static str,
+    source: &str,
+) -> Result<FluentBundle<FluentResource>, CatalogueError> {
     let resource = FluentResource::try_new(source.to_string()).map_err(|_| CatalogueError(code))?;
     let langid: LanguageIdentifier = code.parse().map_err(|_| CatalogueError(code))?;
     let mut bundle = FluentBundle::new_concurrent(vec![langid]);
@@ -136,7 +143,9 @@ impl I18n {
             return key.to_string();
         };
         let mut errors = Vec::new();
-        bundle.format_pattern(pattern, None, &mut errors).into_owned()
+        bundle
+            .format_pattern(pattern, None, &mut errors)
+            .into_owned()
     }
 
     /// The message `key` with named arguments: `{ $name }` in the catalogue.
@@ -251,7 +260,9 @@ mod tests {
 
     #[test]
     fn dates_are_written_out_in_each_language() {
-        let Ok(i18n) = I18n::load() else { panic!("catalogues") };
+        let Ok(i18n) = I18n::load() else {
+            panic!("catalogues")
+        };
         let date = NaiveDate::from_ymd_opt(2026, 8, 3).unwrap_or_default();
         assert_eq!(i18n.date(Lang::Fr, date), "3 août 2026");
         assert_eq!(i18n.date(Lang::En, date), "3 August 2026");

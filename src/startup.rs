@@ -1,6 +1,6 @@
 //! Builds the actix application from settings, binds, and runs.
 
-use std::{net::TcpListener, path::Path, sync::Arc};
+use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
 
 use actix_web::{dev::Server, middleware, web, App, HttpServer};
 use anyhow::Context;
@@ -66,10 +66,10 @@ impl Application {
         let (recipients, demo) = recipients_or_demo(settings)?;
         let database = settings.database()?;
         tracing::info!(database = %database.describe(), recipients = recipients.len(), "starting");
-        let pool = db::connect(&database, settings.database_pool_size)
+        let db = db::connect(&database, settings.database_pool_size)
             .with_context(|| format!("cannot open the database ({})", database.describe()))?;
         let state = web::Data::new(AppState {
-            pool,
+            db,
             i18n: I18n::load()?,
             recipients,
             categories: Categories::new(settings.categories.clone()),
@@ -86,9 +86,15 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let hsts = settings.hsts;
+        let stats = web::Data::new(telemetry::AccessStats::default());
+        telemetry::spawn_access_summary(
+            stats.clone().into_inner(),
+            Duration::from_secs(settings.access_log_interval_secs),
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(stats.clone())
                 .wrap(middleware::from_fn(telemetry::access_log))
                 .wrap(security_headers(hsts))
                 .wrap(middleware::Compress::default())

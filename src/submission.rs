@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 use crate::{
     crypto::{self, EncryptError, Recipients, Token},
-    db::{Case, DbError, NewCase, NewEntry, Pool},
+    db::{Case, Db, DbError, NewCase, NewEntry},
     domain::{deadlines, Clock, Deadlines, ReportDraft},
     i18n::Lang,
     web::AppState,
@@ -27,18 +27,6 @@ pub enum SubmitError {
     Store(#[from] DbError),
 }
 
-impl From<diesel::result::Error> for SubmitError {
-    fn from(e: diesel::result::Error) -> Self {
-        SubmitError::Store(DbError::Query(e))
-    }
-}
-
-impl From<r2d2::Error> for SubmitError {
-    fn from(e: r2d2::Error) -> Self {
-        SubmitError::Store(DbError::Pool(e))
-    }
-}
-
 /// The no-JavaScript path: the server makes the token, encrypts the report
 /// exactly as the browser would have, stores it, and forgets the token once
 /// the receipt is rendered. Plaintext buffers are zeroized as they drop.
@@ -47,11 +35,17 @@ pub fn submit_sealed_by_server(
     draft: &ReportDraft,
     lang: Lang,
 ) -> Result<Receipt, SubmitError> {
-    seal_and_store(&state.pool, &state.recipients, state.clock.as_ref(), draft, lang)
+    seal_and_store(
+        &state.db,
+        &state.recipients,
+        state.clock.as_ref(),
+        draft,
+        lang,
+    )
 }
 
 pub fn seal_and_store(
-    pool: &Pool,
+    db: &Db,
     recipients: &Recipients,
     clock: &dyn Clock,
     draft: &ReportDraft,
@@ -71,8 +65,7 @@ pub fn seal_and_store(
         due,
     );
     let entry = NewEntry::report(&case, ciphertext);
-    let mut conn = pool.get()?;
-    Case::insert_with_report(&mut conn, &case, &entry)?;
+    db.write(|conn| Case::insert_with_report(conn, &case, &entry))?;
     Ok(Receipt {
         token: token.display(),
         received_on: today,

@@ -31,7 +31,7 @@ field-evidence-help = Documents, messages, witnesses: what exists and where it c
 privacy-short-title = Your data
 privacy-short-text = Your report is encrypted before it is stored; only the Permanent Secretary holds the key that reads it. We record neither your IP address, nor your browser, nor the time you sent it: only the date. The case is deleted after it is closed, at the end of the retention period.
 report-submit = Send the report
-report-nojs-note = JavaScript is off: your text will be encrypted on our server as soon as it arrives, then erased from its memory.
+report-nojs-note = This form works without JavaScript: your text is encrypted on our server as soon as it arrives, then erased from its memory.
 
 category-undue_influence = Pressure or undue influence on the secretariat's work
 category-conflict_of_interest = Conflict of interest
@@ -49,7 +49,7 @@ receipt-received-on = Received on
 receipt-ack-due = Acknowledgement due by
 receipt-feedback-due = Feedback on the follow-up due by
 receipt-feedback-note = This deadline runs from the acknowledgement; it is recalculated when the acknowledgement is sent.
-receipt-encrypted-server = Your browser was not running JavaScript: your report was encrypted on our server as soon as it arrived, then the plain text was erased from memory.
+receipt-encrypted-server = Your report was sent with the form that works without JavaScript: it was encrypted on our server as soon as it arrived, then the plain text was erased from memory.
 receipt-print = Print this page or copy the code. This page will not be shown again.
 receipt-follow-up = Follow up this report
 

@@ -31,7 +31,7 @@ field-evidence-help = Documents, messages, témoins : ce qui existe et où cela 
 privacy-short-title = Vos données
 privacy-short-text = Votre signalement est chiffré avant d'être enregistré ; seul le Secrétaire permanent détient la clé qui permet de le lire. Nous n'enregistrons ni votre adresse IP, ni votre navigateur, ni l'heure d'envoi : seulement la date. Le dossier est supprimé après sa clôture, au terme du délai de conservation.
 report-submit = Envoyer le signalement
-report-nojs-note = JavaScript est désactivé : votre texte sera chiffré sur notre serveur dès sa réception, puis effacé de sa mémoire.
+report-nojs-note = Ce formulaire fonctionne sans JavaScript : votre texte est chiffré sur notre serveur dès sa réception, puis effacé de sa mémoire.
 
 category-undue_influence = Pression ou influence indue sur les travaux du secrétariat
 category-conflict_of_interest = Conflit d'intérêts
@@ -49,7 +49,7 @@ receipt-received-on = Reçu le
 receipt-ack-due = Accusé de réception au plus tard le
 receipt-feedback-due = Retour sur les suites données au plus tard le
 receipt-feedback-note = Ce délai court à partir de l'accusé de réception ; il est recalculé lorsque celui-ci est envoyé.
-receipt-encrypted-server = Votre navigateur n'exécutait pas JavaScript : votre signalement a été chiffré sur notre serveur dès sa réception, puis le texte en clair a été effacé de la mémoire.
+receipt-encrypted-server = Votre signalement a été envoyé par le formulaire sans JavaScript : il a été chiffré sur notre serveur dès sa réception, puis le texte en clair a été effacé de la mémoire.
 receipt-print = Imprimez cette page ou recopiez le code. Cette page ne sera plus affichée.
 receipt-follow-up = Suivre ce signalement
 

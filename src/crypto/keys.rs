@@ -23,7 +23,9 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
-    #[error("line {line} of {path} is not an age X25519 recipient (age1…); only those are supported")]
+    #[error(
+        "line {line} of {path} is not an age X25519 recipient (age1…); only those are supported"
+    )]
     BadRecipient { path: String, line: usize },
 }
 
@@ -56,12 +58,11 @@ impl Recipients {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let recipient = age::x25519::Recipient::from_str(line).map_err(|_| {
-                KeyError::BadRecipient {
+            let recipient =
+                age::x25519::Recipient::from_str(line).map_err(|_| KeyError::BadRecipient {
                     path: path.to_string(),
                     line: i + 1,
-                }
-            })?;
+                })?;
             list.push(recipient);
         }
         Ok(Recipients(list))
@@ -139,10 +140,9 @@ pub fn write_identity_file(
         Some(passphrase) => {
             let mut recipient = age::scrypt::Recipient::new(passphrase.clone());
             recipient.set_work_factor(IDENTITY_FILE_WORK_FACTOR);
-            let encryptor = age::Encryptor::with_recipients(std::iter::once(
-                &recipient as &dyn age::Recipient,
-            ))
-            .map_err(|_| IdentityFileError::Encrypt)?;
+            let encryptor =
+                age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                    .map_err(|_| IdentityFileError::Encrypt)?;
             let mut out = Vec::new();
             let mut w = encryptor
                 .wrap_output(&mut out)
@@ -243,9 +243,16 @@ mod tests {
 
     #[test]
     fn recipients_file_rejects_anything_but_x25519_recipients() {
-        for line in ["ssh-ed25519 AAAAC3Nza", "age1notarecipient", "AGE-SECRET-KEY-1XYZ"] {
+        for line in [
+            "ssh-ed25519 AAAAC3Nza",
+            "age1notarecipient",
+            "AGE-SECRET-KEY-1XYZ",
+        ] {
             let err = Recipients::parse(line, "r.txt");
-            assert!(matches!(err, Err(KeyError::BadRecipient { line: 1, .. })), "{line}");
+            assert!(
+                matches!(err, Err(KeyError::BadRecipient { line: 1, .. })),
+                "{line}"
+            );
         }
     }
 }

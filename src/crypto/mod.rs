@@ -10,9 +10,8 @@ mod padding;
 mod token;
 
 pub use keys::{
-    DecryptError,
     decrypt, generate_identity, identity_from_bytes, load_recipients, read_identity_file,
-    write_identity_file, IdentityFileError, KeyError, Recipients,
+    write_identity_file, DecryptError, IdentityFileError, KeyError, Recipients,
 };
 pub use padding::{pad, padded_len};
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
@@ -36,10 +35,8 @@ pub fn encrypt_for_case(
     padded_plaintext: &Zeroizing<Vec<u8>>,
 ) -> Result<Vec<u8>, EncryptError> {
     use std::io::Write;
-    let mut all: Vec<&dyn age::Recipient> = secretary
-        .iter()
-        .map(|r| r as &dyn age::Recipient)
-        .collect();
+    let mut all: Vec<&dyn age::Recipient> =
+        secretary.iter().map(|r| r as &dyn age::Recipient).collect();
     all.push(reporter);
     let encryptor =
         age::Encryptor::with_recipients(all.into_iter()).map_err(|_| EncryptError::NoRecipient)?;

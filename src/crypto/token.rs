@@ -212,7 +212,11 @@ mod tests {
     fn look_alike_letters_case_and_separators_are_tolerated() {
         let token = Token::from_bytes([0x11; 16]);
         let shown = token.display().expose_secret().to_string();
-        let sloppy = shown.to_lowercase().replace('-', " ").replace('0', "o").replace('1', "l");
+        let sloppy = shown
+            .to_lowercase()
+            .replace('-', " ")
+            .replace('0', "o")
+            .replace('1', "l");
         assert_eq!(Token::parse(&sloppy).map(|t| *t.as_bytes()), Ok([0x11; 16]));
     }
 
@@ -225,15 +229,29 @@ mod tests {
             let original = chars[i];
             chars[i] = if original == 'Z' { 'Y' } else { 'Z' };
             let typed: String = chars.iter().collect();
-            assert_eq!(Token::parse(&typed).map(|_| ()), Err(TokenError::Typo), "position {i}");
+            assert_eq!(
+                Token::parse(&typed).map(|_| ()),
+                Err(TokenError::Typo),
+                "position {i}"
+            );
             chars[i] = original;
         }
     }
 
     #[test]
     fn malformed_tokens_are_typos() {
-        for typed in ["", "ABC", "UUUU-UUUU-UUUU-UUUU-UUUU-UUUU-UUUU", "0000-0000-0000-0000-0000-0000-00VM0", "é"] {
-            assert_eq!(Token::parse(typed).map(|_| ()), Err(TokenError::Typo), "{typed:?}");
+        for typed in [
+            "",
+            "ABC",
+            "UUUU-UUUU-UUUU-UUUU-UUUU-UUUU-UUUU",
+            "0000-0000-0000-0000-0000-0000-00VM0",
+            "é",
+        ] {
+            assert_eq!(
+                Token::parse(typed).map(|_| ()),
+                Err(TokenError::Typo),
+                "{typed:?}"
+            );
         }
     }
 }

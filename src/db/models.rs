@@ -37,9 +37,10 @@ pub struct Case {
 impl TryFrom<CaseRow> for Case {
     type Error = diesel::result::Error;
     fn try_from(row: CaseRow) -> Result<Self, Self::Error> {
-        let status = row.status.parse().map_err(|e| {
-            diesel::result::Error::DeserializationError(Box::new(e))
-        })?;
+        let status = row
+            .status
+            .parse()
+            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
         Ok(Case { row, status })
     }
 }
@@ -58,7 +59,12 @@ pub struct NewCase {
 
 impl NewCase {
     /// A new case received today, with a fresh random identifier.
-    pub fn received(locator: &Locator, reporter_recipient: String, today: NaiveDate, due: Deadlines) -> Self {
+    pub fn received(
+        locator: &Locator,
+        reporter_recipient: String,
+        today: NaiveDate,
+        due: Deadlines,
+    ) -> Self {
         NewCase {
             id: uuid::Uuid::new_v4().to_string(),
             locator: locator.as_bytes().to_vec(),
@@ -128,21 +134,25 @@ impl NewEntry {
 }
 
 impl Case {
-    /// Stores a new case and its report in one transaction; when this
-    /// returns, the commit is durable.
+    /// Stores a new case and its report (run it inside `Db::write`).
     pub fn insert_with_report(
         conn: &mut DbConnection,
         case: &NewCase,
         report: &NewEntry,
     ) -> QueryResult<()> {
-        conn.transaction(|conn| {
-            diesel::insert_into(cases::table).values(case).execute(conn)?;
-            diesel::insert_into(entries::table).values(report).execute(conn)?;
-            Ok(())
-        })
+        diesel::insert_into(cases::table)
+            .values(case)
+            .execute(conn)?;
+        diesel::insert_into(entries::table)
+            .values(report)
+            .execute(conn)?;
+        Ok(())
     }
 
-    pub fn find_by_locator(conn: &mut DbConnection, locator: &Locator) -> QueryResult<Option<Case>> {
+    pub fn find_by_locator(
+        conn: &mut DbConnection,
+        locator: &Locator,
+    ) -> QueryResult<Option<Case>> {
         cases::table
             .filter(cases::locator.eq(locator.as_bytes().to_vec()))
             .select(CaseRow::as_select())

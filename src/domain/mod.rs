@@ -4,7 +4,7 @@
 mod report;
 mod status;
 
-pub use report::{Category, Categories, ReportDraft, ReportError, ReportFields};
+pub use report::{Categories, Category, ReportDraft, ReportError, ReportFields};
 pub use status::{deadlines, CaseStatus, Deadlines};
 
 use chrono::NaiveDate;

@@ -75,6 +75,19 @@ impl ReportError {
     }
 }
 
+/// Counts bytes written, to size a buffer before serializing into it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A report that passed every rule, ready to be serialized and encrypted.
 #[derive(Debug, Serialize)]
 pub struct ReportDraft {
@@ -153,16 +166,22 @@ impl ReportDraft {
             #[serde(flatten)]
             report: &'a ReportDraft,
         }
-        let mut out = Zeroizing::new(Vec::with_capacity(1024));
         let envelope = Envelope {
             v: 1,
             kind: "report",
             lang,
             report: self,
         };
-        // Serializing plain strings into memory cannot fail.
-        if serde_json::to_writer(&mut *out, &envelope).is_err() {
-            out.clear();
+        // Measure first, then write once into a buffer already as large as
+        // the padded plaintext: no reallocation leaves a copy behind.
+        let mut counter = ByteCounter(0);
+        let mut out = Zeroizing::new(Vec::new());
+        if serde_json::to_writer(&mut counter, &envelope).is_ok() {
+            out = Zeroizing::new(Vec::with_capacity(crate::crypto::padded_len(counter.0)));
+            // Serializing plain strings into memory cannot fail.
+            if serde_json::to_writer(&mut *out, &envelope).is_err() {
+                out.clear();
+            }
         }
         out
     }
@@ -204,7 +223,10 @@ mod tests {
 
     #[test]
     fn the_plaintext_follows_protocol_v1_and_omits_empty_fields() {
-        let mut input = fields("conflict_of_interest", " Le directeur a attribué le marché. ");
+        let mut input = fields(
+            "conflict_of_interest",
+            " Le directeur a attribué le marché. ",
+        );
         input.place = "Paris".into();
         let draft = ReportDraft::parse(&input, &offered(), 100, 10);
         let json = draft.map(|d| d.to_json("fr"));

@@ -97,7 +97,12 @@ mod tests {
 
     #[test]
     fn statuses_read_back_from_their_names() {
-        for s in [CaseStatus::Received, CaseStatus::Acknowledged, CaseStatus::InReview, CaseStatus::Closed] {
+        for s in [
+            CaseStatus::Received,
+            CaseStatus::Acknowledged,
+            CaseStatus::InReview,
+            CaseStatus::Closed,
+        ] {
             assert_eq!(s.as_str().parse::<CaseStatus>().ok(), Some(s));
         }
         assert!("open".parse::<CaseStatus>().is_err());

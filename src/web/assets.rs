@@ -7,29 +7,51 @@ use base64::Engine;
 use super::AppState;
 
 const CSS: &[u8] = include_bytes!("../../static/css/vigie.css");
+const ICON: &[u8] = include_bytes!("../../static/favicon.svg");
+
+/// One embedded file under its content-hashed name.
+#[derive(Debug, Clone)]
+struct Asset {
+    name: String,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+impl Asset {
+    fn new(stem: &str, ext: &str, content_type: &'static str, bytes: &'static [u8]) -> Self {
+        Asset {
+            name: format!("{stem}.{}.{ext}", crate::crypto::fingerprint(bytes)),
+            content_type,
+            bytes,
+        }
+    }
+}
 
 /// The embedded assets and their content-hashed URLs.
 #[derive(Debug, Clone)]
 pub struct Assets {
     pub css_url: String,
     pub css_sri: String,
-    css_name: String,
+    pub icon_url: String,
+    files: Vec<Asset>,
 }
 
 impl Assets {
     pub fn new() -> Self {
-        let css_name = format!("vigie.{}.css", crate::crypto::fingerprint(CSS));
+        let css = Asset::new("vigie", "css", "text/css; charset=utf-8", CSS);
+        let icon = Asset::new("favicon", "svg", "image/svg+xml", ICON);
         let digest = {
             use sha2::Digest;
             sha2::Sha384::digest(CSS)
         };
         Assets {
-            css_url: format!("/static/{css_name}"),
+            css_url: format!("/static/{}", css.name),
             css_sri: format!(
                 "sha384-{}",
                 base64::engine::general_purpose::STANDARD.encode(digest)
             ),
-            css_name,
+            icon_url: format!("/static/{}", icon.name),
+            files: vec![css, icon],
         }
     }
 }
@@ -42,11 +64,11 @@ impl Default for Assets {
 
 pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let name = req.match_info().get("name").unwrap_or_default();
-    if name == state.assets.css_name {
+    if let Some(asset) = state.assets.files.iter().find(|a| a.name == name) {
         return HttpResponse::Ok()
-            .content_type("text/css; charset=utf-8")
+            .content_type(asset.content_type)
             .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-            .body(CSS);
+            .body(asset.bytes);
     }
     super::reporter::not_found(req, state).await
 }

@@ -64,7 +64,10 @@ pub fn is_urlencoded(req: &HttpRequest) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// One decoded form field. Both parts are zeroized on drop.
@@ -134,7 +137,10 @@ mod tests {
     #[test]
     fn invalid_utf8_is_refused() {
         for body in [&b"a=%FF"[..], b"%C3=x", b"a=%C3%28"] {
-            assert_eq!(parse_urlencoded(body).err(), Some(FormError::InvalidEncoding));
+            assert_eq!(
+                parse_urlencoded(body).err(),
+                Some(FormError::InvalidEncoding)
+            );
         }
     }
 }

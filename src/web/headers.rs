@@ -17,7 +17,10 @@ pub fn security_headers(hsts: bool) -> DefaultHeaders {
         .add(("Cross-Origin-Resource-Policy", "same-origin"))
         .add(("Cross-Origin-Embedder-Policy", "require-corp"));
     if hsts {
-        headers.add(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
+        headers.add((
+            "Strict-Transport-Security",
+            "max-age=63072000; includeSubDomains",
+        ))
     } else {
         headers
     }

@@ -15,7 +15,7 @@ use actix_web::web;
 
 use crate::{
     crypto::Recipients,
-    db::Pool,
+    db::Db,
     domain::{Categories, Clock},
     i18n::I18n,
 };
@@ -30,7 +30,7 @@ pub struct Limits {
 
 /// Everything a handler needs, injected through `web::Data`.
 pub struct AppState {
-    pub pool: Pool,
+    pub db: Db,
     pub i18n: I18n,
     pub recipients: Recipients,
     pub categories: Categories,

@@ -21,6 +21,7 @@ pub struct Layout<'a> {
     pub demo: bool,
     pub css: &'a str,
     pub css_sri: &'a str,
+    pub icon: &'a str,
     pub other_lang_path: String,
 }
 
@@ -32,6 +33,7 @@ impl<'a> Layout<'a> {
             demo: state.demo,
             css: &state.assets.css_url,
             css_sri: &state.assets.css_sri,
+            icon: &state.assets.icon_url,
             other_lang_path: format!("/{}/{}", lang.other().code(), page),
         }
     }

@@ -48,8 +48,8 @@ pub async fn root(req: HttpRequest) -> HttpResponse {
 }
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.pool.clone();
-    let ok = web::block(move || pool.get().map_err(db::DbError::from).and_then(|mut c| db::ping(&mut c)))
+    let database = state.db.clone();
+    let ok = web::block(move || database.conn().and_then(|mut c| db::ping(&mut c)))
         .await
         .map(|r| r.is_ok())
         .unwrap_or(false);
@@ -65,7 +65,12 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    pages::error_page(&state, lang_guess(&req), StatusCode::NOT_FOUND, "error-not-found")
+    pages::error_page(
+        &state,
+        lang_guess(&req),
+        StatusCode::NOT_FOUND,
+        "error-not-found",
+    )
 }
 
 pub async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -73,11 +78,13 @@ pub async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) ->
         return not_found(req, state).await;
     };
     let mut res = pages::error_page(&state, lang, StatusCode::METHOD_NOT_ALLOWED, "error-method");
-    let allow = if req.path().ends_with('/') { "GET" } else { "GET, POST" };
-    res.headers_mut().insert(
-        header::ALLOW,
-        header::HeaderValue::from_static(allow),
-    );
+    let allow = if req.path().ends_with('/') {
+        "GET"
+    } else {
+        "GET, POST"
+    };
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
     res
 }
 
@@ -153,7 +160,13 @@ pub async fn report_submit(
         Err(e) => {
             tracing::info!(reason = %e, "report form refused");
             let empty = ReportFields::default();
-            return report_page(&state, lang, form_error_status(e), &empty, Some(e.message_key()));
+            return report_page(
+                &state,
+                lang,
+                form_error_status(e),
+                &empty,
+                Some(e.message_key()),
+            );
         }
     };
     let fields = ReportFields {
@@ -174,11 +187,18 @@ pub async fn report_submit(
         Ok(draft) => draft,
         Err(e) => {
             tracing::info!(reason = %e, "report refused");
-            return report_page(&state, lang, StatusCode::BAD_REQUEST, &fields, Some(e.message_key()));
+            return report_page(
+                &state,
+                lang,
+                StatusCode::BAD_REQUEST,
+                &fields,
+                Some(e.message_key()),
+            );
         }
     };
     let worker = state.clone();
-    let outcome = web::block(move || submission::submit_sealed_by_server(&worker, &draft, lang)).await;
+    let outcome =
+        web::block(move || submission::submit_sealed_by_server(&worker, &draft, lang)).await;
     match outcome {
         Ok(Ok(receipt)) => {
             drop(fields);
@@ -195,11 +215,23 @@ pub async fn report_submit(
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "report could not be stored");
-            report_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &fields, Some("error-internal"))
+            report_page(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &fields,
+                Some("error-internal"),
+            )
         }
         Err(_) => {
             tracing::error!("report worker was cancelled");
-            report_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &fields, Some("error-internal"))
+            report_page(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &fields,
+                Some("error-internal"),
+            )
         }
     }
 }
@@ -238,19 +270,35 @@ pub async fn follow_up_submit(
     };
     let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
         Ok(parsed) => parsed,
-        Err(e) => return follow_up_page(&state, lang, form_error_status(e), "", Some(e.message_key())),
+        Err(e) => {
+            return follow_up_page(
+                &state,
+                lang,
+                form_error_status(e),
+                "",
+                Some(e.message_key()),
+            )
+        }
     };
     let typed = zeroize::Zeroizing::new(form::take(&parsed, "token"));
     drop(parsed);
     let token = match Token::parse(&typed) {
         Ok(token) => token,
-        Err(_) => return follow_up_page(&state, lang, StatusCode::BAD_REQUEST, &typed, Some("token-typo")),
+        Err(_) => {
+            return follow_up_page(
+                &state,
+                lang,
+                StatusCode::BAD_REQUEST,
+                &typed,
+                Some("token-typo"),
+            )
+        }
     };
     let locator = crypto::derive_from_token(&token).locator;
     drop(token);
-    let pool = state.pool.clone();
+    let database = state.db.clone();
     let found = web::block(move || -> Result<Option<Case>, db::DbError> {
-        let mut conn = pool.get()?;
+        let mut conn = database.conn()?;
         Ok(Case::find_by_locator(&mut conn, &locator)?)
     })
     .await;
@@ -263,11 +311,29 @@ pub async fn follow_up_submit(
                 case: &case.row,
             },
         ),
-        Ok(Ok(None)) => follow_up_page(&state, lang, StatusCode::NOT_FOUND, &typed, Some("token-unknown")),
+        Ok(Ok(None)) => follow_up_page(
+            &state,
+            lang,
+            StatusCode::NOT_FOUND,
+            &typed,
+            Some("token-unknown"),
+        ),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "case lookup failed");
-            follow_up_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &typed, Some("error-unavailable"))
+            follow_up_page(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &typed,
+                Some("error-unavailable"),
+            )
         }
-        Err(_) => follow_up_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &typed, Some("error-unavailable")),
+        Err(_) => follow_up_page(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &typed,
+            Some("error-unavailable"),
+        ),
     }
 }

@@ -25,7 +25,8 @@ fn vigie(app: &TestApp) -> Command {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 fn stdout(o: &Output) -> String {
@@ -38,7 +39,10 @@ fn stderr(o: &Output) -> String {
 
 /// The stock `age` command: required in CI, skipped (saying so) elsewhere.
 fn stock_age() -> Option<&'static str> {
-    let found = Command::new("age").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("age")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if found {
         return Some("age");
     }
@@ -51,7 +55,11 @@ fn stock_age() -> Option<&'static str> {
 
 fn case_dirs(out: &Path) -> Vec<std::path::PathBuf> {
     let mut dirs: Vec<_> = std::fs::read_dir(out)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     dirs
@@ -60,10 +68,23 @@ fn case_dirs(out: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn export_writes_age_files_that_stock_age_and_vigie_decrypt_read() {
     let app = spawn_app().await;
-    app.submit_report("fr", &[("category", "conflict_of_interest"), ("description", "Marché attribué au beau-frère"), ("place", "Siège")])
-        .await;
-    app.submit_report("en", &[("category", "funds"), ("description", "Grant money diverted to a private account")])
-        .await;
+    app.submit_report(
+        "fr",
+        &[
+            ("category", "conflict_of_interest"),
+            ("description", "Marché attribué au beau-frère"),
+            ("place", "Siège"),
+        ],
+    )
+    .await;
+    app.submit_report(
+        "en",
+        &[
+            ("category", "funds"),
+            ("description", "Grant money diverted to a private account"),
+        ],
+    )
+    .await;
     let out = app.dir.path().join("export");
     let exported = run(vigie(&app).args(["export", "--out"]).arg(&out));
     assert!(exported.status.success(), "{}", stderr(&exported));
@@ -73,13 +94,20 @@ async fn export_writes_age_files_that_stock_age_and_vigie_decrypt_read() {
         assert!(dir.join("001-report.age").is_file());
         let meta = std::fs::read_to_string(dir.join("metadata.json")).unwrap_or_default();
         assert!(meta.contains("\"received_on\": \"2026-11-30\""), "{meta}");
-        assert!(!meta.contains("Marché") && !meta.contains("Grant"), "metadata holds no content");
+        assert!(
+            !meta.contains("Marché") && !meta.contains("Grant"),
+            "metadata holds no content"
+        );
     }
 
     if let Some(age) = stock_age() {
         let mut all = String::new();
         for dir in &dirs {
-            let o = run(Command::new(age).arg("-d").arg("-i").arg(&app.identity_path).arg(dir.join("001-report.age")));
+            let o = run(Command::new(age)
+                .arg("-d")
+                .arg("-i")
+                .arg(&app.identity_path)
+                .arg(dir.join("001-report.age")));
             assert!(o.status.success(), "age -d: {}", stderr(&o));
             all.push_str(&stdout(&o));
         }
@@ -88,22 +116,53 @@ async fn export_writes_age_files_that_stock_age_and_vigie_decrypt_read() {
         assert!(all.contains("\"v\":1"));
     }
 
-    let fr = run(vigie(&app).args(["decrypt", "--identity"]).arg(&app.identity_path).arg(&out));
+    let fr = run(vigie(&app)
+        .args(["decrypt", "--identity"])
+        .arg(&app.identity_path)
+        .arg(&out));
     assert!(fr.status.success(), "{}", stderr(&fr));
     let text = stdout(&fr);
-    for expected in ["Marché attribué au beau-frère", "Grant money diverted", "Conflit d'intérêts", "Reçu le : 30 novembre 2026", "Lieu : Siège"] {
-        assert!(text.contains(expected), "decrypt output lacks «{expected}»:\n{text}");
+    for expected in [
+        "Marché attribué au beau-frère",
+        "Grant money diverted",
+        "Conflit d'intérêts",
+        "Reçu le : 30 novembre 2026",
+        "Lieu : Siège",
+    ] {
+        assert!(
+            text.contains(expected),
+            "decrypt output lacks «{expected}»:\n{text}"
+        );
     }
-    let en = run(vigie(&app).args(["--lang", "en", "decrypt", "--identity"]).arg(&app.identity_path).arg(&out));
-    assert!(stdout(&en).contains("Category : Conflict of interest"), "{}", stdout(&en));
+    let en = run(vigie(&app)
+        .args(["--lang", "en", "decrypt", "--identity"])
+        .arg(&app.identity_path)
+        .arg(&out));
+    assert!(
+        stdout(&en).contains("Category : Conflict of interest"),
+        "{}",
+        stdout(&en)
+    );
 
     // One case only, by identifier; an unknown identifier is an error.
     let one = app.dir.path().join("one");
-    let id = dirs[0].file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let o = run(vigie(&app).args(["export", "--case", &id, "--out"]).arg(&one));
+    let id = dirs[0]
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let o = run(vigie(&app)
+        .args(["export", "--case", &id, "--out"])
+        .arg(&one));
     assert!(o.status.success());
     assert_eq!(case_dirs(&one).len(), 1);
-    let o = run(vigie(&app).args(["export", "--case", "00000000-0000-4000-8000-000000000000", "--out"]).arg(&one));
+    let o = run(vigie(&app)
+        .args([
+            "export",
+            "--case",
+            "00000000-0000-4000-8000-000000000000",
+            "--out",
+        ])
+        .arg(&one));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("Aucun dossier"), "{}", stderr(&o));
 }
@@ -111,25 +170,31 @@ async fn export_writes_age_files_that_stock_age_and_vigie_decrypt_read() {
 #[tokio::test]
 async fn decrypt_with_a_key_that_is_not_a_recipient_fails_clearly() {
     let app = spawn_app().await;
-    app.submit_report("fr", &[("category", "funds"), ("description", "faits")]).await;
+    app.submit_report("fr", &[("category", "funds"), ("description", "faits")])
+        .await;
     let out = app.dir.path().join("export");
-    assert!(run(vigie(&app).args(["export", "--out"]).arg(&out)).status.success());
+    assert!(run(vigie(&app).args(["export", "--out"]).arg(&out))
+        .status
+        .success());
     let stranger = app.dir.path().join("stranger.key");
     vigie::crypto::write_identity_file(&stranger, &vigie::crypto::generate_identity(), None)
         .unwrap_or_else(|e| panic!("{e}"));
-    let o = run(vigie(&app).args(["decrypt", "--identity"]).arg(&stranger).arg(&out));
+    let o = run(vigie(&app)
+        .args(["decrypt", "--identity"])
+        .arg(&stranger)
+        .arg(&out));
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("Impossible de déchiffrer"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Impossible de déchiffrer"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!stdout(&o).contains("faits"));
 }
 
 /// Runs `age -d` with a passphrase typed on a pseudo-terminal, as a person would.
 fn age_with_passphrase(age: &str, identity: &Path, file: &Path, passphrase: &str) -> Output {
-    let command = format!(
-        "{age} -d -i '{}' '{}'",
-        identity.display(),
-        file.display()
-    );
+    let command = format!("{age} -d -i '{}' '{}'", identity.display(), file.display());
     let mut child = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .stdin(Stdio::piped())
@@ -157,15 +222,30 @@ async fn a_passphrase_protected_key_from_keygen_opens_exports_with_vigie_and_sto
         .stdin(Stdio::null()));
     assert!(made.status.success(), "{}", stderr(&made));
     let recipient = stdout(&made).trim().to_string();
-    assert!(recipient.starts_with("age1"), "keygen prints the recipient: {recipient}");
+    assert!(
+        recipient.starts_with("age1"),
+        "keygen prints the recipient: {recipient}"
+    );
     let raw = std::fs::read(&key).unwrap_or_default();
-    assert!(raw.starts_with(b"age-encryption.org/v1\n-> scrypt "), "an age file with one scrypt stanza");
+    assert!(
+        raw.starts_with(b"age-encryption.org/v1\n-> scrypt "),
+        "an age file with one scrypt stanza"
+    );
     let header = String::from_utf8_lossy(&raw[..raw.len().min(120)]).to_string();
-    assert!(header.lines().nth(1).is_some_and(|l| l.ends_with(" 18")), "work factor 18: {header}");
-    assert!(!String::from_utf8_lossy(&raw).contains("AGE-SECRET-KEY"), "the identity is not in clear");
+    assert!(
+        header.lines().nth(1).is_some_and(|l| l.ends_with(" 18")),
+        "work factor 18: {header}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("AGE-SECRET-KEY"),
+        "the identity is not in clear"
+    );
 
     // Keygen never overwrites, and refuses a short passphrase.
-    let again = run(Command::new(BIN).args(["keygen", "--out"]).arg(&key).stdin(Stdio::null()));
+    let again = run(Command::new(BIN)
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .stdin(Stdio::null()));
     assert!(!again.status.success());
     let short = run(Command::new(BIN)
         .args(["keygen", "--passphrase", "--out"])
@@ -173,20 +253,41 @@ async fn a_passphrase_protected_key_from_keygen_opens_exports_with_vigie_and_sto
         .env("VIGIE_PASSPHRASE", "short")
         .stdin(Stdio::null()));
     assert!(!short.status.success());
-    assert!(stderr(&short).contains("10 caractères"), "{}", stderr(&short));
+    assert!(
+        stderr(&short).contains("10 caractères"),
+        "{}",
+        stderr(&short)
+    );
 
     let recipients = keys.path().join("recipients.txt");
     std::fs::write(&recipients, format!("{recipient}\n")).unwrap_or_else(|e| panic!("{e}"));
     let app = spawn_app_with(|s| s.recipients_file = recipients.clone()).await;
-    app.submit_report("fr", &[("category", "partiality"), ("description", "Traitement de faveur pour la ville X")]).await;
+    app.submit_report(
+        "fr",
+        &[
+            ("category", "partiality"),
+            ("description", "Traitement de faveur pour la ville X"),
+        ],
+    )
+    .await;
     let out = app.dir.path().join("export");
-    assert!(run(vigie(&app).args(["export", "--out"]).arg(&out)).status.success());
+    assert!(run(vigie(&app).args(["export", "--out"]).arg(&out))
+        .status
+        .success());
 
-    let read = run(vigie(&app).args(["decrypt", "--identity"]).arg(&key).arg(&out).env("VIGIE_PASSPHRASE", passphrase));
+    let read = run(vigie(&app)
+        .args(["decrypt", "--identity"])
+        .arg(&key)
+        .arg(&out)
+        .env("VIGIE_PASSPHRASE", passphrase));
     assert!(read.status.success(), "{}", stderr(&read));
     assert!(stdout(&read).contains("Traitement de faveur pour la ville X"));
 
-    let wrong = run(vigie(&app).args(["decrypt", "--identity"]).arg(&key).arg(&out).env("VIGIE_PASSPHRASE", "not the passphrase"));
+    let wrong = run(vigie(&app)
+        .args(["decrypt", "--identity"])
+        .arg(&key)
+        .arg(&out)
+        .env("VIGIE_PASSPHRASE", "not the passphrase"));
     assert!(!wrong.status.success());
     assert!(stderr(&wrong).contains("passphrase"), "{}", stderr(&wrong));
 
@@ -214,10 +315,26 @@ async fn check_passes_on_a_sound_setup_and_names_each_problem() {
     let empty_recipients = app.dir.path().join("empty-recipients.txt");
     std::fs::write(&empty_recipients, "# nobody\n").unwrap_or_else(|e| panic!("{e}"));
     let cases: [(&str, String, &str); 5] = [
-        ("VIGIE_RECIPIENTS_FILE", bad_recipients.display().to_string(), "line 1"),
-        ("VIGIE_RECIPIENTS_FILE", empty_recipients.display().to_string(), "DÉMONSTRATION"),
-        ("VIGIE_DATABASE_URL", "mysql://localhost/x".into(), "database_url"),
-        ("VIGIE_DATABASE_URL", format!("sqlite://{}/absent/vigie.sqlite3", app.dir.path().display()), "does not exist"),
+        (
+            "VIGIE_RECIPIENTS_FILE",
+            bad_recipients.display().to_string(),
+            "line 1",
+        ),
+        (
+            "VIGIE_RECIPIENTS_FILE",
+            empty_recipients.display().to_string(),
+            "DÉMONSTRATION",
+        ),
+        (
+            "VIGIE_DATABASE_URL",
+            "mysql://localhost/x".into(),
+            "database_url",
+        ),
+        (
+            "VIGIE_DATABASE_URL",
+            format!("sqlite://{}/absent/vigie.sqlite3", app.dir.path().display()),
+            "does not exist",
+        ),
         ("VIGIE_LISTEN", "not-an-address".into(), "listen"),
     ];
     for (key, value, message) in cases {
@@ -232,9 +349,10 @@ async fn check_passes_on_a_sound_setup_and_names_each_problem() {
 #[tokio::test]
 async fn secrets_in_the_database_url_are_never_printed() {
     let app = spawn_app().await;
-    let o = run(vigie(&app)
-        .args(["--lang", "en", "check"])
-        .env("VIGIE_DATABASE_URL", "postgres://vigie:Sup3rS3cret@127.0.0.1:1/vigie"));
+    let o = run(vigie(&app).args(["--lang", "en", "check"]).env(
+        "VIGIE_DATABASE_URL",
+        "postgres://vigie:Sup3rS3cret@127.0.0.1:1/vigie",
+    ));
     let all = format!("{}{}", stdout(&o), stderr(&o));
     assert!(!all.contains("Sup3rS3cret"), "{all}");
     assert_eq!(o.status.code(), Some(1));

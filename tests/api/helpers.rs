@@ -8,7 +8,7 @@ use tempfile::TempDir;
 use vigie::{
     config::Settings,
     crypto,
-    db::{self, Pool},
+    db::{self, Db},
     domain::FixedClock,
     startup::Application,
 };
@@ -22,7 +22,11 @@ pub fn today() -> NaiveDate {
 pub enum TestDb {
     Sqlite(PathBuf),
     #[cfg(feature = "postgres")]
-    Postgres { admin_url: String, name: String, url: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -50,7 +54,11 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
         let (base, _) = admin_url.rsplit_once('/').unwrap_or((admin_url, ""));
         let url = format!("{base}/{name}");
-        TestDb::Postgres { admin_url: admin_url.to_string(), name, url }
+        TestDb::Postgres {
+            admin_url: admin_url.to_string(),
+            name,
+            url,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -73,10 +81,14 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         #[cfg(feature = "postgres")]
-        if let TestDb::Postgres { admin_url, name, .. } = self {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
             use diesel::{connection::SimpleConnection, Connection};
             if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -89,7 +101,7 @@ pub struct TestApp {
     pub identity_path: PathBuf,
     pub identities: Vec<age::x25519::Identity>,
     pub recipients: Vec<age::x25519::Recipient>,
-    pub pool: Pool,
+    pub pool: Db,
     pub db: TestDb,
     pub dir: TempDir,
 }
@@ -104,16 +116,22 @@ pub fn test_settings(dir: &Path, db: &TestDb) -> (Settings, PathBuf, Vec<age::x2
     let recipients_file = dir.join("recipients.txt");
     std::fs::write(
         &recipients_file,
-        format!("# test Secretary\n{}\n# sealed backup\n{}\n", identity.to_public(), backup.to_public()),
+        format!(
+            "# test Secretary\n{}\n# sealed backup\n{}\n",
+            identity.to_public(),
+            backup.to_public()
+        ),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut settings = Settings::default();
-    settings.listen = "127.0.0.1:0".into();
-    settings.data_dir = dir.join("data");
-    settings.recipients_file = recipients_file;
-    settings.database_url = Some(db.url().into());
-    settings.database_pool_size = 4;
-    settings.log = "warn".into();
+    let settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.join("data"),
+        recipients_file,
+        database_url: Some(db.url().into()),
+        database_pool_size: 4,
+        log: "warn".into(),
+        ..Default::default()
+    };
     (settings, identity_path, vec![identity, backup])
 }
 
@@ -173,11 +191,20 @@ impl TestApp {
     }
 
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.post_raw(path, "application/x-www-form-urlencoded", encode_form(fields).into_bytes())
-            .await
+        self.post_raw(
+            path,
+            "application/x-www-form-urlencoded",
+            encode_form(fields).into_bytes(),
+        )
+        .await
     }
 
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         self.client
             .post(format!("{}{}", self.address, path))
             .header("Content-Type", content_type)
@@ -195,7 +222,7 @@ impl TestApp {
     }
 
     pub fn conn(&self) -> db::PooledConnection {
-        self.pool.get().unwrap_or_else(|e| panic!("{e}"))
+        self.pool.conn().unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub fn case_count(&self) -> i64 {

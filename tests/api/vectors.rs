@@ -36,13 +36,43 @@ fn every_known_answer_vector_derives_the_same_display_l_k_and_r() {
             .and_then(|b| b.try_into().ok())
             .unwrap_or_else(|| panic!("bad token_hex"));
         let token = Token::from_bytes(bytes);
-        assert_eq!(token.display().expose_secret(), &v.display, "display of {}", v.token_hex);
+        assert_eq!(
+            token.display().expose_secret(),
+            &v.display,
+            "display of {}",
+            v.token_hex
+        );
         let derived = crypto::derive_from_token(&token);
-        assert_eq!(hex::encode(*derived.lookup), v.lookup_hex, "L of {}", v.token_hex);
-        assert_eq!(hex::encode(derived.locator.as_bytes()), v.locator_sha256_hex, "SHA-256(L) of {}", v.token_hex);
-        assert_eq!(hex::encode(*crypto::reply_key_bytes(&token)), v.reply_key_hex, "K of {}", v.token_hex);
-        assert_eq!(derived.reply_identity.to_string().expose_secret(), &v.reply_identity, "identity of {}", v.token_hex);
-        assert_eq!(derived.reply_recipient.to_string(), v.reply_recipient, "R of {}", v.token_hex);
+        assert_eq!(
+            hex::encode(*derived.lookup),
+            v.lookup_hex,
+            "L of {}",
+            v.token_hex
+        );
+        assert_eq!(
+            hex::encode(derived.locator.as_bytes()),
+            v.locator_sha256_hex,
+            "SHA-256(L) of {}",
+            v.token_hex
+        );
+        assert_eq!(
+            hex::encode(*crypto::reply_key_bytes(&token)),
+            v.reply_key_hex,
+            "K of {}",
+            v.token_hex
+        );
+        assert_eq!(
+            derived.reply_identity.to_string().expose_secret(),
+            &v.reply_identity,
+            "identity of {}",
+            v.token_hex
+        );
+        assert_eq!(
+            derived.reply_recipient.to_string(),
+            v.reply_recipient,
+            "R of {}",
+            v.token_hex
+        );
     }
 }
 
