@@ -158,7 +158,8 @@ pub async fn report_submit(
     let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
         Ok(parsed) => parsed,
         Err(e) => {
-            tracing::info!(reason = %e, "report form refused");
+            // Not logged: a line would date the attempt; the request counts
+            // already show refusals.
             let empty = ReportFields::default();
             return report_page(
                 &state,
@@ -186,7 +187,6 @@ pub async fn report_submit(
     ) {
         Ok(draft) => draft,
         Err(e) => {
-            tracing::info!(reason = %e, "report refused");
             return report_page(
                 &state,
                 lang,
