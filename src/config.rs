@@ -54,6 +54,8 @@ pub struct Settings {
     pub hsts: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest encrypted report accepted from a browser, in bytes.
+    pub max_ciphertext_bytes: usize,
     /// Longest description accepted, in characters.
     pub max_description_chars: usize,
     /// Longest optional field (period, place, persons, evidence), in characters.
@@ -77,7 +79,8 @@ impl Default for Settings {
             database_pool_size: 8,
             recipients_file: PathBuf::from("keys/recipients.txt"),
             hsts: false,
-            max_body_bytes: 256 * 1024,
+            max_body_bytes: 2 * 1024 * 1024,
+            max_ciphertext_bytes: 1024 * 1024,
             max_description_chars: 50_000,
             max_field_chars: 2_000,
             categories: DEFAULT_CATEGORIES
@@ -138,7 +141,7 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
 }
 
 /// Every key a configuration file may hold.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "listen",
     "public_url",
     "data_dir",
@@ -147,6 +150,7 @@ const KEYS: [&str; 13] = [
     "recipients_file",
     "hsts",
     "max_body_bytes",
+    "max_ciphertext_bytes",
     "max_description_chars",
     "max_field_chars",
     "categories",
@@ -202,6 +206,9 @@ impl Settings {
         }
         if self.max_body_bytes < 4096 {
             return Err(invalid("max_body_bytes", "must be at least 4096"));
+        }
+        if self.max_ciphertext_bytes < 4096 {
+            return Err(invalid("max_ciphertext_bytes", "must be at least 4096"));
         }
         if self.max_description_chars == 0 || self.max_field_chars == 0 {
             return Err(invalid(

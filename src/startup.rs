@@ -78,6 +78,7 @@ impl Application {
                 body_bytes: settings.max_body_bytes,
                 description_chars: settings.max_description_chars,
                 field_chars: settings.max_field_chars,
+                ciphertext_bytes: settings.max_ciphertext_bytes,
             },
             demo,
             assets: Assets::new(),
@@ -97,7 +98,6 @@ impl Application {
                 .app_data(stats.clone())
                 .wrap(middleware::from_fn(telemetry::access_log))
                 .wrap(security_headers(hsts))
-                .wrap(middleware::Compress::default())
                 .configure(routes)
         })
         .listen(listener)?

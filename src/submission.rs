@@ -1,30 +1,70 @@
-//! Receiving a report: seal it for the Secretary and the reporter, store it,
+//! Receiving a report: seal it (or take it sealed by the browser), store it,
 //! and hand back the receipt.
 
 use chrono::NaiveDate;
 use secrecy::SecretString;
 
 use crate::{
-    crypto::{self, EncryptError, Recipients, Token},
+    crypto::{self, AgeCiphertext, EncryptError, Locator, Recipients, Token},
     db::{Case, Db, DbError, NewCase, NewEntry},
     domain::{deadlines, Clock, Deadlines, ReportDraft},
     i18n::Lang,
     web::AppState,
 };
 
-/// What the reporter is shown once their report is stored.
-pub struct Receipt {
-    pub token: SecretString,
+/// The dates of a stored case, for the receipt.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored {
     pub received_on: NaiveDate,
     pub deadlines: Deadlines,
+}
+
+/// What the reporter of the no-JavaScript path is shown.
+pub struct Receipt {
+    pub token: SecretString,
+    pub stored: Stored,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error("the report could not be encrypted")]
     Encrypt(#[from] EncryptError),
+    #[error("a case already has this locator")]
+    Duplicate,
     #[error("the report could not be stored")]
-    Store(#[from] DbError),
+    Store(#[source] DbError),
+}
+
+impl From<DbError> for SubmitError {
+    fn from(e: DbError) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                SubmitError::Duplicate
+            }
+            other => SubmitError::Store(other),
+        }
+    }
+}
+
+/// Stores a case whose report is already sealed; when this returns `Ok`, the
+/// commit is durable.
+pub fn store_sealed(
+    db: &Db,
+    clock: &dyn Clock,
+    locator: &Locator,
+    reporter: &age::x25519::Recipient,
+    report: AgeCiphertext,
+) -> Result<Stored, SubmitError> {
+    let today = clock.today();
+    let due = deadlines(today, None);
+    let case = NewCase::received(locator, reporter.to_string(), today, due);
+    let entry = NewEntry::report(&case, report.into_bytes());
+    db.write(|conn| Case::insert_with_report(conn, &case, &entry))?;
+    Ok(Stored {
+        received_on: today,
+        deadlines: due,
+    })
 }
 
 /// The no-JavaScript path: the server makes the token, encrypts the report
@@ -56,19 +96,15 @@ pub fn seal_and_store(
     let padded = crypto::pad(draft.to_json(lang.code()));
     let ciphertext = crypto::encrypt_for_case(recipients, &derived.reply_recipient, &padded)?;
     drop(padded);
-    let today = clock.today();
-    let due = deadlines(today, None);
-    let case = NewCase::received(
+    let stored = store_sealed(
+        db,
+        clock,
         &derived.locator,
-        derived.reply_recipient.to_string(),
-        today,
-        due,
-    );
-    let entry = NewEntry::report(&case, ciphertext);
-    db.write(|conn| Case::insert_with_report(conn, &case, &entry))?;
+        &derived.reply_recipient,
+        ciphertext,
+    )?;
     Ok(Receipt {
         token: token.display(),
-        received_on: today,
-        deadlines: due,
+        stored,
     })
 }

@@ -141,3 +141,24 @@ cli-check-pending = { $count } migration(s) pending; "vigie serve" applies them 
 cli-check-data-dir = data folder writable ({ $dir })
 cli-check-failed = { $count } problem(s) found.
 cli-check-passed = Everything is in order.
+
+report-js-note = Your text will be encrypted on this device before it is sent: neither the server nor its operator can read it.
+js-encrypting = Encrypting on this device, then sending…
+js-no-crypto = This browser cannot encrypt on this page (the connection is not secure, or the encryption functions are missing). Nothing was sent and your text is kept. Open the site by its https:// or .onion address, or choose sending encrypted by the server below.
+js-encrypt-failed = Encryption failed on this device. Nothing was sent and your text is kept. Try again, or choose sending encrypted by the server below.
+js-network = The server does not answer. Nothing was stored and your text is kept: check your connection and try again.
+js-failed = Sending failed. Your text is kept: try again in a few minutes.
+fallback-explain = Sending encrypted by the server: your text travels inside the secure connection (HTTPS or Tor) and the server encrypts it as soon as it arrives. The server therefore sees your text for a moment. Choose this only if encryption on this device is impossible.
+fallback-button = Send anyway, encrypted by the server
+receipt-encrypted-device = Your report was encrypted on this device before it was sent: the server received only encrypted text.
+
+api-error-json = The request is not valid JSON of the expected shape.
+api-error-content-type = Send JSON (Content-Type: application/json).
+api-error-lookup = The lookup value L must be 32 bytes written in hexadecimal.
+api-error-recipient = The public key R is not a valid age X25519 recipient.
+api-error-not-age = The ciphertext is not a valid binary age file.
+api-error-recipients = The ciphertext must be encrypted to every key of the Permanent Secretary and to your key, and to no other.
+api-error-payload = The ciphertext is truncated or does not have the expected padded size.
+api-error-too-large = The ciphertext is over the size limit.
+api-error-duplicate = This follow-up code already exists. Try again: a new code will be drawn.
+api-error-unavailable = The service is unavailable for a moment. Nothing was stored; try again in a few minutes.

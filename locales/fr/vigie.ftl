@@ -141,3 +141,24 @@ cli-check-pending = { $count } migration(s) en attente ; « vigie serve » les a
 cli-check-data-dir = dossier de données accessible en écriture ({ $dir })
 cli-check-failed = { $count } problème(s) trouvé(s).
 cli-check-passed = Tout est en ordre.
+
+report-js-note = Votre texte sera chiffré sur cet appareil avant l'envoi : ni le serveur ni son exploitant ne peuvent le lire.
+js-encrypting = Chiffrement sur cet appareil, puis envoi…
+js-no-crypto = Ce navigateur ne peut pas chiffrer sur cette page (connexion non sécurisée ou fonction de chiffrement absente). Rien n'a été envoyé et votre texte est conservé. Ouvrez le site par son adresse https:// ou .onion, ou choisissez l'envoi chiffré par le serveur ci-dessous.
+js-encrypt-failed = Le chiffrement a échoué sur cet appareil. Rien n'a été envoyé et votre texte est conservé. Réessayez, ou choisissez l'envoi chiffré par le serveur ci-dessous.
+js-network = Le serveur ne répond pas. Rien n'a été enregistré et votre texte est conservé : vérifiez votre connexion et réessayez.
+js-failed = L'envoi a échoué. Votre texte est conservé : réessayez dans quelques minutes.
+fallback-explain = Envoi chiffré par le serveur : votre texte voyagera dans la connexion sécurisée (HTTPS ou Tor) et sera chiffré par le serveur dès sa réception. Le serveur verra donc votre texte un instant. Ne choisissez cette option que si le chiffrement sur cet appareil est impossible.
+fallback-button = Envoyer quand même, chiffré par le serveur
+receipt-encrypted-device = Votre signalement a été chiffré sur cet appareil avant l'envoi : le serveur n'a reçu que du texte chiffré.
+
+api-error-json = La requête n'est pas un JSON valide de la forme attendue.
+api-error-content-type = Envoyez du JSON (Content-Type: application/json).
+api-error-lookup = Le localisateur L doit compter 32 octets écrits en hexadécimal.
+api-error-recipient = La clé publique R n'est pas un destinataire age X25519 valide.
+api-error-not-age = Le texte chiffré n'est pas un fichier age binaire valide.
+api-error-recipients = Le texte chiffré doit être destiné à chaque clé du Secrétaire permanent et à votre clé, et à aucune autre.
+api-error-payload = Le texte chiffré est tronqué ou n'a pas la taille complétée prévue.
+api-error-too-large = Le texte chiffré dépasse la taille autorisée.
+api-error-duplicate = Ce code de suivi existe déjà. Réessayez : un nouveau code sera tiré.
+api-error-unavailable = Le service est momentanément indisponible. Rien n'a été enregistré ; réessayez dans quelques minutes.

@@ -8,6 +8,7 @@
 mod keys;
 mod padding;
 mod token;
+mod validate;
 
 pub use keys::{
     decrypt, generate_identity, identity_from_bytes, load_recipients, read_identity_file,
@@ -15,6 +16,7 @@ pub use keys::{
 };
 pub use padding::{pad, padded_len};
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
+pub use validate::{AgeCiphertext, CiphertextError};
 
 use zeroize::Zeroizing;
 
@@ -25,6 +27,8 @@ pub enum EncryptError {
     NoRecipient,
     #[error("age encryption failed")]
     Age(#[source] std::io::Error),
+    #[error("the sealed report fails protocol v1 checks")]
+    Invalid(#[source] CiphertextError),
 }
 
 /// Encrypts an already padded plaintext to every Secretary recipient and to the
@@ -33,7 +37,7 @@ pub fn encrypt_for_case(
     secretary: &Recipients,
     reporter: &age::x25519::Recipient,
     padded_plaintext: &Zeroizing<Vec<u8>>,
-) -> Result<Vec<u8>, EncryptError> {
+) -> Result<AgeCiphertext, EncryptError> {
     use std::io::Write;
     let mut all: Vec<&dyn age::Recipient> =
         secretary.iter().map(|r| r as &dyn age::Recipient).collect();
@@ -46,7 +50,8 @@ pub fn encrypt_for_case(
         .write_all(padded_plaintext)
         .map_err(EncryptError::Age)?;
     writer.finish().map_err(EncryptError::Age)?;
-    Ok(out)
+    // What the server seals passes the same checks as what browsers upload.
+    AgeCiphertext::parse(out, secretary.len(), usize::MAX).map_err(EncryptError::Invalid)
 }
 
 /// SHA-256 of some bytes.

@@ -83,7 +83,9 @@ fn decode(raw: &[u8]) -> Result<Zeroizing<String>, FormError> {
             *b = b' ';
         }
     }
-    let decoded: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+    // Decoding never lengthens the text: one allocation, no stray copies.
+    let mut decoded = Vec::with_capacity(plus_as_space.len());
+    decoded.extend(percent_encoding::percent_decode(&plus_as_space));
     match String::from_utf8(decoded) {
         Ok(s) => Ok(Zeroizing::new(s)),
         Err(e) => {

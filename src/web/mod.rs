@@ -1,5 +1,6 @@
 //! HTTP: reporter pages, health, static assets, security headers, error pages.
 
+mod api;
 mod assets;
 mod form;
 mod headers;
@@ -26,6 +27,7 @@ pub struct Limits {
     pub body_bytes: usize,
     pub description_chars: usize,
     pub field_chars: usize,
+    pub ciphertext_bytes: usize,
 }
 
 /// Everything a handler needs, injected through `web::Data`.
@@ -45,6 +47,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(reporter::root))
         .route("/healthz", web::get().to(reporter::healthz))
         .route("/static/{name}", web::get().to(assets::serve))
+        .service(
+            web::resource("/api/v1/reports")
+                .route(web::post().to(api::create_report))
+                .default_service(web::to(api::method_not_allowed)),
+        )
+        .service(web::scope("/api").default_service(web::to(api::not_found)))
         .service(
             web::resource("/{lang}/")
                 .route(web::get().to(reporter::home))

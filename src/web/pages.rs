@@ -7,7 +7,7 @@ use actix_web::{
 use askama::Template;
 use chrono::NaiveDate;
 
-use super::AppState;
+use super::{assets::AssetRef, AppState};
 use crate::{
     config::CategorySetting,
     db::CaseRow,
@@ -22,6 +22,8 @@ pub struct Layout<'a> {
     pub css: &'a str,
     pub css_sri: &'a str,
     pub icon: &'a str,
+    pub report_js: &'a AssetRef,
+    pub modules: &'a [AssetRef],
     pub other_lang_path: String,
 }
 
@@ -31,9 +33,11 @@ impl<'a> Layout<'a> {
         Layout {
             tr: Tr::new(lang, &state.i18n),
             demo: state.demo,
-            css: &state.assets.css_url,
-            css_sri: &state.assets.css_sri,
+            css: &state.assets.css.url,
+            css_sri: &state.assets.css.sri,
             icon: &state.assets.icon_url,
+            report_js: &state.assets.report_js,
+            modules: &state.assets.report_modules,
             other_lang_path: format!("/{}/{}", lang.other().code(), page),
         }
     }
@@ -49,6 +53,8 @@ pub struct HomePage<'a> {
 #[template(path = "report.html")]
 pub struct ReportPage<'a> {
     pub l: Layout<'a>,
+    /// The Secretary's recipients, space-separated, for in-browser encryption.
+    pub recipients: String,
     pub categories: Vec<&'a CategorySetting>,
     pub fields: &'a ReportFields,
     pub error: Option<&'static str>,

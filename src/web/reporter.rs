@@ -111,6 +111,12 @@ fn report_page(
         status,
         &ReportPage {
             l: Layout::new(state, lang, "report"),
+            recipients: state
+                .recipients
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
             categories: state.categories.iter().collect(),
             fields,
             error,
@@ -207,9 +213,9 @@ pub async fn report_submit(
                 &ReceiptPage {
                     l: Layout::new(&state, lang, "report"),
                     token: receipt.token.expose_secret(),
-                    received_on: receipt.received_on,
-                    ack_due: receipt.deadlines.ack_due,
-                    feedback_due: receipt.deadlines.feedback_due,
+                    received_on: receipt.stored.received_on,
+                    ack_due: receipt.stored.deadlines.ack_due,
+                    feedback_due: receipt.stored.deadlines.feedback_due,
                 },
             )
         }

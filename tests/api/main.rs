@@ -8,4 +8,5 @@ mod helpers;
 mod logs;
 mod report;
 mod security;
+mod upload;
 mod vectors;

@@ -37,13 +37,13 @@ export function screenshotPath(name) {
   return `${process.env.SCREENSHOTS}/${name}.png`;
 }
 
-/** Exports every case and decrypts it with the stock `age` command. */
+/** Exports every case and decrypts it with the Secretary's passphrase-protected key. */
 export function exportAndDecryptWithAge() {
   const out = `${process.env.VIGIE_WORK}/export-${Date.now()}`;
   execFileSync(process.env.VIGIE_BIN, ['export', '--out', out], {
     env: {
       ...process.env,
-      VIGIE_DATABASE_URL: `sqlite://${process.env.VIGIE_WORK}/data/vigie.sqlite3`,
+      VIGIE_DATABASE_URL: process.env.VIGIE_DATABASE_URL,
       VIGIE_DATA_DIR: `${process.env.VIGIE_WORK}/data`,
       VIGIE_RECIPIENTS_FILE: `${process.env.VIGIE_WORK}/recipients.txt`,
     },

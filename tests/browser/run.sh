@@ -12,7 +12,14 @@ if [ -z "$chromium_bin" ]; then
   echo "SKIPPED: browser tests need Chromium (Debian package chromium)"; exit 0
 fi
 
-cargo build --quiet
+# VIGIE_BROWSER_DATABASE_URL=postgres://… runs the same tests on PostgreSQL
+# (the binary is then built with the `postgres` feature).
+db_url="${VIGIE_BROWSER_DATABASE_URL:-}"
+if [ -n "$db_url" ]; then
+  cargo build --quiet --features postgres
+else
+  cargo build --quiet
+fi
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 
 work="$(mktemp -d)"
@@ -27,7 +34,7 @@ unset VIGIE_PASSPHRASE
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 VIGIE_LISTEN="127.0.0.1:$port" \
 VIGIE_DATA_DIR="$work/data" \
-VIGIE_DATABASE_URL="sqlite://$work/data/vigie.sqlite3" \
+VIGIE_DATABASE_URL="${db_url:-sqlite://$work/data/vigie.sqlite3}" \
 VIGIE_RECIPIENTS_FILE="$work/recipients.txt" \
 VIGIE_LOG=warn \
   ./target/debug/vigie serve > "$work/server.log" 2>&1 &
@@ -38,6 +45,7 @@ for _ in $(seq 1 100); do
 done
 
 export VIGIE_URL="http://127.0.0.1:$port"
+export VIGIE_DATABASE_URL="${db_url:-sqlite://$work/data/vigie.sqlite3}"
 export VIGIE_BIN="$root/target/debug/vigie"
 export VIGIE_WORK="$work"
 export VIGIE_IDENTITY="$work/secretary.key.age"

@@ -1,0 +1,197 @@
+//! The JSON API used by the pages (`/api/v1/…`). See `docs/api.md`.
+
+use std::str::FromStr;
+
+use actix_web::{
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::{form, AppState};
+use crate::{
+    crypto::{AgeCiphertext, Locator},
+    i18n::Lang,
+    submission::{self, Stored, SubmitError},
+};
+
+/// `POST /api/v1/reports`: a report encrypted in the browser.
+#[derive(Deserialize)]
+struct NewReport {
+    /// The binary age file, base64 (standard alphabet, padded).
+    ciphertext: String,
+    /// `L`, 32 bytes in hexadecimal.
+    lookup: SecretString,
+    /// `R`, the reporter's age X25519 recipient.
+    recipient: String,
+    /// Language of the error messages.
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Created {
+    received_on: chrono::NaiveDate,
+    ack_due: chrono::NaiveDate,
+    feedback_due: chrono::NaiveDate,
+}
+
+impl From<Stored> for Created {
+    fn from(s: Stored) -> Self {
+        Created {
+            received_on: s.received_on,
+            ack_due: s.deadlines.ack_due,
+            feedback_due: s.deadlines.feedback_due,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem {
+    error: &'static str,
+    message: String,
+}
+
+/// A JSON error: a stable code for programs, a translated sentence for people.
+fn problem(state: &AppState, lang: Lang, status: StatusCode, key: &'static str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Problem {
+            error: key
+                .trim_start_matches("api-error-")
+                .trim_start_matches("error-"),
+            message: state.i18n.get(lang, key),
+        })
+}
+
+fn header_lang(req: &HttpRequest) -> Lang {
+    Lang::negotiate(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+pub async fn create_report(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let mut lang = header_lang(&req);
+    if !is_json(&req) {
+        return problem(
+            &state,
+            lang,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "api-error-content-type",
+        );
+    }
+    let body = match form::read_body(&req, payload, state.limits.body_bytes).await {
+        Ok(body) => body,
+        Err(form::FormError::TooLarge) => {
+            return problem(
+                &state,
+                lang,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "api-error-too-large",
+            )
+        }
+        Err(_) => return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-json"),
+    };
+    let Ok(report) = serde_json::from_slice::<NewReport>(&body) else {
+        return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-json");
+    };
+    if let Some(l) = report.lang.as_deref().and_then(|l| l.parse().ok()) {
+        lang = l;
+    }
+    let lookup: Option<Zeroizing<[u8; 32]>> = hex::decode(report.lookup.expose_secret().as_bytes())
+        .ok()
+        .map(Zeroizing::new)
+        .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok().map(Zeroizing::new));
+    let Some(lookup) = lookup else {
+        return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-lookup");
+    };
+    let Ok(recipient) = age::x25519::Recipient::from_str(report.recipient.trim()) else {
+        return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-recipient");
+    };
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(report.ciphertext.as_bytes())
+    else {
+        return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-not-age");
+    };
+    let ciphertext =
+        match AgeCiphertext::parse(bytes, state.recipients.len(), state.limits.ciphertext_bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                return problem(&state, lang, StatusCode::BAD_REQUEST, e.message_key());
+            }
+        };
+    let locator = Locator::from_lookup(&lookup);
+    drop(lookup);
+    let worker = state.clone();
+    let stored = web::block(move || {
+        submission::store_sealed(
+            &worker.db,
+            worker.clock.as_ref(),
+            &locator,
+            &recipient,
+            ciphertext,
+        )
+    })
+    .await;
+    match stored {
+        Ok(Ok(stored)) => HttpResponse::Created()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(Created::from(stored)),
+        Ok(Err(SubmitError::Duplicate)) => {
+            problem(&state, lang, StatusCode::CONFLICT, "api-error-duplicate")
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "report could not be stored");
+            problem(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api-error-unavailable",
+            )
+        }
+        Err(_) => problem(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        ),
+    }
+}
+
+/// Any other method or path under `/api/`.
+pub async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    problem(
+        &state,
+        header_lang(&req),
+        StatusCode::NOT_FOUND,
+        "error-not-found",
+    )
+}
+
+pub async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let mut res = problem(
+        &state,
+        header_lang(&req),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "error-method",
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    res
+}

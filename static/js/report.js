@@ -1,0 +1,115 @@
+// The report form with JavaScript: the report is encrypted on this device and
+// only the ciphertext, L and R are sent. Without JavaScript the same form is
+// posted as is and encrypted by the server.
+import {
+  cryptoAvailable, derive, displayToken, generateToken, padJson, seal, toBase64, toHex,
+} from './protocol.js';
+
+const form = document.getElementById('report-form');
+if (form) init(form);
+
+function init(form) {
+  const msg = document.getElementById('js-messages').dataset;
+  const status = document.getElementById('js-status');
+  const fallback = document.getElementById('fallback');
+  const submit = form.querySelector('button[type=submit]');
+  const lang = form.dataset.lang;
+  const recipients = form.dataset.recipients.split(' ').filter(Boolean);
+  document.getElementById('mode-note').textContent = msg.jsNote;
+
+  const say = (text, kind) => {
+    status.hidden = false;
+    status.className = kind === 'error' ? 'error' : 'note';
+    status.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    status.textContent = text;
+  };
+  const offerFallback = () => { fallback.hidden = false; };
+
+  document.getElementById('fallback-button').addEventListener('click', () => {
+    form.dataset.serverFallback = 'yes';
+    form.requestSubmit(submit);
+  });
+
+  form.addEventListener('submit', async (event) => {
+    if (form.dataset.serverFallback === 'yes') return; // the reporter chose it
+    event.preventDefault();
+    const value = (name) => form.elements[name].value.trim();
+    const report = { v: 1, type: 'report', lang, category: value('category'), description: value('description') };
+    for (const name of ['period', 'place', 'persons', 'evidence']) {
+      if (value(name)) report[name] = value(name);
+    }
+    if (!report.category) return say(msg.categoryMissing, 'error');
+    if (!report.description) return say(msg.descriptionEmpty, 'error');
+    if (!cryptoAvailable()) {
+      say(msg.noCrypto, 'error');
+      return offerFallback();
+    }
+
+    submit.disabled = true;
+    say(msg.encrypting, 'status');
+    let token; let derived; let ciphertext;
+    try {
+      token = generateToken();
+      derived = await derive(token);
+      const plaintext = padJson(report);
+      ciphertext = await seal(plaintext, recipients, derived.replyRecipient);
+      plaintext.fill(0);
+    } catch (e) {
+      submit.disabled = false;
+      say(msg.encryptFailed, 'error');
+      return offerFallback();
+    }
+
+    let response;
+    try {
+      response = await fetch('/api/v1/reports', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        credentials: 'omit',
+        cache: 'no-store',
+        body: JSON.stringify({
+          ciphertext: toBase64(ciphertext),
+          lookup: toHex(derived.lookup),
+          recipient: derived.replyRecipient,
+          lang,
+        }),
+      });
+    } catch (e) {
+      submit.disabled = false;
+      return say(msg.network, 'error');
+    }
+    if (!response.ok) {
+      const problem = await response.json().catch(() => null);
+      submit.disabled = false;
+      return say((problem && problem.message) || msg.failed, 'error');
+    }
+    const dates = await response.json();
+    const shown = await displayToken(token);
+    token.fill(0);
+    derived.lookup.fill(0);
+    derived.replyKey.fill(0);
+    showReceipt(form, shown, dates, lang);
+  });
+}
+
+function formatDate(iso, lang) {
+  const format = new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', {
+    day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC',
+  });
+  return format.format(new Date(`${iso}T00:00:00Z`));
+}
+
+function showReceipt(form, token, dates, lang) {
+  const receipt = document.getElementById('receipt-template').content.cloneNode(true);
+  const slot = (name) => receipt.querySelector(`[data-slot="${name}"]`);
+  slot('token').textContent = token;
+  slot('received-on').textContent = formatDate(dates.received_on, lang);
+  slot('ack-due').textContent = formatDate(dates.ack_due, lang);
+  slot('feedback-due').textContent = formatDate(dates.feedback_due, lang);
+  const page = document.getElementById('report-page');
+  form.reset();
+  page.replaceChildren(receipt);
+  document.title = page.querySelector('h1').textContent;
+  page.querySelector('h1').focus();
+  window.scrollTo(0, 0);
+}
