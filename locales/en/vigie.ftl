@@ -148,7 +148,7 @@ js-no-crypto = This browser cannot encrypt on this page (the connection is not s
 js-encrypt-failed = Encryption failed on this device. Nothing was sent and your text is kept. Try again, or choose sending encrypted by the server below.
 js-network = The server does not answer. Nothing was stored and your text is kept: check your connection and try again.
 js-failed = Sending failed. Your text is kept: try again in a few minutes.
-fallback-explain = Sending encrypted by the server: your text travels inside the secure connection (HTTPS or Tor) and the server encrypts it as soon as it arrives. The server therefore sees your text for a moment. Choose this only if encryption on this device is impossible.
+fallback-explain = Sending encrypted by the server: your text goes to the server as you wrote it, protected on the way only if the connection is (an https:// or .onion address), and the server encrypts it as soon as it arrives. The server therefore sees your text for a moment. Choose this only if encryption on this device is impossible.
 fallback-button = Send anyway, encrypted by the server
 receipt-encrypted-device = Your report was encrypted on this device before it was sent: the server received only encrypted text.
 

@@ -148,7 +148,7 @@ js-no-crypto = Ce navigateur ne peut pas chiffrer sur cette page (connexion non 
 js-encrypt-failed = Le chiffrement a échoué sur cet appareil. Rien n'a été envoyé et votre texte est conservé. Réessayez, ou choisissez l'envoi chiffré par le serveur ci-dessous.
 js-network = Le serveur ne répond pas. Rien n'a été enregistré et votre texte est conservé : vérifiez votre connexion et réessayez.
 js-failed = L'envoi a échoué. Votre texte est conservé : réessayez dans quelques minutes.
-fallback-explain = Envoi chiffré par le serveur : votre texte voyagera dans la connexion sécurisée (HTTPS ou Tor) et sera chiffré par le serveur dès sa réception. Le serveur verra donc votre texte un instant. Ne choisissez cette option que si le chiffrement sur cet appareil est impossible.
+fallback-explain = Envoi chiffré par le serveur : votre texte partira vers le serveur tel que vous l'avez écrit, protégé en route seulement si la connexion l'est (adresse https:// ou .onion), et le serveur le chiffrera dès sa réception. Le serveur verra donc votre texte un instant. Ne choisissez cette option que si le chiffrement sur cet appareil est impossible.
 fallback-button = Envoyer quand même, chiffré par le serveur
 receipt-encrypted-device = Votre signalement a été chiffré sur cet appareil avant l'envoi : le serveur n'a reçu que du texte chiffré.
 

@@ -91,10 +91,10 @@ fn relink(source: &[u8], from: &str, to: &str) -> Vec<u8> {
 pub struct Assets {
     pub css: AssetRef,
     pub icon_url: String,
-    /// The report page's entry module.
+    /// The report page's entry module. The modules it imports are named by
+    /// their content hash; a `modulepreload` with SRI for them would make
+    /// browsers with JavaScript off start downloading them for nothing.
     pub report_js: AssetRef,
-    /// Modules the entry imports, for `<link rel="modulepreload">` with SRI.
-    pub report_modules: Vec<AssetRef>,
     files: Vec<Asset>,
 }
 
@@ -121,7 +121,6 @@ impl Assets {
             css: css.reference(),
             icon_url: icon.url(),
             report_js: report.reference(),
-            report_modules: vec![protocol.reference(), age.reference()],
             files: vec![css, icon, age, protocol, report],
         }
     }

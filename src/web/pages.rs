@@ -23,7 +23,6 @@ pub struct Layout<'a> {
     pub css_sri: &'a str,
     pub icon: &'a str,
     pub report_js: &'a AssetRef,
-    pub modules: &'a [AssetRef],
     pub other_lang_path: String,
 }
 
@@ -37,7 +36,6 @@ impl<'a> Layout<'a> {
             css_sri: &state.assets.css.sri,
             icon: &state.assets.icon_url,
             report_js: &state.assets.report_js,
-            modules: &state.assets.report_modules,
             other_lang_path: format!("/{}/{}", lang.other().code(), page),
         }
     }

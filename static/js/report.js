@@ -15,7 +15,7 @@ function init(form) {
   const submit = form.querySelector('button[type=submit]');
   const lang = form.dataset.lang;
   const recipients = form.dataset.recipients.split(' ').filter(Boolean);
-  document.getElementById('mode-note').textContent = msg.jsNote;
+  if (cryptoAvailable()) document.getElementById('mode-note').textContent = msg.jsNote;
 
   const say = (text, kind) => {
     status.hidden = false;

@@ -2,10 +2,11 @@
 // records console errors and CSP violations, and helpers for the CLI.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 
 export const BASE = process.env.VIGIE_URL;
 
-export async function launch() {
+export async function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM,
     headless: true,
@@ -17,6 +18,7 @@ export async function launch() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }
@@ -29,7 +31,11 @@ export async function watchedPage(context) {
     if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`));
+  page.on('requestfailed', (req) => {
+    // The browser drops its own favicon fetch when the page navigates on.
+    const dropped = req.url().includes('/static/favicon.') && req.failure()?.errorText === 'net::ERR_ABORTED';
+    if (!dropped) problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`);
+  });
   return { page, problems };
 }
 
@@ -37,8 +43,8 @@ export function screenshotPath(name) {
   return `${process.env.SCREENSHOTS}/${name}.png`;
 }
 
-/** Exports every case and decrypts it with the Secretary's passphrase-protected key. */
-export function exportAndDecryptWithAge() {
+/** `vigie export` of every case; returns the folder. */
+export function exportCases() {
   const out = `${process.env.VIGIE_WORK}/export-${Date.now()}`;
   execFileSync(process.env.VIGIE_BIN, ['export', '--out', out], {
     env: {
@@ -48,8 +54,23 @@ export function exportAndDecryptWithAge() {
       VIGIE_RECIPIENTS_FILE: `${process.env.VIGIE_WORK}/recipients.txt`,
     },
   });
-  // The passphrase-protected identity is opened once with vigie, which
-  // prints every case; the stock age command is exercised by the Rust tests.
+  return out;
+}
+
+/** Every exported .age file decrypted by the stock `age` command with the plain backup key. */
+export function decryptWithStockAge(out) {
+  const texts = [];
+  for (const dir of readdirSync(out)) {
+    for (const f of readdirSync(`${out}/${dir}`).filter((n) => n.endsWith('.age'))) {
+      texts.push(execFileSync('age', ['-d', '-i', process.env.VIGIE_PLAIN_IDENTITY, `${out}/${dir}/${f}`]).toString('utf8'));
+    }
+  }
+  return texts;
+}
+
+/** Exports every case and prints it with `vigie decrypt` and the passphrase-protected key. */
+export function exportAndDecryptWithAge() {
+  const out = exportCases();
   return execFileSync(
     process.env.VIGIE_BIN,
     ['--lang', 'en', 'decrypt', '--identity', process.env.VIGIE_IDENTITY, out],

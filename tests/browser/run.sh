@@ -30,6 +30,9 @@ trap stop EXIT
 export VIGIE_PASSPHRASE="browser test passphrase"
 ./target/debug/vigie keygen --out "$work/secretary.key.age" --passphrase > "$work/recipients.txt" 2>/dev/null
 unset VIGIE_PASSPHRASE
+# A second, plain identity (as a sealed backup key would be) lets the stock
+# `age` command decrypt without a terminal.
+./target/debug/vigie keygen --out "$work/backup.key" >> "$work/recipients.txt" 2>/dev/null
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 VIGIE_LISTEN="127.0.0.1:$port" \
@@ -50,8 +53,9 @@ export VIGIE_BIN="$root/target/debug/vigie"
 export VIGIE_WORK="$work"
 export VIGIE_IDENTITY="$work/secretary.key.age"
 export VIGIE_IDENTITY_PASSPHRASE="browser test passphrase"
+export VIGIE_PLAIN_IDENTITY="$work/backup.key"
 export CHROMIUM="$chromium_bin"
 export SCREENSHOTS="${SCREENSHOTS:-$work/screenshots}"
 mkdir -p "$SCREENSHOTS"
 cd "$here"
-node --test --test-concurrency=1 ./*.test.mjs
+node --test --test-concurrency=1 ${VIGIE_BROWSER_TESTS:-./*.test.mjs}
