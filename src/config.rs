@@ -210,6 +210,12 @@ impl Settings {
         if self.max_ciphertext_bytes < 4096 {
             return Err(invalid("max_ciphertext_bytes", "must be at least 4096"));
         }
+        if self.max_body_bytes < self.max_ciphertext_bytes / 3 * 4 + 1024 {
+            return Err(invalid(
+                "max_body_bytes",
+                "must exceed 4/3 of max_ciphertext_bytes (the API sends the ciphertext in base64)",
+            ));
+        }
         if self.max_description_chars == 0 || self.max_field_chars == 0 {
             return Err(invalid(
                 "max_description_chars",

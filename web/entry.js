@@ -1,3 +1,3 @@
 // What the pages use of age-encryption, bundled as one ES module.
-export { Encrypter, Decrypter, identityToRecipient } from 'age-encryption';
+export { Encrypter, Decrypter, Stanza, identityToRecipient } from 'age-encryption';
 export { bech32 } from '@scure/base';

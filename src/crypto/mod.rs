@@ -5,11 +5,15 @@
 //! plaintext for the Secretary and the reporter, and helpers to read age
 //! recipients and identities.
 
+mod challenge;
 mod keys;
 mod padding;
 mod token;
 mod validate;
 
+pub use challenge::{
+    constant_time_eq, hash_secret, issue_challenge, new_secret, verify_challenge, IssuedChallenge,
+};
 pub use keys::{
     decrypt, generate_identity, identity_from_bytes, load_recipients, read_identity_file,
     write_identity_file, DecryptError, IdentityFileError, KeyError, Recipients,

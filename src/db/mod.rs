@@ -4,8 +4,12 @@
 
 mod models;
 pub mod schema;
+mod workspace;
 
 pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
+pub use workspace::{
+    apply_step, Challenge, InboxPage, Journal, SessionRow, Step, StepError, WorkflowError,
+};
 
 use std::{
     sync::{Arc, Mutex},
@@ -130,6 +134,25 @@ impl Db {
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
         Ok(conn.transaction(work)?)
+    }
+}
+
+impl Db {
+    /// Like [`Db::write`], for work with its own error type.
+    pub fn try_write<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<DbError>,
+    {
+        let _turn = self
+            .sqlite_writes
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let mut conn = self.conn()?;
+        let conn: &mut DbConnection = &mut conn;
+        conn.transaction(work)
     }
 }
 

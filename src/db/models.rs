@@ -106,6 +106,7 @@ pub struct EntryRow {
     pub kind: String,
     pub created_on: NaiveDate,
     pub ciphertext: Vec<u8>,
+    pub unread: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -117,6 +118,7 @@ pub struct NewEntry {
     pub kind: String,
     pub created_on: NaiveDate,
     pub ciphertext: Vec<u8>,
+    pub unread: bool,
 }
 
 impl NewEntry {
@@ -129,6 +131,20 @@ impl NewEntry {
             kind: EntryKind::Report.as_str().to_string(),
             created_on: case.received_on,
             ciphertext,
+            unread: false,
+        }
+    }
+
+    /// A later entry of a case's thread; its position is set when stored.
+    pub fn later(case_id: &str, kind: EntryKind, today: NaiveDate, ciphertext: Vec<u8>) -> Self {
+        NewEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            case_id: case_id.to_string(),
+            position: 0,
+            kind: kind.as_str().to_string(),
+            created_on: today,
+            ciphertext,
+            unread: kind == EntryKind::Message,
         }
     }
 }

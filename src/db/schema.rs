@@ -25,8 +25,36 @@ diesel::table! {
         kind -> Text,
         created_on -> Date,
         ciphertext -> Binary,
+        unread -> Bool,
     }
 }
 
 diesel::joinable!(entries -> cases (case_id));
 diesel::allow_tables_to_appear_in_same_query!(cases, entries);
+
+diesel::table! {
+    challenges (id) {
+        id -> Text,
+        digest -> Binary,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Binary,
+        csrf_hash -> Binary,
+        created_at -> BigInt,
+        last_seen -> BigInt,
+    }
+}
+
+diesel::table! {
+    journal (id) {
+        id -> Text,
+        case_id -> Nullable<Text>,
+        action -> Text,
+        detail -> Nullable<Text>,
+        occurred_at -> BigInt,
+    }
+}

@@ -5,13 +5,15 @@ mod report;
 mod status;
 
 pub use report::{Categories, Category, ReportDraft, ReportError, ReportFields};
-pub use status::{deadlines, CaseStatus, Deadlines};
+pub use status::{deadlines, CaseStatus, ClosureReason, Deadlines};
 
 use chrono::NaiveDate;
 
-/// Today's date, injected so that tests can freeze it.
+/// Today's date and the time, injected so that tests can freeze or move them.
 pub trait Clock: Send + Sync {
     fn today(&self) -> NaiveDate;
+    /// Unix seconds, for the Secretary's sessions and the journal.
+    fn now(&self) -> i64;
 }
 
 /// The real clock. Dates are UTC dates.
@@ -22,14 +24,33 @@ impl Clock for SystemClock {
     fn today(&self) -> NaiveDate {
         chrono::Utc::now().date_naive()
     }
+    fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp()
+    }
 }
 
-/// A clock stopped on one day, for tests and benchmarks.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub NaiveDate);
+/// A clock that only moves when told to, for tests.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
 
-impl Clock for FixedClock {
+impl ManualClock {
+    /// Stopped at `secs` Unix seconds.
+    pub fn at(secs: i64) -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(secs))
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
     fn today(&self) -> NaiveDate {
-        self.0
+        chrono::DateTime::from_timestamp(self.now(), 0)
+            .map(|t| t.date_naive())
+            .unwrap_or_default()
+    }
+    fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

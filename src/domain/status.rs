@@ -22,6 +22,55 @@ impl CaseStatus {
     }
 }
 
+impl CaseStatus {
+    /// The legal workflow: received → acknowledged → in review → closed; a
+    /// case may be closed as soon as it has been acknowledged.
+    pub fn can_move_to(self, next: CaseStatus) -> bool {
+        use CaseStatus::*;
+        matches!(
+            (self, next),
+            (Received, Acknowledged)
+                | (Acknowledged, InReview)
+                | (Acknowledged, Closed)
+                | (InReview, Closed)
+        )
+    }
+}
+
+/// Why a case was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosureReason {
+    MeasuresTaken,
+    Unfounded,
+    InsufficientInformation,
+    Inadmissible,
+    Moot,
+}
+
+impl ClosureReason {
+    pub const ALL: [ClosureReason; 5] = [
+        ClosureReason::MeasuresTaken,
+        ClosureReason::Unfounded,
+        ClosureReason::InsufficientInformation,
+        ClosureReason::Inadmissible,
+        ClosureReason::Moot,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosureReason::MeasuresTaken => "measures_taken",
+            ClosureReason::Unfounded => "unfounded",
+            ClosureReason::InsufficientInformation => "insufficient_information",
+            ClosureReason::Inadmissible => "inadmissible",
+            ClosureReason::Moot => "moot",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 impl fmt::Display for CaseStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -93,6 +142,35 @@ mod tests {
             assert_eq!(got.ack_due, d(ack_due), "{received}");
             assert_eq!(got.feedback_due, d(feedback_due), "{received}");
         }
+    }
+
+    #[test]
+    fn only_the_legal_transitions_are_allowed() {
+        use CaseStatus::*;
+        let all = [Received, Acknowledged, InReview, Closed];
+        let allowed = [
+            (Received, Acknowledged),
+            (Acknowledged, InReview),
+            (Acknowledged, Closed),
+            (InReview, Closed),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(
+                    from.can_move_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from} → {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn closure_reasons_read_back_from_their_names() {
+        for r in ClosureReason::ALL {
+            assert_eq!(ClosureReason::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(ClosureReason::parse("bored"), None);
     }
 
     #[test]

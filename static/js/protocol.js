@@ -1,7 +1,7 @@
 // Protocol v1 in the browser: the follow-up token, its display form, what it
 // derives (L, K, R), padding, and sealing a plaintext with age. The same
 // known-answer vectors as the server's are checked against this module.
-import { Encrypter, bech32, identityToRecipient } from '../vendor/age.js';
+import { Encrypter, Stanza, bech32, identityToRecipient } from '../vendor/age.js';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const SYMBOLS = 28;
@@ -114,11 +114,36 @@ export function padJson(object) {
   return out;
 }
 
+function randomInt(below) {
+  return crypto.getRandomValues(new Uint32Array(1))[0] % below;
+}
+
+function arbitraryString() {
+  let s = '';
+  for (let i = 0, n = 1 + randomInt(8); i < n; i++) s += String.fromCharCode(33 + randomInt(94));
+  return s;
+}
+
+/**
+ * A random "grease" stanza drawn exactly as the Rust age crate draws its own
+ * (tag of 1–8 printable characters + "-grease", 0–4 arguments of 1–8, body of
+ * 0–99 random bytes), so that a file sealed here cannot be told from one the
+ * server sealed on the no-JavaScript path.
+ */
+const grease = {
+  wrapFileKey() {
+    const args = [`${arbitraryString()}-grease`];
+    for (let i = 0, n = randomInt(5); i < n; i++) args.push(arbitraryString());
+    return [new Stanza(args, crypto.getRandomValues(new Uint8Array(randomInt(100))))];
+  },
+};
+
 /** Encrypts to every Secretary recipient and to the reporter's own R. */
 export async function seal(plaintext, secretaryRecipients, replyRecipient) {
   const e = new Encrypter();
   for (const r of secretaryRecipients) e.addRecipient(r);
   e.addRecipient(replyRecipient);
+  e.addRecipient(grease);
   return e.encrypt(plaintext);
 }
 

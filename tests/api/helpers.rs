@@ -9,7 +9,7 @@ use vigie::{
     config::Settings,
     crypto,
     db::{self, Db},
-    domain::FixedClock,
+    domain::ManualClock,
     startup::Application,
 };
 
@@ -103,6 +103,8 @@ pub struct TestApp {
     pub recipients: Vec<age::x25519::Recipient>,
     pub pool: Db,
     pub db: TestDb,
+    #[allow(dead_code)]
+    pub clock: Arc<ManualClock>,
     pub dir: TempDir,
 }
 
@@ -144,7 +146,13 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::fresh(dir.path());
     let (mut settings, identity_path, identities) = test_settings(dir.path(), &db);
     change(&mut settings);
-    let app = Application::build_with_clock(&settings, Arc::new(FixedClock(today())))
+    let clock = Arc::new(ManualClock::at(
+        today()
+            .and_hms_opt(9, 0, 0)
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or_default(),
+    ));
+    let app = Application::build_with_clock(&settings, clock.clone())
         .unwrap_or_else(|e| panic!("the app did not start: {e:#}"));
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -164,6 +172,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
         recipients,
         pool,
         db,
+        clock,
         dir,
     }
 }

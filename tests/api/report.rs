@@ -332,7 +332,11 @@ async fn bad_report_forms_get_a_translated_4xx_keep_the_text_and_store_nothing()
 
 #[tokio::test]
 async fn malformed_requests_get_a_translated_4xx_never_a_500() {
-    let app = spawn_app_with(|s| s.max_body_bytes = 8 * 1024).await;
+    let app = spawn_app_with(|s| {
+        s.max_body_bytes = 8 * 1024;
+        s.max_ciphertext_bytes = 4096;
+    })
+    .await;
     let form = "application/x-www-form-urlencoded";
     let huge = format!("category=funds&description={}", "a".repeat(9 * 1024)).into_bytes();
     // (method, path, content type, body, status, message)

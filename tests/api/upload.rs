@@ -265,7 +265,11 @@ async fn api_errors_follow_the_language_asked_for() {
 
 #[tokio::test]
 async fn the_api_refuses_other_content_types_methods_and_paths_in_json() {
-    let app = spawn_app_with(|s| s.max_body_bytes = 8 * 1024).await;
+    let app = spawn_app_with(|s| {
+        s.max_body_bytes = 8 * 1024;
+        s.max_ciphertext_bytes = 4096;
+    })
+    .await;
     let url = format!("{}/api/v1/reports", app.address);
     let cases = [
         (

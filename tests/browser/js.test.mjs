@@ -67,6 +67,12 @@ test('a report is encrypted in the browser and the server never sees the text, t
   assert.deepEqual(Object.keys(sent).sort(), ['ciphertext', 'lang', 'lookup', 'recipient']);
   assert.equal(sent.lookup, toHex(d.lookup));
   assert.equal(sent.recipient, d.replyRecipient);
+  // The same header shape as the server's own files: one X25519 stanza per
+  // Secretary key and one for R, then a grease stanza.
+  const header = Buffer.from(sent.ciphertext, 'base64').toString('latin1').split('\n---')[0];
+  const types = header.split('\n').filter((l) => l.startsWith('-> ')).map((l) => l.split(' ')[1]);
+  assert.deepEqual(types.slice(0, -1), ['X25519', 'X25519', 'X25519']);
+  assert.match(types.at(-1), /-grease$/);
   for (const r of requests) {
     for (const s of secrets) {
       for (const part of [r.url, r.headers, r.body]) {
@@ -146,5 +152,24 @@ test('without WebCrypto nothing is sent until the reporter explicitly chooses se
     await context.close();
   } finally {
     await insecure.close();
+  }
+});
+
+test('no page raises a console error or a Content-Security-Policy violation with JavaScript on', async () => {
+  for (const locale of ['fr-FR', 'en-GB']) {
+    const context = await browser.newContext({ locale });
+    const { page, problems } = await watchedPage(context);
+    const violations = [];
+    await page.exposeFunction('reportViolation', (v) => violations.push(v));
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => window.reportViolation(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    for (const path of ['/', '/fr/', '/en/', '/fr/report', '/en/report', '/fr/follow-up', '/en/follow-up']) {
+      await page.goto(`${BASE}${path}`);
+      await page.waitForLoadState('networkidle');
+    }
+    assert.deepEqual(problems, [], locale);
+    assert.deepEqual(violations, [], locale);
+    await context.close();
   }
 });

@@ -1,0 +1,362 @@
+//! The Secretary's side of storage: the inbox, the workflow, login
+//! challenges, sessions and the journal.
+
+use chrono::NaiveDate;
+use diesel::{dsl::count_star, prelude::*};
+
+use super::{
+    models::{Case, CaseRow, EntryKind, EntryRow, NewEntry},
+    schema::{cases, challenges, entries, journal, sessions},
+    DbConnection,
+};
+use crate::domain::{deadlines, CaseStatus, ClosureReason};
+
+/// One page of the inbox.
+pub struct InboxPage {
+    pub cases: Vec<(Case, i64)>,
+    pub total: i64,
+}
+
+impl Case {
+    /// A page of cases, newest first, with each case's unread reporter messages.
+    pub fn inbox(
+        conn: &mut DbConnection,
+        status: Option<CaseStatus>,
+        page: i64,
+        per_page: i64,
+    ) -> QueryResult<InboxPage> {
+        let mut query = cases::table.into_boxed();
+        let mut count = cases::table.into_boxed();
+        if let Some(status) = status {
+            query = query.filter(cases::status.eq(status.as_str()));
+            count = count.filter(cases::status.eq(status.as_str()));
+        }
+        let total: i64 = count.count().get_result(conn)?;
+        let rows: Vec<CaseRow> = query
+            .order((cases::received_on.desc(), cases::id.asc()))
+            .limit(per_page)
+            .offset(page.saturating_mul(per_page))
+            .select(CaseRow::as_select())
+            .load(conn)?;
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let unread: Vec<(String, i64)> = entries::table
+            .filter(entries::case_id.eq_any(&ids))
+            .filter(entries::unread.eq(true))
+            .group_by(entries::case_id)
+            .select((entries::case_id, count_star()))
+            .load(conn)?;
+        let cases = rows
+            .into_iter()
+            .map(|row| {
+                let n = unread
+                    .iter()
+                    .find(|(id, _)| *id == row.id)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0);
+                Case::try_from(row).map(|c| (c, n))
+            })
+            .collect::<QueryResult<_>>()?;
+        Ok(InboxPage { cases, total })
+    }
+
+    /// Marks the reporter's messages as read.
+    pub fn mark_read(conn: &mut DbConnection, case_id: &str) -> QueryResult<usize> {
+        diesel::update(
+            entries::table
+                .filter(entries::case_id.eq(case_id))
+                .filter(entries::unread.eq(true)),
+        )
+        .set(entries::unread.eq(false))
+        .execute(conn)
+    }
+}
+
+/// Why a workflow step was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("no such case")]
+    NotFound,
+    #[error("this status change is not allowed")]
+    Illegal,
+    #[error("the case is closed")]
+    Closed,
+}
+
+/// What the Secretary does to a case.
+pub enum Step {
+    Reply(NewEntry),
+    Acknowledge(NewEntry),
+    Review,
+    Close(ClosureReason, NewEntry),
+    Hold(bool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Db(#[from] super::DbError),
+}
+
+/// Applies one step inside the caller's transaction, journaling it.
+pub fn apply_step(
+    conn: &mut DbConnection,
+    case_id: &str,
+    step: Step,
+    today: NaiveDate,
+    now: i64,
+) -> Result<(), StepError> {
+    // Touching the row first takes its lock on PostgreSQL (and the write
+    // lock on SQLite), so two steps on one case never interleave.
+    let touched = diesel::update(cases::table.find(case_id))
+        .set(cases::on_hold.eq(cases::on_hold))
+        .execute(conn)?;
+    if touched == 0 {
+        return Err(WorkflowError::NotFound.into());
+    }
+    let case = Case::find(conn, case_id)?.ok_or(WorkflowError::NotFound)?;
+    let move_to = |next: CaseStatus| -> Result<(), WorkflowError> {
+        if case.status == CaseStatus::Closed {
+            Err(WorkflowError::Closed)
+        } else if case.status.can_move_to(next) {
+            Ok(())
+        } else {
+            Err(WorkflowError::Illegal)
+        }
+    };
+    match step {
+        Step::Reply(entry) => {
+            if case.status == CaseStatus::Closed {
+                return Err(WorkflowError::Closed.into());
+            }
+            append(conn, entry)?;
+            Journal::record(conn, Some(case_id), "replied", None, now)?;
+        }
+        Step::Acknowledge(entry) => {
+            move_to(CaseStatus::Acknowledged)?;
+            append(conn, entry)?;
+            let due = deadlines(case.row.received_on, Some(today));
+            diesel::update(cases::table.find(case_id))
+                .set((
+                    cases::status.eq(CaseStatus::Acknowledged.as_str()),
+                    cases::acknowledged_on.eq(Some(today)),
+                    cases::feedback_due.eq(due.feedback_due),
+                ))
+                .execute(conn)?;
+            Journal::record(conn, Some(case_id), "acknowledged", None, now)?;
+        }
+        Step::Review => {
+            move_to(CaseStatus::InReview)?;
+            diesel::update(cases::table.find(case_id))
+                .set(cases::status.eq(CaseStatus::InReview.as_str()))
+                .execute(conn)?;
+            Journal::record(
+                conn,
+                Some(case_id),
+                "status_changed",
+                Some("in_review"),
+                now,
+            )?;
+        }
+        Step::Close(reason, entry) => {
+            move_to(CaseStatus::Closed)?;
+            append(conn, entry)?;
+            diesel::update(cases::table.find(case_id))
+                .set((
+                    cases::status.eq(CaseStatus::Closed.as_str()),
+                    cases::closure_reason.eq(Some(reason.as_str())),
+                    cases::closed_on.eq(Some(today)),
+                ))
+                .execute(conn)?;
+            Journal::record(conn, Some(case_id), "closed", Some(reason.as_str()), now)?;
+        }
+        Step::Hold(on_hold) => {
+            diesel::update(cases::table.find(case_id))
+                .set(cases::on_hold.eq(on_hold))
+                .execute(conn)?;
+            let action = if on_hold {
+                "hold_placed"
+            } else {
+                "hold_released"
+            };
+            Journal::record(conn, Some(case_id), action, None, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends an entry after the last one of its case.
+fn append(conn: &mut DbConnection, mut entry: NewEntry) -> QueryResult<()> {
+    let last: Option<i32> = entries::table
+        .filter(entries::case_id.eq(&entry.case_id))
+        .select(diesel::dsl::max(entries::position))
+        .first(conn)?;
+    entry.position = last.unwrap_or(0) + 1;
+    diesel::insert_into(entries::table)
+        .values(&entry)
+        .execute(conn)?;
+    Ok(())
+}
+
+impl EntryRow {
+    pub fn kind(&self) -> Option<EntryKind> {
+        match self.kind.as_str() {
+            "report" => Some(EntryKind::Report),
+            "message" => Some(EntryKind::Message),
+            "reply" => Some(EntryKind::Reply),
+            _ => None,
+        }
+    }
+}
+
+/// A one-time login challenge: only the SHA-256 of the 32 random bytes is kept.
+pub struct Challenge;
+
+impl Challenge {
+    pub fn insert(
+        conn: &mut DbConnection,
+        id: &str,
+        digest: &[u8; 32],
+        expires_at: i64,
+    ) -> QueryResult<()> {
+        diesel::insert_into(challenges::table)
+            .values((
+                challenges::id.eq(id),
+                challenges::digest.eq(digest.to_vec()),
+                challenges::expires_at.eq(expires_at),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Removes the challenge and returns its digest if it had not expired:
+    /// a challenge can be answered once at most.
+    pub fn take(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<Option<Vec<u8>>> {
+        let row: Option<(Vec<u8>, i64)> = challenges::table
+            .find(id)
+            .select((challenges::digest, challenges::expires_at))
+            .first(conn)
+            .optional()?;
+        let deleted = diesel::delete(challenges::table.find(id)).execute(conn)?;
+        diesel::delete(challenges::table.filter(challenges::expires_at.lt(now))).execute(conn)?;
+        Ok(row
+            .filter(|(_, expires)| deleted == 1 && *expires >= now)
+            .map(|(d, _)| d))
+    }
+}
+
+/// A Secretary session, stored as the SHA-256 of its identifier.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_hash: Vec<u8>,
+    pub csrf_hash: Vec<u8>,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
+impl SessionRow {
+    pub fn insert(
+        conn: &mut DbConnection,
+        id_hash: &[u8; 32],
+        csrf_hash: &[u8; 32],
+        now: i64,
+    ) -> QueryResult<()> {
+        diesel::insert_into(sessions::table)
+            .values((
+                sessions::id_hash.eq(id_hash.to_vec()),
+                sessions::csrf_hash.eq(csrf_hash.to_vec()),
+                sessions::created_at.eq(now),
+                sessions::last_seen.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find(conn: &mut DbConnection, id_hash: &[u8; 32]) -> QueryResult<Option<SessionRow>> {
+        sessions::table
+            .find(id_hash.to_vec())
+            .select(SessionRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn touch(conn: &mut DbConnection, id_hash: &[u8], now: i64) -> QueryResult<usize> {
+        diesel::update(sessions::table.find(id_hash.to_vec()))
+            .set(sessions::last_seen.eq(now))
+            .execute(conn)
+    }
+
+    pub fn delete(conn: &mut DbConnection, id_hash: &[u8]) -> QueryResult<usize> {
+        diesel::delete(sessions::table.find(id_hash.to_vec())).execute(conn)
+    }
+
+    /// Forgets sessions idle or older than the limits.
+    pub fn delete_expired(
+        conn: &mut DbConnection,
+        idle_before: i64,
+        created_before: i64,
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            sessions::table.filter(
+                sessions::last_seen
+                    .lt(idle_before)
+                    .or(sessions::created_at.lt(created_before)),
+            ),
+        )
+        .execute(conn)
+    }
+}
+
+/// The append-only journal: what the Secretary and the system did, never
+/// any content. There is no update or delete here, and database triggers
+/// refuse both.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = journal)]
+pub struct Journal {
+    pub id: String,
+    pub case_id: Option<String>,
+    pub action: String,
+    pub detail: Option<String>,
+    pub occurred_at: i64,
+}
+
+impl Journal {
+    pub fn record(
+        conn: &mut DbConnection,
+        case_id: Option<&str>,
+        action: &str,
+        detail: Option<&str>,
+        now: i64,
+    ) -> QueryResult<()> {
+        diesel::insert_into(journal::table)
+            .values((
+                journal::id.eq(uuid::Uuid::new_v4().to_string()),
+                journal::case_id.eq(case_id),
+                journal::action.eq(action),
+                journal::detail.eq(detail),
+                journal::occurred_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// The newest entries, overall or for one case.
+    pub fn recent(
+        conn: &mut DbConnection,
+        case_id: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<Journal>> {
+        let mut q = journal::table.into_boxed();
+        if let Some(id) = case_id {
+            q = q.filter(journal::case_id.eq(id));
+        }
+        q.order((journal::occurred_at.desc(), journal::id.asc()))
+            .limit(limit)
+            .select(Journal::as_select())
+            .load(conn)
+    }
+}
