@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::Settings,
     crypto,
-    db::{self, Case},
+    db::{self, Case, Journal},
     i18n::{I18n, Lang},
     startup::Application,
 };
@@ -179,7 +179,7 @@ fn export(
 ) -> anyhow::Result<i32> {
     let settings = Settings::load(config)?;
     let database = settings.database()?;
-    let database = db::connect(&database, 1)?;
+    let database = db::connect(&database, 2)?;
     let mut conn = database.conn()?;
     let cases = match only {
         Some(id) => match Case::find(&mut conn, id)? {
@@ -217,6 +217,8 @@ fn export(
             entries,
         };
         fs::write(dir.join("metadata.json"), serde_json::to_vec_pretty(&meta)?)?;
+        let now = chrono::Utc::now().timestamp();
+        database.write(|conn| Journal::record(conn, Some(&row.id), "exported", None, now))?;
     }
     println!(
         "{}",

@@ -82,6 +82,7 @@ impl Application {
             },
             demo,
             assets: Assets::new(),
+            challenge_limit: Default::default(),
         });
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

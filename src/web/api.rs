@@ -1,4 +1,7 @@
 //! The JSON API used by the pages (`/api/v1/…`). See `docs/api.md`.
+// The error side of these results is the response to send, built at most
+// once per request: its size does not matter.
+#![allow(clippy::result_large_err)]
 
 use std::str::FromStr;
 
@@ -56,7 +59,12 @@ struct Problem {
 }
 
 /// A JSON error: a stable code for programs, a translated sentence for people.
-fn problem(state: &AppState, lang: Lang, status: StatusCode, key: &'static str) -> HttpResponse {
+pub(super) fn problem(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    key: &'static str,
+) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Problem {
@@ -67,7 +75,7 @@ fn problem(state: &AppState, lang: Lang, status: StatusCode, key: &'static str) 
         })
 }
 
-fn header_lang(req: &HttpRequest) -> Lang {
+pub(super) fn header_lang(req: &HttpRequest) -> Lang {
     Lang::negotiate(
         req.headers()
             .get(header::ACCEPT_LANGUAGE)
@@ -75,12 +83,68 @@ fn header_lang(req: &HttpRequest) -> Lang {
     )
 }
 
-fn is_json(req: &HttpRequest) -> bool {
+pub(super) fn is_json(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Reads a JSON body of type `T`, or the error response to send.
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    lang: Lang,
+) -> Result<T, HttpResponse> {
+    if !is_json(req) {
+        return Err(problem(
+            state,
+            lang,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "api-error-content-type",
+        ));
+    }
+    let body = match form::read_body(req, payload, state.limits.body_bytes).await {
+        Ok(body) => body,
+        Err(form::FormError::TooLarge) => {
+            return Err(problem(
+                state,
+                lang,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "api-error-too-large",
+            ))
+        }
+        Err(_) => {
+            return Err(problem(
+                state,
+                lang,
+                StatusCode::BAD_REQUEST,
+                "api-error-json",
+            ))
+        }
+    };
+    serde_json::from_slice::<T>(&body)
+        .map_err(|_| problem(state, lang, StatusCode::BAD_REQUEST, "api-error-json"))
+}
+
+/// Decodes and checks a base64 age file for the case's recipients.
+pub(super) fn parse_ciphertext(
+    state: &AppState,
+    lang: Lang,
+    b64: &str,
+) -> Result<AgeCiphertext, HttpResponse> {
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) else {
+        return Err(problem(
+            state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            "api-error-not-age",
+        ));
+    };
+    AgeCiphertext::parse(bytes, state.recipients.len(), state.limits.ciphertext_bytes)
+        .map_err(|e| problem(state, lang, StatusCode::BAD_REQUEST, e.message_key()))
 }
 
 pub async fn create_report(
@@ -89,28 +153,9 @@ pub async fn create_report(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let mut lang = header_lang(&req);
-    if !is_json(&req) {
-        return problem(
-            &state,
-            lang,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "api-error-content-type",
-        );
-    }
-    let body = match form::read_body(&req, payload, state.limits.body_bytes).await {
-        Ok(body) => body,
-        Err(form::FormError::TooLarge) => {
-            return problem(
-                &state,
-                lang,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "api-error-too-large",
-            )
-        }
-        Err(_) => return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-json"),
-    };
-    let Ok(report) = serde_json::from_slice::<NewReport>(&body) else {
-        return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-json");
+    let report: NewReport = match read_json(&req, payload, &state, lang).await {
+        Ok(report) => report,
+        Err(response) => return response,
     };
     if let Some(l) = report.lang.as_deref().and_then(|l| l.parse().ok()) {
         lang = l;
@@ -125,17 +170,10 @@ pub async fn create_report(
     let Ok(recipient) = age::x25519::Recipient::from_str(report.recipient.trim()) else {
         return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-recipient");
     };
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(report.ciphertext.as_bytes())
-    else {
-        return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-not-age");
+    let ciphertext = match parse_ciphertext(&state, lang, &report.ciphertext) {
+        Ok(c) => c,
+        Err(response) => return response,
     };
-    let ciphertext =
-        match AgeCiphertext::parse(bytes, state.recipients.len(), state.limits.ciphertext_bytes) {
-            Ok(c) => c,
-            Err(e) => {
-                return problem(&state, lang, StatusCode::BAD_REQUEST, e.message_key());
-            }
-        };
     let locator = Locator::from_lookup(&lookup);
     drop(lookup);
     let worker = state.clone();

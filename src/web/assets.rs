@@ -14,6 +14,7 @@ const ICON: &[u8] = include_bytes!("../../static/favicon.svg");
 const AGE_JS: &[u8] = include_bytes!("../../static/vendor/age.js");
 const PROTOCOL_JS: &[u8] = include_bytes!("../../static/js/protocol.js");
 const REPORT_JS: &[u8] = include_bytes!("../../static/js/report.js");
+const SECRETARY_JS: &[u8] = include_bytes!("../../static/js/secretary.js");
 
 /// A script or stylesheet as a page references it.
 #[derive(Debug, Clone)]
@@ -95,6 +96,8 @@ pub struct Assets {
     /// their content hash; a `modulepreload` with SRI for them would make
     /// browsers with JavaScript off start downloading them for nothing.
     pub report_js: AssetRef,
+    /// The Secretary's workspace entry module.
+    pub secretary_js: AssetRef,
     files: Vec<Asset>,
 }
 
@@ -117,11 +120,19 @@ impl Assets {
             js,
             relink(REPORT_JS, "./protocol.js", &protocol.url()),
         );
+        let secretary = relink(SECRETARY_JS, "./protocol.js", &protocol.url());
+        let secretary = Asset::new(
+            "secretary",
+            "js",
+            js,
+            relink(&secretary, "../vendor/age.js", &age.url()),
+        );
         Assets {
             css: css.reference(),
             icon_url: icon.url(),
             report_js: report.reference(),
-            files: vec![css, icon, age, protocol, report],
+            secretary_js: secretary.reference(),
+            files: vec![css, icon, age, protocol, report, secretary],
         }
     }
 }

@@ -6,6 +6,7 @@ mod form;
 mod headers;
 mod pages;
 mod reporter;
+mod secretary;
 
 pub use assets::Assets;
 pub use headers::security_headers;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub limits: Limits,
     pub demo: bool,
     pub assets: Assets,
+    /// How many login challenges were issued this minute.
+    pub challenge_limit: secretary::MinuteLimit,
 }
 
 /// All routes. The access log and headers are added by `startup`.
@@ -52,7 +55,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(api::create_report))
                 .default_service(web::to(api::method_not_allowed)),
         )
+        .route(
+            "/api/v1/secretary/challenges",
+            web::post().to(secretary::issue_challenge),
+        )
+        .route(
+            "/api/v1/secretary/sessions",
+            web::post().to(secretary::open_session),
+        )
+        .route(
+            "/api/v1/secretary/logout",
+            web::post().to(secretary::close_session),
+        )
+        .route(
+            "/api/v1/secretary/cases/{id}/{action}",
+            web::post().to(secretary::case_action),
+        )
         .service(web::scope("/api").default_service(web::to(api::not_found)))
+        .route("/{lang}/secretary", web::get().to(secretary::inbox))
+        .route(
+            "/{lang}/secretary/login",
+            web::get().to(secretary::login_page),
+        )
+        .route(
+            "/{lang}/secretary/journal",
+            web::get().to(secretary::journal_page),
+        )
+        .route(
+            "/{lang}/secretary/cases/{id}",
+            web::get().to(secretary::case_page),
+        )
         .service(
             web::resource("/{lang}/")
                 .route(web::get().to(reporter::home))

@@ -23,6 +23,9 @@ pub struct Layout<'a> {
     pub css_sri: &'a str,
     pub icon: &'a str,
     pub report_js: &'a AssetRef,
+    pub secretary_js: &'a AssetRef,
+    /// A page of the Secretary's workspace (its own navigation, no reporter links).
+    pub secretary: bool,
     pub other_lang_path: String,
 }
 
@@ -36,7 +39,19 @@ impl<'a> Layout<'a> {
             css_sri: &state.assets.css.sri,
             icon: &state.assets.icon_url,
             report_js: &state.assets.report_js,
+            secretary_js: &state.assets.secretary_js,
+            secretary: false,
             other_lang_path: format!("/{}/{}", lang.other().code(), page),
+        }
+    }
+}
+
+impl<'a> Layout<'a> {
+    /// A page of the Secretary's workspace.
+    pub fn secretary(state: &'a AppState, lang: Lang, page: &str) -> Self {
+        Layout {
+            secretary: true,
+            ..Layout::new(state, lang, page)
         }
     }
 }

@@ -103,7 +103,6 @@ pub struct TestApp {
     pub recipients: Vec<age::x25519::Recipient>,
     pub pool: Db,
     pub db: TestDb,
-    #[allow(dead_code)]
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
 }

@@ -10,3 +10,4 @@ mod report;
 mod security;
 mod upload;
 mod vectors;
+mod workspace;

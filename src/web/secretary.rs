@@ -1,0 +1,721 @@
+//! The Permanent Secretary's workspace: login by key possession, inbox, case
+//! page, workflow and journal. Every report and reply is decrypted and
+//! encrypted in the Secretary's browser; the server sees ciphertext only.
+// The error side of these results is the response to send, built at most
+// once per request: its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use actix_web::{
+    cookie::{Cookie, SameSite},
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
+use base64::Engine;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    api::{header_lang, parse_ciphertext, problem, read_json},
+    pages::{self, Layout},
+    AppState,
+};
+use crate::{
+    crypto,
+    db::{
+        self, apply_step, Case, Challenge, EntryKind, Journal, NewEntry, SessionRow, Step,
+        StepError, WorkflowError,
+    },
+    domain::{CaseStatus, ClosureReason},
+    i18n::Lang,
+};
+
+pub const SESSION_COOKIE: &str = "vigie_session";
+/// Idle limit of a session (and of the identity kept in the browser).
+pub const IDLE_SECS: i64 = 15 * 60;
+/// Absolute limit of a session.
+pub const MAX_SECS: i64 = 8 * 60 * 60;
+/// A challenge must be answered within this many seconds.
+pub const CHALLENGE_SECS: i64 = 120;
+/// Challenges issued per minute, for the whole instance.
+pub const CHALLENGES_PER_MINUTE: u32 = 30;
+const PER_PAGE: i64 = 50;
+
+/// A rate limit over a fixed one-minute window, global (never per client:
+/// that would mean keeping client addresses).
+#[derive(Debug, Default)]
+pub struct MinuteLimit(std::sync::Mutex<(i64, u32)>);
+
+impl MinuteLimit {
+    fn allow(&self, now: i64, limit: u32) -> bool {
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let minute = now.div_euclid(60);
+        if w.0 != minute {
+            *w = (minute, 0);
+        }
+        w.1 += 1;
+        w.1 <= limit
+    }
+}
+
+enum AuthError {
+    Missing,
+    Expired,
+    Broken,
+}
+
+/// The session named by the cookie, if it is live; refreshes its idle timer.
+async fn authenticate(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<SessionRow, AuthError> {
+    let hash = req
+        .cookie(SESSION_COOKIE)
+        .and_then(|c| crypto::hash_secret(c.value()))
+        .ok_or(AuthError::Missing)?;
+    let state = state.clone();
+    web::block(move || {
+        let now = state.clock.now();
+        let mut conn = state.db.conn().map_err(|_| AuthError::Broken)?;
+        let row = SessionRow::find(&mut conn, &hash)
+            .map_err(|_| AuthError::Broken)?
+            .ok_or(AuthError::Missing)?;
+        if now - row.last_seen > IDLE_SECS || now - row.created_at > MAX_SECS {
+            let _ = SessionRow::delete(&mut conn, &row.id_hash);
+            return Err(AuthError::Expired);
+        }
+        SessionRow::touch(&mut conn, &row.id_hash, now).map_err(|_| AuthError::Broken)?;
+        Ok(row)
+    })
+    .await
+    .map_err(|_| AuthError::Broken)?
+}
+
+fn csrf_ok(req: &HttpRequest, session: &SessionRow) -> bool {
+    req.headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crypto::hash_secret)
+        .is_some_and(|h| crypto::constant_time_eq(&h, &session.csrf_hash))
+}
+
+/// For API calls: a live session and, for every change, its CSRF token.
+async fn api_session(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    lang: Lang,
+) -> Result<SessionRow, HttpResponse> {
+    match authenticate(req, state).await {
+        Ok(session) if csrf_ok(req, &session) => Ok(session),
+        Ok(_) => Err(problem(
+            state,
+            lang,
+            StatusCode::FORBIDDEN,
+            "api-error-csrf",
+        )),
+        Err(AuthError::Broken) => Err(problem(
+            state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        )),
+        Err(_) => Err(problem(
+            state,
+            lang,
+            StatusCode::UNAUTHORIZED,
+            "api-error-session",
+        )),
+    }
+}
+
+fn lang_of(req: &HttpRequest) -> Option<Lang> {
+    req.match_info().get("lang").and_then(|l| l.parse().ok())
+}
+
+fn to_login(lang: Lang, expired: bool) -> HttpResponse {
+    let query = if expired { "?expired=1" } else { "" };
+    HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/{}/secretary/login{query}", lang.code()),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// For pages: the session, or the way to the login page.
+async fn page_session(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    lang: Lang,
+) -> Result<SessionRow, HttpResponse> {
+    match authenticate(req, state).await {
+        Ok(session) => Ok(session),
+        Err(AuthError::Expired) => Err(to_login(lang, true)),
+        Err(AuthError::Missing) => Err(to_login(lang, false)),
+        Err(AuthError::Broken) => Err(pages::error_page(
+            state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-unavailable",
+        )),
+    }
+}
+
+// ---------------------------------------------------------------- login
+
+#[derive(askama::Template)]
+#[template(path = "secretary/login.html")]
+struct LoginPage<'a> {
+    l: Layout<'a>,
+    expired: bool,
+}
+
+pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return super::reporter::not_found(req, state).await;
+    };
+    let expired = req.query_string().contains("expired=1");
+    pages::render(
+        StatusCode::OK,
+        &LoginPage {
+            l: Layout::secretary(&state, lang, "secretary/login"),
+            expired,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct IssuedChallenge {
+    id: String,
+    ciphertext: String,
+    expires_in: i64,
+}
+
+pub async fn issue_challenge(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let lang = header_lang(&req);
+    let now = state.clock.now();
+    if !state.challenge_limit.allow(now, CHALLENGES_PER_MINUTE) {
+        return problem(
+            &state,
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            "api-error-rate-limited",
+        );
+    }
+    let Ok(issued) = crypto::issue_challenge(&state.recipients) else {
+        return problem(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        );
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let worker = state.clone();
+    let stored_id = id.clone();
+    let stored = web::block(move || {
+        worker
+            .db
+            .write(|conn| Challenge::insert(conn, &stored_id, &issued.digest, now + CHALLENGE_SECS))
+    })
+    .await;
+    match stored {
+        Ok(Ok(())) => HttpResponse::Created()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(IssuedChallenge {
+                id,
+                ciphertext: base64::engine::general_purpose::STANDARD.encode(&issued.ciphertext),
+                expires_in: CHALLENGE_SECS,
+            }),
+        _ => problem(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    id: String,
+    response: secrecy::SecretString,
+}
+
+#[derive(Serialize)]
+struct Opened {
+    csrf: String,
+    idle_seconds: i64,
+}
+
+pub async fn open_session(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    use secrecy::ExposeSecret;
+    let lang = header_lang(&req);
+    let answer: Answer = match read_json(&req, payload, &state, lang).await {
+        Ok(a) => a,
+        Err(response) => return response,
+    };
+    let worker = state.clone();
+    let outcome = web::block(
+        move || -> Result<Result<(String, String), &'static str>, db::DbError> {
+            let now = worker.clock.now();
+            worker.db.write(|conn| {
+                let Some(digest) = Challenge::take(conn, &answer.id, now)? else {
+                    return Ok(Err("api-error-challenge"));
+                };
+                if !crypto::verify_challenge(&digest, answer.response.expose_secret()) {
+                    return Ok(Err("api-error-wrong-key"));
+                }
+                let (session, session_hash) = crypto::new_secret();
+                let (csrf, csrf_hash) = crypto::new_secret();
+                SessionRow::insert(conn, &session_hash, &csrf_hash, now)?;
+                SessionRow::delete_expired(conn, now - IDLE_SECS, now - MAX_SECS)?;
+                Journal::record(conn, None, "logged_in", None, now)?;
+                Ok(Ok((session.to_string(), csrf.to_string())))
+            })
+        },
+    )
+    .await;
+    match outcome {
+        Ok(Ok(Ok((session, csrf)))) => {
+            let cookie = Cookie::build(SESSION_COOKIE, session)
+                .path("/")
+                .secure(true)
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .finish();
+            HttpResponse::Created()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .cookie(cookie)
+                .json(Opened {
+                    csrf,
+                    idle_seconds: IDLE_SECS,
+                })
+        }
+        Ok(Ok(Err(key))) => problem(&state, lang, StatusCode::UNAUTHORIZED, key),
+        _ => problem(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        ),
+    }
+}
+
+pub async fn close_session(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let lang = header_lang(&req);
+    let session = match api_session(&req, &state, lang).await {
+        Ok(s) => s,
+        Err(response) => return response,
+    };
+    let worker = state.clone();
+    let _ = web::block(move || {
+        let now = worker.clock.now();
+        worker.db.write(|conn| {
+            SessionRow::delete(conn, &session.id_hash)?;
+            Journal::record(conn, None, "logged_out", None, now)
+        })
+    })
+    .await;
+    let mut gone = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    gone.make_removal();
+    HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(gone)
+        .finish()
+}
+
+// ---------------------------------------------------------------- inbox
+
+/// One row of the inbox, with its deadlines already judged.
+pub struct InboxRow {
+    pub id: String,
+    pub received_on: NaiveDate,
+    pub status_key: String,
+    pub ack: Option<(NaiveDate, &'static str)>,
+    pub feedback: Option<(NaiveDate, &'static str)>,
+    pub unread: i64,
+    pub on_hold: bool,
+}
+
+/// "overdue", "due-soon" (within `soon` days) or "" for a deadline.
+fn urgency(due: NaiveDate, today: NaiveDate, soon: i64) -> &'static str {
+    let days = (due - today).num_days();
+    if days < 0 {
+        "overdue"
+    } else if days <= soon {
+        "due-soon"
+    } else {
+        ""
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "secretary/inbox.html")]
+struct InboxPage<'a> {
+    l: Layout<'a>,
+    rows: Vec<InboxRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    status: &'a str,
+    statuses: [&'static str; 4],
+}
+
+pub async fn inbox(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return super::reporter::not_found(req, state).await;
+    };
+    if let Err(response) = page_session(&req, &state, lang).await {
+        return response;
+    }
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    let status: Option<CaseStatus> = query.get("status").and_then(|s| s.parse().ok());
+    let page: i64 = query
+        .get("page")
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
+    let worker = state.clone();
+    let found = web::block(move || -> Result<db::InboxPage, db::DbError> {
+        let mut conn = worker.db.conn()?;
+        Ok(Case::inbox(&mut conn, status, page - 1, PER_PAGE)?)
+    })
+    .await;
+    let Ok(Ok(found)) = found else {
+        return pages::error_page(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-unavailable",
+        );
+    };
+    let today = state.clock.today();
+    let rows = found
+        .cases
+        .into_iter()
+        .map(|(case, unread)| {
+            let open = case.status != CaseStatus::Closed;
+            InboxRow {
+                ack: (case.status == CaseStatus::Received)
+                    .then(|| (case.row.ack_due, urgency(case.row.ack_due, today, 2))),
+                feedback: open.then(|| {
+                    (
+                        case.row.feedback_due,
+                        urgency(case.row.feedback_due, today, 2),
+                    )
+                }),
+                status_key: format!("status-{}", case.status.as_str()),
+                id: case.row.id,
+                received_on: case.row.received_on,
+                unread,
+                on_hold: case.row.on_hold,
+            }
+        })
+        .collect();
+    let pages = ((found.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    pages::render(
+        StatusCode::OK,
+        &InboxPage {
+            l: Layout::secretary(&state, lang, "secretary"),
+            rows,
+            total: found.total,
+            page,
+            pages,
+            status: status.map(|s| s.as_str()).unwrap_or(""),
+            statuses: ["received", "acknowledged", "in_review", "closed"],
+        },
+    )
+}
+
+// ---------------------------------------------------------------- case
+
+pub struct EntryView {
+    pub position: i32,
+    pub kind: &'static str,
+    pub created_on: NaiveDate,
+    pub ciphertext: String,
+    pub unread: bool,
+}
+
+pub struct JournalView {
+    pub when: String,
+    pub action_key: String,
+    pub detail_key: Option<String>,
+    pub case_id: Option<String>,
+}
+
+fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<JournalView> {
+    rows.into_iter()
+        .map(|j| {
+            let when = chrono::DateTime::from_timestamp(j.occurred_at, 0)
+                .map(|t| {
+                    format!(
+                        "{} {} UTC",
+                        state.i18n.date(lang, t.date_naive()),
+                        t.format("%H:%M")
+                    )
+                })
+                .unwrap_or_default();
+            JournalView {
+                when,
+                action_key: format!("journal-{}", j.action),
+                detail_key: j.detail.map(|d| match j.action.as_str() {
+                    "closed" => format!("reason-{d}"),
+                    _ => format!("status-{d}"),
+                }),
+                case_id: j.case_id,
+            }
+        })
+        .collect()
+}
+
+/// A case, its thread and its journal.
+type CaseView = (Case, Vec<db::EntryRow>, Vec<Journal>);
+
+#[derive(askama::Template)]
+#[template(path = "secretary/case.html")]
+struct CasePage<'a> {
+    l: Layout<'a>,
+    case: &'a db::CaseRow,
+    status: &'static str,
+    status_key: String,
+    entries: Vec<EntryView>,
+    journal: Vec<JournalView>,
+    recipients: String,
+    categories: Vec<&'a crate::config::CategorySetting>,
+    reasons: Vec<&'static str>,
+}
+
+pub async fn case_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return super::reporter::not_found(req, state).await;
+    };
+    if let Err(response) = page_session(&req, &state, lang).await {
+        return response;
+    }
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let worker = state.clone();
+    let found = web::block(move || -> Result<Option<CaseView>, db::DbError> {
+        let now = worker.clock.now();
+        worker.db.write(|conn| {
+            let Some(case) = Case::find(conn, &id)? else {
+                return Ok(None);
+            };
+            let entries = case.entries(conn)?;
+            Case::mark_read(conn, &id)?;
+            Journal::record(conn, Some(&id), "opened", None, now)?;
+            let journal = Journal::recent(conn, Some(&id), 200)?;
+            Ok(Some((case, entries, journal)))
+        })
+    })
+    .await;
+    let (case, entries, journal) = match found {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => {
+            return pages::error_page(&state, lang, StatusCode::NOT_FOUND, "error-not-found")
+        }
+        _ => {
+            return pages::error_page(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error-unavailable",
+            )
+        }
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let entries = entries
+        .into_iter()
+        .map(|e| EntryView {
+            position: e.position,
+            kind: e.kind().map(EntryKind::as_str).unwrap_or("report"),
+            created_on: e.created_on,
+            ciphertext: b64.encode(&e.ciphertext),
+            unread: e.unread,
+        })
+        .collect();
+    let mut recipients: Vec<String> = state.recipients.iter().map(|r| r.to_string()).collect();
+    recipients.push(case.row.reporter_recipient.clone());
+    pages::render(
+        StatusCode::OK,
+        &CasePage {
+            l: Layout::secretary(&state, lang, &format!("secretary/cases/{}", case.row.id)),
+            status: case.status.as_str(),
+            status_key: format!("status-{}", case.status.as_str()),
+            case: &case.row,
+            entries,
+            journal: journal_views(&state, lang, journal),
+            recipients: recipients.join(" "),
+            categories: state.categories.iter().collect(),
+            reasons: ClosureReason::ALL.iter().map(|r| r.as_str()).collect(),
+        },
+    )
+}
+
+#[derive(askama::Template)]
+#[template(path = "secretary/journal.html")]
+struct JournalPage<'a> {
+    l: Layout<'a>,
+    journal: Vec<JournalView>,
+}
+
+pub async fn journal_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return super::reporter::not_found(req, state).await;
+    };
+    if let Err(response) = page_session(&req, &state, lang).await {
+        return response;
+    }
+    let worker = state.clone();
+    let rows = web::block(move || -> Result<Vec<Journal>, db::DbError> {
+        let mut conn = worker.db.conn()?;
+        Ok(Journal::recent(&mut conn, None, 500)?)
+    })
+    .await;
+    let Ok(Ok(rows)) = rows else {
+        return pages::error_page(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-unavailable",
+        );
+    };
+    pages::render(
+        StatusCode::OK,
+        &JournalPage {
+            l: Layout::secretary(&state, lang, "secretary/journal"),
+            journal: journal_views(&state, lang, rows),
+        },
+    )
+}
+
+// ---------------------------------------------------------------- workflow
+
+#[derive(Deserialize)]
+struct ActionBody {
+    #[serde(default)]
+    ciphertext: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    on_hold: Option<bool>,
+}
+
+/// `POST /api/v1/secretary/cases/{id}/{action}`.
+pub async fn case_action(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let lang = header_lang(&req);
+    if let Err(response) = api_session(&req, &state, lang).await {
+        return response;
+    }
+    let body: ActionBody = match read_json(&req, payload, &state, lang).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let action = req
+        .match_info()
+        .get("action")
+        .unwrap_or_default()
+        .to_string();
+    let today = state.clock.today();
+    let entry = |body: &ActionBody| -> Result<NewEntry, HttpResponse> {
+        let b64 = body
+            .ciphertext
+            .as_deref()
+            .ok_or_else(|| problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-json"))?;
+        let sealed = parse_ciphertext(&state, lang, b64)?;
+        Ok(NewEntry::later(
+            &id,
+            EntryKind::Reply,
+            today,
+            sealed.into_bytes(),
+        ))
+    };
+    let step = match action.as_str() {
+        "replies" => entry(&body).map(Step::Reply),
+        "acknowledge" => entry(&body).map(Step::Acknowledge),
+        "review" => Ok(Step::Review),
+        "close" => match body.reason.as_deref().and_then(ClosureReason::parse) {
+            Some(reason) => entry(&body).map(|e| Step::Close(reason, e)),
+            None => Err(problem(
+                &state,
+                lang,
+                StatusCode::BAD_REQUEST,
+                "api-error-reason",
+            )),
+        },
+        "hold" => match body.on_hold {
+            Some(on) => Ok(Step::Hold(on)),
+            None => Err(problem(
+                &state,
+                lang,
+                StatusCode::BAD_REQUEST,
+                "api-error-json",
+            )),
+        },
+        _ => Err(problem(
+            &state,
+            lang,
+            StatusCode::NOT_FOUND,
+            "error-not-found",
+        )),
+    };
+    let step = match step {
+        Ok(step) => step,
+        Err(response) => return response,
+    };
+    let worker = state.clone();
+    let done = web::block(move || {
+        let now = worker.clock.now();
+        worker
+            .db
+            .try_write(|conn| apply_step(conn, &id, step, today, now))
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => HttpResponse::NoContent()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Ok(Err(StepError::Workflow(WorkflowError::NotFound))) => {
+            problem(&state, lang, StatusCode::NOT_FOUND, "error-not-found")
+        }
+        Ok(Err(StepError::Workflow(WorkflowError::Closed))) => {
+            problem(&state, lang, StatusCode::CONFLICT, "api-error-closed")
+        }
+        Ok(Err(StepError::Workflow(WorkflowError::Illegal))) => {
+            problem(&state, lang, StatusCode::CONFLICT, "api-error-transition")
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "a workflow step failed");
+            problem(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api-error-unavailable",
+            )
+        }
+        Err(_) => problem(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        ),
+    }
+}

@@ -1,0 +1,557 @@
+//! The Secretary's workspace over HTTP: login by key possession, sessions,
+//! CSRF, the workflow and the journal.
+
+use base64::Engine;
+use serde_json::{json, Value};
+use vigie::{
+    crypto::{self, Recipients, Token},
+    db::{Case, Journal},
+};
+use zeroize::Zeroizing;
+
+use crate::helpers::{spawn_app, token_of, TestApp};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// A logged-in Secretary: the session cookie and the CSRF token.
+pub struct Secretary {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    body: Value,
+    auth: Option<(&str, &str)>,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(format!("{}{}", app.address, path))
+        .header("Content-Type", "application/json")
+        .body(body.to_string());
+    if let Some((cookie, csrf)) = auth {
+        req = req.header("Cookie", cookie).header("X-CSRF-Token", csrf);
+    }
+    req.send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn challenge(app: &TestApp) -> (String, String) {
+    let res = post(app, "/api/v1/secretary/challenges", json!({}), None).await;
+    assert_eq!(res.status().as_u16(), 201);
+    let c: Value = res.json().await.unwrap_or(Value::Null);
+    let ciphertext = B64
+        .decode(c["ciphertext"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    let answer =
+        crypto::decrypt(&app.identities[..1], &ciphertext).unwrap_or_else(|e| panic!("{e}"));
+    (
+        c["id"].as_str().unwrap_or_default().to_string(),
+        String::from_utf8_lossy(&answer).to_string(),
+    )
+}
+
+pub async fn login(app: &TestApp) -> Secretary {
+    let (id, answer) = challenge(app).await;
+    let res = post(
+        app,
+        "/api/v1/secretary/sessions",
+        json!({"id": id, "response": answer}),
+        None,
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 201);
+    let set_cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "the session cookie lacks {attribute}: {set_cookie}"
+        );
+    }
+    let cookie = set_cookie.split(';').next().unwrap_or_default().to_string();
+    let opened: Value = res.json().await.unwrap_or(Value::Null);
+    Secretary {
+        cookie,
+        csrf: opened["csrf"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+async fn act(app: &TestApp, s: &Secretary, case: &str, action: &str, body: Value) -> (u16, Value) {
+    let res = post(
+        app,
+        &format!("/api/v1/secretary/cases/{case}/{action}"),
+        body,
+        Some((&s.cookie, &s.csrf)),
+    )
+    .await;
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn page(app: &TestApp, s: Option<&Secretary>, path: &str) -> reqwest::Response {
+    let mut req = app.client.get(format!("{}{}", app.address, path));
+    if let Some(s) = s {
+        req = req.header("Cookie", &s.cookie);
+    }
+    req.send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A reply sealed as the Secretary's browser would, to the case's recipients.
+fn reply(app: &TestApp, case: &Case, body: &str) -> Value {
+    let reporter: age::x25519::Recipient = case
+        .row
+        .reporter_recipient
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plain = crypto::pad(Zeroizing::new(
+        json!({"v": 1, "type": "reply", "lang": "fr", "body": body})
+            .to_string()
+            .into_bytes(),
+    ));
+    let sealed =
+        crypto::encrypt_for_case(&Recipients::new(app.recipients.clone()), &reporter, &plain)
+            .unwrap_or_else(|e| panic!("{e}"));
+    json!({"ciphertext": B64.encode(sealed.as_bytes())})
+}
+
+/// Submits a report without JavaScript and returns its case.
+async fn new_case(app: &TestApp) -> (Case, Token) {
+    let html = app
+        .submit_report(
+            "fr",
+            &[
+                ("category", "funds"),
+                ("description", "Des fonds détournés"),
+            ],
+        )
+        .await;
+    let token = Token::parse(&token_of(&html)).unwrap_or_else(|e| panic!("{e}"));
+    let locator = crypto::derive_from_token(&token).locator;
+    let case = Case::find_by_locator(&mut app.conn(), &locator)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("stored"));
+    (case, token)
+}
+
+fn reload(app: &TestApp, case: &Case) -> Case {
+    Case::find(&mut app.conn(), &case.row.id)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("still there"))
+}
+
+#[tokio::test]
+async fn the_secretary_logs_in_by_decrypting_a_one_time_challenge() {
+    let app = spawn_app().await;
+    let s = login(&app).await;
+    assert_eq!(s.csrf.len(), 64);
+    let res = page(&app, Some(&s), "/fr/secretary").await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("Dossiers reçus"));
+    let journal = Journal::recent(&mut app.conn(), None, 10).unwrap_or_default();
+    assert!(journal.iter().any(|j| j.action == "logged_in"));
+}
+
+#[tokio::test]
+async fn bad_logins_are_refused_with_a_clear_message() {
+    let app = spawn_app().await;
+    // A wrong answer.
+    let (id, _) = challenge(&app).await;
+    let res = post(
+        &app,
+        "/api/v1/secretary/sessions",
+        json!({"id": id, "response": "00".repeat(32)}),
+        None,
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 401);
+    let p: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(p["error"], "wrong-key");
+    // The same challenge cannot be answered again, even rightly.
+    let (id, answer) = challenge(&app).await;
+    let first = post(
+        &app,
+        "/api/v1/secretary/sessions",
+        json!({"id": id, "response": answer}),
+        None,
+    )
+    .await;
+    assert_eq!(first.status().as_u16(), 201);
+    let replay = post(
+        &app,
+        "/api/v1/secretary/sessions",
+        json!({"id": id, "response": answer}),
+        None,
+    )
+    .await;
+    assert_eq!(replay.status().as_u16(), 401);
+    let p: Value = replay.json().await.unwrap_or(Value::Null);
+    assert_eq!(p["error"], "challenge");
+    assert!(p["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("déjà servi ou a expiré"));
+    // An expired challenge.
+    let (id, answer) = challenge(&app).await;
+    app.clock.advance(121);
+    let late = post(
+        &app,
+        "/api/v1/secretary/sessions",
+        json!({"id": id, "response": answer}),
+        None,
+    )
+    .await;
+    assert_eq!(late.status().as_u16(), 401);
+    // A key that is not a recipient cannot even read the challenge.
+    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    let c: Value = res.json().await.unwrap_or(Value::Null);
+    let ciphertext = B64
+        .decode(c["ciphertext"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    assert!(crypto::decrypt(&[crypto::generate_identity()], &ciphertext).is_err());
+}
+
+#[tokio::test]
+async fn challenges_are_rate_limited_for_the_whole_instance() {
+    let app = spawn_app().await;
+    let mut statuses = Vec::new();
+    for _ in 0..32 {
+        statuses.push(
+            post(&app, "/api/v1/secretary/challenges", json!({}), None)
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 30);
+    assert_eq!(statuses.last(), Some(&429));
+    app.clock.advance(60);
+    assert_eq!(
+        post(&app, "/api/v1/secretary/challenges", json!({}), None)
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn workspace_pages_need_a_live_session() {
+    let app = spawn_app().await;
+    for path in [
+        "/fr/secretary",
+        "/en/secretary/journal",
+        "/fr/secretary/cases/x",
+    ] {
+        let res = page(&app, None, path).await;
+        assert_eq!(res.status().as_u16(), 303, "{path}");
+        let to = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(to.ends_with("/secretary/login"), "{path} → {to}");
+    }
+    let s = login(&app).await;
+    app.clock.advance(14 * 60);
+    assert_eq!(
+        page(&app, Some(&s), "/fr/secretary")
+            .await
+            .status()
+            .as_u16(),
+        200,
+        "activity keeps it alive"
+    );
+    app.clock.advance(16 * 60);
+    let res = page(&app, Some(&s), "/fr/secretary").await;
+    assert_eq!(res.status().as_u16(), 303, "idle for 16 minutes");
+    assert!(res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .contains("expired=1"));
+    let s = login(&app).await;
+    for _ in 0..35 {
+        app.clock.advance(14 * 60);
+        let _ = page(&app, Some(&s), "/fr/secretary").await;
+    }
+    assert_eq!(
+        page(&app, Some(&s), "/fr/secretary")
+            .await
+            .status()
+            .as_u16(),
+        303,
+        "over 8 hours"
+    );
+}
+
+#[tokio::test]
+async fn every_change_needs_the_session_and_its_csrf_token() {
+    let app = spawn_app().await;
+    let (case, _) = new_case(&app).await;
+    let s = login(&app).await;
+    let path = format!("/api/v1/secretary/cases/{}/review", case.row.id);
+    let cases = [
+        (None, 401, "session"),
+        (Some((s.cookie.as_str(), "")), 403, "csrf"),
+        (
+            Some((s.cookie.as_str(), "00".repeat(32).leak() as &str)),
+            403,
+            "csrf",
+        ),
+        (
+            Some(("vigie_session=ffff", s.csrf.as_str())),
+            401,
+            "session",
+        ),
+    ];
+    for (auth, status, code) in cases {
+        let res = post(&app, &path, json!({}), auth).await;
+        assert_eq!(res.status().as_u16(), status, "{code}");
+        let p: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(p["error"], code);
+    }
+    let logout = post(
+        &app,
+        "/api/v1/secretary/logout",
+        json!({}),
+        Some((&s.cookie, &s.csrf)),
+    )
+    .await;
+    assert_eq!(logout.status().as_u16(), 204);
+    assert_eq!(
+        page(&app, Some(&s), "/fr/secretary")
+            .await
+            .status()
+            .as_u16(),
+        303,
+        "logged out"
+    );
+}
+
+#[tokio::test]
+async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
+    let app = spawn_app().await;
+    let (case, token) = new_case(&app).await;
+    let id = case.row.id.clone();
+    app.clock.advance(2 * 86400);
+    let s = login(&app).await;
+
+    // Nothing but acknowledgement first.
+    assert_eq!(act(&app, &s, &id, "review", json!({})).await.0, 409);
+    let (status, p) = act(
+        &app,
+        &s,
+        &id,
+        "close",
+        json!({"reason": "moot", "ciphertext": reply(&app, &case, "x")["ciphertext"]}),
+    )
+    .await;
+    assert_eq!(status, 409, "{p}");
+    assert_eq!(p["error"], "transition");
+
+    assert_eq!(
+        act(
+            &app,
+            &s,
+            &id,
+            "acknowledge",
+            reply(&app, &case, "Bien reçu, merci.")
+        )
+        .await
+        .0,
+        204
+    );
+    let acked = reload(&app, &case);
+    assert_eq!(acked.row.status, "acknowledged");
+    assert_eq!(
+        acked.row.acknowledged_on.map(|d| d.to_string()).as_deref(),
+        Some("2026-12-02")
+    );
+    assert_eq!(
+        acked.row.feedback_due.to_string(),
+        "2027-03-02",
+        "three months from the acknowledgement"
+    );
+    assert_eq!(
+        act(&app, &s, &id, "acknowledge", reply(&app, &case, "again"))
+            .await
+            .0,
+        409
+    );
+
+    assert_eq!(
+        act(
+            &app,
+            &s,
+            &id,
+            "replies",
+            reply(&app, &case, "Pouvez-vous préciser ?")
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(act(&app, &s, &id, "review", json!({})).await.0, 204);
+    assert_eq!(
+        act(&app, &s, &id, "hold", json!({"on_hold": true})).await.0,
+        204
+    );
+    assert!(reload(&app, &case).row.on_hold);
+    let (status, p) = act(
+        &app,
+        &s,
+        &id,
+        "close",
+        json!({"reason": "bored", "ciphertext": reply(&app, &case, "x")["ciphertext"]}),
+    )
+    .await;
+    assert_eq!((status, p["error"].as_str()), (400, Some("reason")));
+    assert_eq!(act(&app, &s, &id, "close", json!({"reason": "measures_taken", "ciphertext": reply(&app, &case, "Des mesures ont été prises.")["ciphertext"]})).await.0, 204);
+    let closed = reload(&app, &case);
+    assert_eq!(closed.row.status, "closed");
+    assert_eq!(closed.row.closure_reason.as_deref(), Some("measures_taken"));
+
+    let (status, p) = act(&app, &s, &id, "replies", reply(&app, &case, "trop tard")).await;
+    assert_eq!((status, p["error"].as_str()), (409, Some("closed")));
+
+    // The thread is in order, and the reporter's key reads the replies.
+    let entries = closed.entries(&mut app.conn()).unwrap_or_default();
+    let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["report", "reply", "reply", "reply"]);
+    let k = crypto::derive_from_token(&token).reply_identity;
+    let last = crypto::decrypt(&[k], &entries[3].ciphertext).unwrap_or_else(|e| panic!("{e}"));
+    assert!(String::from_utf8_lossy(&last).contains("Des mesures ont été prises."));
+
+    // The journal says what was done, never what was written.
+    let journal = Journal::recent(&mut app.conn(), Some(&id), 50).unwrap_or_default();
+    let mut actions: Vec<&str> = journal.iter().map(|j| j.action.as_str()).collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "acknowledged",
+            "closed",
+            "hold_placed",
+            "replied",
+            "status_changed"
+        ]
+    );
+    let dump = format!("{journal:?}");
+    for secret in ["Bien reçu", "préciser", "mesures ont"] {
+        assert!(!dump.contains(secret));
+    }
+}
+
+#[tokio::test]
+async fn replies_are_checked_like_reports() {
+    let app = spawn_app().await;
+    let (case, _) = new_case(&app).await;
+    let s = login(&app).await;
+    let only_secretary = {
+        let plain = crypto::pad(Zeroizing::new(b"{\"v\":1}".to_vec()));
+        // Sealed to the Secretary only: the reporter could not read it.
+        let stranger = crypto::generate_identity().to_public();
+        let sealed = crypto::encrypt_for_case(
+            &Recipients::new(app.recipients[..1].to_vec()),
+            &stranger,
+            &plain,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        B64.encode(sealed.as_bytes())
+    };
+    for (body, code) in [
+        (json!({"ciphertext": "bm90IGFnZQ=="}), "not-age"),
+        (json!({"ciphertext": only_secretary}), "recipients"),
+        (json!({}), "json"),
+    ] {
+        let (status, p) = act(&app, &s, &case.row.id, "acknowledge", body).await;
+        assert_eq!((status, p["error"].as_str()), (400, Some(code)));
+    }
+    assert_eq!(
+        act(&app, &s, "no-such-case", "review", json!({})).await.0,
+        404
+    );
+    assert_eq!(reload(&app, &case).row.status, "received");
+}
+
+#[tokio::test]
+async fn the_inbox_shows_deadlines_unread_messages_filters_and_pages() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        new_case(&app).await;
+    }
+    let s = login(&app).await;
+    let html = page(&app, Some(&s), "/fr/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(html.matches("class=\"case-row\"").count(), 3);
+    assert!(html.contains("7 décembre 2026"));
+    // Five days later the acknowledgement is due within two days; ten days later it is overdue.
+    app.clock.advance(5 * 86400);
+    let s = login(&app).await;
+    let html = page(&app, Some(&s), "/fr/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains("deadline due-soon"));
+    app.clock.advance(5 * 86400);
+    let s = login(&app).await;
+    let html = page(&app, Some(&s), "/en/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains("deadline overdue"));
+    assert!(html.contains("overdue"));
+    let html = page(&app, Some(&s), "/fr/secretary?status=closed")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(html.matches("class=\"case-row\"").count(), 0);
+    let html = page(&app, Some(&s), "/fr/secretary?status=received&page=1")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(html.matches("class=\"case-row\"").count(), 3);
+    let html = page(&app, Some(&s), "/fr/secretary?page=2")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(html.matches("class=\"case-row\"").count(), 0);
+}
+
+#[tokio::test]
+async fn the_journal_cannot_be_changed_or_erased_even_in_the_database() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    login(&app).await;
+    let mut conn = app.conn();
+    assert!(diesel::sql_query("UPDATE journal SET action = 'nothing'")
+        .execute(&mut conn)
+        .is_err());
+    assert!(diesel::sql_query("DELETE FROM journal")
+        .execute(&mut conn)
+        .is_err());
+    assert_eq!(
+        Journal::recent(&mut conn, None, 10)
+            .unwrap_or_default()
+            .len(),
+        1
+    );
+}
