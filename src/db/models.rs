@@ -165,6 +165,27 @@ impl Case {
         Ok(())
     }
 
+    /// Stores many cases and their entries at once (imports and benchmarks).
+    pub fn insert_batch(
+        conn: &mut DbConnection,
+        cases: &[NewCase],
+        entries: &[NewEntry],
+    ) -> QueryResult<()> {
+        // Multi-row VALUES is not available through the multi-backend
+        // connection; inside one transaction, row by row is fast enough.
+        for case in cases {
+            diesel::insert_into(cases::table)
+                .values(case)
+                .execute(conn)?;
+        }
+        for entry in entries {
+            diesel::insert_into(entries::table)
+                .values(entry)
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
     pub fn find_by_locator(
         conn: &mut DbConnection,
         locator: &Locator,

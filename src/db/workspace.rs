@@ -32,12 +32,19 @@ impl Case {
             count = count.filter(cases::status.eq(status.as_str()));
         }
         let total: i64 = count.count().get_result(conn)?;
-        let rows: Vec<CaseRow> = query
+        // Identifiers first, from the inbox index alone (a deep page skips
+        // index entries, not rows), then the page's rows.
+        let page_ids: Vec<String> = query
             .order((cases::received_on.desc(), cases::id.asc()))
             .limit(per_page)
             .offset(page.saturating_mul(per_page))
+            .select(cases::id)
+            .load(conn)?;
+        let mut rows: Vec<CaseRow> = cases::table
+            .filter(cases::id.eq_any(&page_ids))
             .select(CaseRow::as_select())
             .load(conn)?;
+        rows.sort_by_key(|r| page_ids.iter().position(|id| *id == r.id));
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         let unread: Vec<(String, i64)> = entries::table
             .filter(entries::case_id.eq_any(&ids))

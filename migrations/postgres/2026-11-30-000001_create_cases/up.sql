@@ -14,8 +14,10 @@ CREATE TABLE cases (
     on_hold BOOLEAN NOT NULL DEFAULT FALSE
 );
 
-CREATE INDEX cases_by_status ON cases (status, received_on);
-CREATE INDEX cases_by_received ON cases (received_on);
+-- The inbox order (newest first, ties by identifier), with and without a
+-- status filter: pages are read from these indexes alone.
+CREATE INDEX cases_inbox ON cases (received_on DESC, id);
+CREATE INDEX cases_inbox_by_status ON cases (status, received_on DESC, id);
 
 CREATE TABLE entries (
     id TEXT PRIMARY KEY NOT NULL,

@@ -1,0 +1,136 @@
+// The whole loop in a real browser: a report encrypted by the reporter's
+// browser, then the Secretary logs in with the identity file, reads,
+// acknowledges, replies and closes, and no plaintext ever reaches the server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { launch, watchedPage, BASE, screenshotPath, exportCases, decryptWithStockAge } from './harness.mjs';
+import { derive, parseToken } from '../../static/js/protocol.js';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const DESCRIPTION = 'Orchidée-Secrète-5512 : le directeur impose ses conclusions au rapport annuel.';
+const ACK = 'Accusé-Réception-Marqueur : bien reçu, nous examinons.';
+const REPLY = 'Réponse-Marqueur-Question : pouvez-vous préciser les dates ?';
+const CLOSING = 'Clôture-Marqueur : des mesures ont été prises.';
+
+function recordRequests(page) {
+  const seen = [];
+  page.on('request', (req) => seen.push({ url: req.url(), headers: JSON.stringify(req.headers()), body: req.postData() || '' }));
+  return seen;
+}
+
+async function reportWithJavaScript() {
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/fr/report`);
+  await page.selectOption('#category', 'undue_influence');
+  await page.fill('#description', DESCRIPTION);
+  await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
+  await page.waitForSelector('#follow-up-token');
+  const token = (await page.textContent('#follow-up-token')).trim();
+  await context.close();
+  return token;
+}
+
+/** The case whose reporter key R the token derives (found through an export). */
+async function caseIdOf(token) {
+  const { replyRecipient } = await derive(await parseToken(token));
+  const out = exportCases();
+  for (const dir of execFileSync('ls', [out]).toString().trim().split('\n')) {
+    const meta = JSON.parse(readFileSync(`${out}/${dir}/metadata.json`, 'utf8'));
+    if (meta.reporter_recipient === replyRecipient) return meta.id;
+  }
+  throw new Error('case not found');
+}
+
+async function login(page, file, passphrase) {
+  await page.goto(`${BASE}/fr/secretary/login`);
+  await page.setInputFiles('#identity-file', file);
+  if (passphrase) await page.fill('#passphrase', passphrase);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+}
+
+test('the Secretary logs in with the key file, reads the report, acknowledges, replies and closes', async () => {
+  const token = await reportWithJavaScript();
+  const caseId = await caseIdOf(token);
+
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const { page, problems } = await watchedPage(context);
+  const requests = recordRequests(page);
+  await login(page, process.env.VIGIE_IDENTITY, process.env.VIGIE_IDENTITY_PASSPHRASE);
+  await page.waitForURL(`${BASE}/fr/secretary`, { timeout: 60000 });
+  assert.ok(await page.locator(`tr[data-case="${caseId}"]`).count() === 1, 'the case is in the inbox');
+  await page.screenshot({ path: screenshotPath('secretary-inbox-fr'), fullPage: true });
+
+  await page.click(`tr[data-case="${caseId}"] a`);
+  await page.waitForSelector('.entry-report .text');
+  assert.equal((await page.textContent('.entry-report .text')).trim(), DESCRIPTION);
+  assert.match(await page.textContent('.entry-report .report'), /Pression ou influence indue/);
+
+  await page.fill('#ack-message', ACK);
+  await page.getByRole('button', { name: 'Accuser réception' }).click();
+  await page.waitForSelector('#reply-form');
+  assert.match(await page.textContent('#case-status'), /Réception accusée/);
+  await page.waitForFunction((t) => [...document.querySelectorAll('.entry-reply .text')].some((e) => e.textContent === t), ACK);
+
+  await page.fill('#reply-message', REPLY);
+  await page.getByRole('button', { name: 'Envoyer la réponse' }).click();
+  await page.waitForFunction((t) => [...document.querySelectorAll('.entry-reply .text')].some((e) => e.textContent === t), REPLY);
+
+  await page.selectOption('#close-reason', 'measures_taken');
+  await page.fill('#close-message', CLOSING);
+  await page.getByRole('button', { name: 'Clôturer le dossier' }).click();
+  await page.waitForSelector('#closed-note');
+  assert.match(await page.textContent('#case-status'), /Clôturé — Mesures prises/);
+  await page.waitForFunction((t) => [...document.querySelectorAll('.entry-reply .text')].some((e) => e.textContent === t), CLOSING);
+  assert.equal(await page.locator('#reply-form').count(), 0, 'a closed case cannot be answered');
+  await page.screenshot({ path: screenshotPath('secretary-case-closed-fr'), fullPage: true });
+  assert.match(await page.textContent('#case-journal'), /Réception accusée/);
+
+  // Nothing readable went to the server: not the report, not the replies, not the key.
+  for (const r of requests) {
+    for (const secret of [DESCRIPTION, ACK, REPLY, CLOSING, 'Orchidée', 'AGE-SECRET-KEY', process.env.VIGIE_IDENTITY_PASSPHRASE]) {
+      for (const part of [r.url, r.headers, r.body]) assert.ok(!part.includes(secret), `${r.url} carries «${secret}»`);
+    }
+  }
+  assert.deepEqual(problems, []);
+
+  // Logging out forgets the key in this tab.
+  await page.click('#logout');
+  await page.waitForURL(/\/fr\/secretary\/login/);
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await page.goto(`${BASE}/fr/secretary`);
+  assert.match(page.url(), /\/secretary\/login/);
+  await context.close();
+
+  // The thread decrypts offline with the stock age command, in order.
+  const texts = decryptWithStockAge(exportCases()).join('\n');
+  for (const t of [DESCRIPTION, ACK, REPLY, CLOSING]) assert.ok(texts.includes(t), t);
+});
+
+test('a wrong passphrase and a key that is not a recipient get clear messages', async () => {
+  const wrongKey = `${process.env.VIGIE_WORK}/stranger.key`;
+  execFileSync(process.env.VIGIE_BIN, ['keygen', '--out', wrongKey], { stdio: 'ignore' });
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const { page } = await watchedPage(context);
+  await login(page, process.env.VIGIE_IDENTITY, 'not the passphrase');
+  await page.waitForSelector('#login-status.error', { timeout: 60000 });
+  assert.match(await page.textContent('#login-status'), /phrase de passe n'ouvre pas/);
+  await login(page, wrongKey);
+  await page.waitForSelector('#login-status.error');
+  assert.match(await page.textContent('#login-status'), /ne correspond à aucun destinataire/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('vigie.identities')), null);
+  await context.close();
+});
+
+test('without JavaScript the workspace says it needs it and points to the offline path', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false, locale: 'en-GB' });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/en/secretary/login`);
+  assert.match(await page.textContent('noscript'), /vigie export/);
+  await context.close();
+});
