@@ -83,6 +83,8 @@ impl Application {
             demo,
             assets: Assets::new(),
             challenge_limit: Default::default(),
+            lookup_limit: Default::default(),
+            message_limit: Default::default(),
         });
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -91,6 +91,9 @@ pub enum WorkflowError {
 
 /// What the Secretary does to a case.
 pub enum Step {
+    /// A reporter's message: never journaled (the journal keeps times, and
+    /// reporter events keep dates only).
+    Message(NewEntry),
     Reply(NewEntry),
     Acknowledge(NewEntry),
     Review,
@@ -135,6 +138,12 @@ pub fn apply_step(
         }
     };
     match step {
+        Step::Message(entry) => {
+            if case.status == CaseStatus::Closed {
+                return Err(WorkflowError::Closed.into());
+            }
+            append(conn, entry)?;
+        }
         Step::Reply(entry) => {
             if case.status == CaseStatus::Closed {
                 return Err(WorkflowError::Closed.into());

@@ -15,6 +15,8 @@ const AGE_JS: &[u8] = include_bytes!("../../static/vendor/age.js");
 const PROTOCOL_JS: &[u8] = include_bytes!("../../static/js/protocol.js");
 const REPORT_JS: &[u8] = include_bytes!("../../static/js/report.js");
 const SECRETARY_JS: &[u8] = include_bytes!("../../static/js/secretary.js");
+const FOLLOWUP_JS: &[u8] = include_bytes!("../../static/js/followup.js");
+const THREAD_JS: &[u8] = include_bytes!("../../static/js/thread.js");
 
 /// A script or stylesheet as a page references it.
 #[derive(Debug, Clone)]
@@ -80,11 +82,13 @@ impl Asset {
     }
 }
 
-/// A module's source with its relative import of `from` pointed at `to`.
-fn relink(source: &[u8], from: &str, to: &str) -> Vec<u8> {
-    String::from_utf8_lossy(source)
-        .replace(&format!("'{from}'"), &format!("'{to}'"))
-        .into_bytes()
+/// A module's source with its relative imports pointed at hashed URLs.
+fn relink(source: &[u8], links: &[(&str, &Asset)]) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(source).into_owned();
+    for (from, to) in links {
+        text = text.replace(&format!("'{from}'"), &format!("'{}'", to.url()));
+    }
+    text.into_bytes()
 }
 
 /// The embedded assets and their content-hashed URLs.
@@ -98,6 +102,8 @@ pub struct Assets {
     pub report_js: AssetRef,
     /// The Secretary's workspace entry module.
     pub secretary_js: AssetRef,
+    /// The follow-up pages' entry module.
+    pub followup_js: AssetRef,
     files: Vec<Asset>,
 }
 
@@ -108,31 +114,30 @@ impl Assets {
         let js = "text/javascript; charset=utf-8";
         // Imports name hashed files, so each importer is hashed after what it imports.
         let age = Asset::new("age", "js", js, AGE_JS.to_vec());
+        let thread = Asset::new("thread", "js", js, THREAD_JS.to_vec());
         let protocol = Asset::new(
             "protocol",
             "js",
             js,
-            relink(PROTOCOL_JS, "../vendor/age.js", &age.url()),
+            relink(PROTOCOL_JS, &[("../vendor/age.js", &age)]),
         );
-        let report = Asset::new(
-            "report",
-            "js",
-            js,
-            relink(REPORT_JS, "./protocol.js", &protocol.url()),
-        );
-        let secretary = relink(SECRETARY_JS, "./protocol.js", &protocol.url());
-        let secretary = Asset::new(
-            "secretary",
-            "js",
-            js,
-            relink(&secretary, "../vendor/age.js", &age.url()),
-        );
+        let links = [
+            ("../vendor/age.js", &age),
+            ("./protocol.js", &protocol),
+            ("./thread.js", &thread),
+        ];
+        let report = Asset::new("report", "js", js, relink(REPORT_JS, &links));
+        let followup = Asset::new("followup", "js", js, relink(FOLLOWUP_JS, &links));
+        let secretary = Asset::new("secretary", "js", js, relink(SECRETARY_JS, &links));
         Assets {
             css: css.reference(),
             icon_url: icon.url(),
             report_js: report.reference(),
             secretary_js: secretary.reference(),
-            files: vec![css, icon, age, protocol, report, secretary],
+            followup_js: followup.reference(),
+            files: vec![
+                css, icon, age, thread, protocol, report, followup, secretary,
+            ],
         }
     }
 }

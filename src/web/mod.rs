@@ -2,6 +2,7 @@
 
 mod api;
 mod assets;
+mod followup;
 mod form;
 mod headers;
 mod pages;
@@ -31,6 +32,23 @@ pub struct Limits {
     pub ciphertext_bytes: usize,
 }
 
+/// A rate limit over a fixed one-minute window, global (never per client:
+/// that would mean keeping client addresses).
+#[derive(Debug, Default)]
+pub struct MinuteLimit(std::sync::Mutex<(i64, u32)>);
+
+impl MinuteLimit {
+    pub fn allow(&self, now: i64, limit: u32) -> bool {
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let minute = now.div_euclid(60);
+        if w.0 != minute {
+            *w = (minute, 0);
+        }
+        w.1 += 1;
+        w.1 <= limit
+    }
+}
+
 /// Everything a handler needs, injected through `web::Data`.
 pub struct AppState {
     pub db: Db,
@@ -42,7 +60,11 @@ pub struct AppState {
     pub demo: bool,
     pub assets: Assets,
     /// How many login challenges were issued this minute.
-    pub challenge_limit: secretary::MinuteLimit,
+    pub challenge_limit: MinuteLimit,
+    /// Follow-up lookups this minute (global: no addresses are kept).
+    pub lookup_limit: MinuteLimit,
+    /// Reporter messages this minute.
+    pub message_limit: MinuteLimit,
 }
 
 /// All routes. The access log and headers are added by `startup`.
@@ -54,6 +76,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/api/v1/reports")
                 .route(web::post().to(api::create_report))
                 .default_service(web::to(api::method_not_allowed)),
+        )
+        .route("/api/v1/cases/lookup", web::post().to(followup::api_lookup))
+        .route(
+            "/api/v1/cases/messages",
+            web::post().to(followup::api_message),
         )
         .route(
             "/api/v1/secretary/challenges",
@@ -98,8 +125,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/{lang}/follow-up")
-                .route(web::get().to(reporter::follow_up_form))
-                .route(web::post().to(reporter::follow_up_submit))
+                .route(web::get().to(followup::form))
+                .route(web::post().to(followup::open_case))
+                .default_service(web::to(reporter::method_not_allowed)),
+        )
+        .service(
+            web::resource("/{lang}/follow-up/message")
+                .route(web::post().to(followup::post_message))
                 .default_service(web::to(reporter::method_not_allowed)),
         )
         .default_service(web::to(reporter::not_found));

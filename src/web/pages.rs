@@ -10,7 +10,6 @@ use chrono::NaiveDate;
 use super::{assets::AssetRef, AppState};
 use crate::{
     config::CategorySetting,
-    db::CaseRow,
     domain::ReportFields,
     i18n::{Lang, Tr},
 };
@@ -26,6 +25,14 @@ pub struct Layout<'a> {
     pub secretary_js: &'a AssetRef,
     /// A page of the Secretary's workspace (its own navigation, no reporter links).
     pub secretary: bool,
+    pub followup_js: &'a AssetRef,
+    /// The Secretary's recipients, space-separated, for in-browser encryption.
+    pub recipients: String,
+    pub categories: Vec<&'a CategorySetting>,
+    /// Longest text a reporter may write.
+    pub max_text: usize,
+    /// A follow-up page (loads its module).
+    pub followup: bool,
     pub other_lang_path: String,
 }
 
@@ -41,12 +48,30 @@ impl<'a> Layout<'a> {
             report_js: &state.assets.report_js,
             secretary_js: &state.assets.secretary_js,
             secretary: false,
+            followup_js: &state.assets.followup_js,
+            recipients: state
+                .recipients
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            categories: state.categories.iter().collect(),
+            max_text: state.limits.description_chars,
+            followup: false,
             other_lang_path: format!("/{}/{}", lang.other().code(), page),
         }
     }
 }
 
 impl<'a> Layout<'a> {
+    /// A follow-up page: it loads the follow-up module.
+    pub fn followup(state: &'a AppState, lang: Lang) -> Self {
+        Layout {
+            followup: true,
+            ..Layout::new(state, lang, "follow-up")
+        }
+    }
+
     /// A page of the Secretary's workspace.
     pub fn secretary(state: &'a AppState, lang: Lang, page: &str) -> Self {
         Layout {
@@ -66,8 +91,6 @@ pub struct HomePage<'a> {
 #[template(path = "report.html")]
 pub struct ReportPage<'a> {
     pub l: Layout<'a>,
-    /// The Secretary's recipients, space-separated, for in-browser encryption.
-    pub recipients: String,
     pub categories: Vec<&'a CategorySetting>,
     pub fields: &'a ReportFields,
     pub error: Option<&'static str>,
@@ -83,22 +106,6 @@ pub struct ReceiptPage<'a> {
     pub received_on: NaiveDate,
     pub ack_due: NaiveDate,
     pub feedback_due: NaiveDate,
-}
-
-#[derive(Template)]
-#[template(path = "followup.html")]
-pub struct FollowUpPage<'a> {
-    pub l: Layout<'a>,
-    pub typed: &'a str,
-    pub error: Option<&'static str>,
-}
-
-#[derive(Template)]
-#[template(path = "case.html")]
-pub struct CasePage<'a> {
-    pub l: Layout<'a>,
-    pub case: &'a CaseRow,
-    pub status_key: String,
 }
 
 #[derive(Template)]

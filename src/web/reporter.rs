@@ -1,5 +1,4 @@
-//! The reporter's pages: home, the no-JavaScript report form and receipt,
-//! the follow-up form.
+//! The reporter's pages: home, the no-JavaScript report form and receipt.
 
 use actix_web::{
     http::{header, StatusCode},
@@ -9,18 +8,17 @@ use secrecy::ExposeSecret;
 
 use super::{
     form::{self, FormError},
-    pages::{self, CasePage, FollowUpPage, HomePage, Layout, ReceiptPage, ReportPage},
+    pages::{self, HomePage, Layout, ReceiptPage, ReportPage},
     AppState,
 };
 use crate::{
-    crypto::{self, Token},
-    db::{self, Case},
+    db,
     domain::{ReportDraft, ReportFields},
     i18n::Lang,
     submission,
 };
 
-fn lang_of(req: &HttpRequest) -> Option<Lang> {
+pub(super) fn lang_of(req: &HttpRequest) -> Option<Lang> {
     req.match_info().get("lang").and_then(|l| l.parse().ok())
 }
 
@@ -111,12 +109,6 @@ fn report_page(
         status,
         &ReportPage {
             l: Layout::new(state, lang, "report"),
-            recipients: state
-                .recipients
-                .iter()
-                .map(|r| r.to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
             categories: state.categories.iter().collect(),
             fields,
             error,
@@ -133,7 +125,7 @@ pub async fn report_form(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     report_page(&state, lang, StatusCode::OK, &ReportFields::default(), None)
 }
 
-fn form_error_status(e: FormError) -> StatusCode {
+pub(super) fn form_error_status(e: FormError) -> StatusCode {
     match e {
         FormError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         FormError::NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -141,7 +133,7 @@ fn form_error_status(e: FormError) -> StatusCode {
     }
 }
 
-async fn read_form(
+pub(super) async fn read_form(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
@@ -239,107 +231,5 @@ pub async fn report_submit(
                 Some("error-internal"),
             )
         }
-    }
-}
-
-fn follow_up_page(
-    state: &AppState,
-    lang: Lang,
-    status: StatusCode,
-    typed: &str,
-    error: Option<&'static str>,
-) -> HttpResponse {
-    pages::render(
-        status,
-        &FollowUpPage {
-            l: Layout::new(state, lang, "follow-up"),
-            typed,
-            error,
-        },
-    )
-}
-
-pub async fn follow_up_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(lang) = lang_of(&req) else {
-        return not_found(req, state).await;
-    };
-    follow_up_page(&state, lang, StatusCode::OK, "", None)
-}
-
-pub async fn follow_up_submit(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let Some(lang) = lang_of(&req) else {
-        return not_found(req, state).await;
-    };
-    let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            return follow_up_page(
-                &state,
-                lang,
-                form_error_status(e),
-                "",
-                Some(e.message_key()),
-            )
-        }
-    };
-    let typed = zeroize::Zeroizing::new(form::take(&parsed, "token"));
-    drop(parsed);
-    let token = match Token::parse(&typed) {
-        Ok(token) => token,
-        Err(_) => {
-            return follow_up_page(
-                &state,
-                lang,
-                StatusCode::BAD_REQUEST,
-                &typed,
-                Some("token-typo"),
-            )
-        }
-    };
-    let locator = crypto::derive_from_token(&token).locator;
-    drop(token);
-    let database = state.db.clone();
-    let found = web::block(move || -> Result<Option<Case>, db::DbError> {
-        let mut conn = database.conn()?;
-        Ok(Case::find_by_locator(&mut conn, &locator)?)
-    })
-    .await;
-    match found {
-        Ok(Ok(Some(case))) => pages::render(
-            StatusCode::OK,
-            &CasePage {
-                l: Layout::new(&state, lang, "follow-up"),
-                status_key: format!("status-{}", case.status.as_str()),
-                case: &case.row,
-            },
-        ),
-        Ok(Ok(None)) => follow_up_page(
-            &state,
-            lang,
-            StatusCode::NOT_FOUND,
-            &typed,
-            Some("token-unknown"),
-        ),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "case lookup failed");
-            follow_up_page(
-                &state,
-                lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &typed,
-                Some("error-unavailable"),
-            )
-        }
-        Err(_) => follow_up_page(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            &typed,
-            Some("error-unavailable"),
-        ),
     }
 }

@@ -40,23 +40,6 @@ pub const CHALLENGE_SECS: i64 = 120;
 pub const CHALLENGES_PER_MINUTE: u32 = 30;
 const PER_PAGE: i64 = 50;
 
-/// A rate limit over a fixed one-minute window, global (never per client:
-/// that would mean keeping client addresses).
-#[derive(Debug, Default)]
-pub struct MinuteLimit(std::sync::Mutex<(i64, u32)>);
-
-impl MinuteLimit {
-    fn allow(&self, now: i64, limit: u32) -> bool {
-        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let minute = now.div_euclid(60);
-        if w.0 != minute {
-            *w = (minute, 0);
-        }
-        w.1 += 1;
-        w.1 <= limit
-    }
-}
-
 enum AuthError {
     Missing,
     Expired,

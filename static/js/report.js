@@ -4,6 +4,7 @@
 import {
   cryptoAvailable, derive, displayToken, generateToken, padJson, seal, toBase64, toHex,
 } from './protocol.js';
+import { formatDate } from './thread.js';
 
 const form = document.getElementById('report-form');
 if (form) init(form);
@@ -90,13 +91,6 @@ function init(form) {
     derived.replyKey.fill(0);
     showReceipt(form, shown, dates, lang);
   });
-}
-
-function formatDate(iso, lang) {
-  const format = new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', {
-    day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC',
-  });
-  return format.format(new Date(`${iso}T00:00:00Z`));
 }
 
 function showReceipt(form, token, dates, lang) {

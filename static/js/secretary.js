@@ -4,6 +4,7 @@
 // encrypted here to every Secretary recipient and to the reporter's R.
 import { Decrypter } from '../vendor/age.js';
 import { padJson, seal, toBase64 } from './protocol.js';
+import { renderEntry } from './thread.js';
 
 const IDENTITIES = 'vigie.identities';
 const CSRF = 'vigie.csrf';
@@ -139,38 +140,13 @@ function initWorkspace() {
   if (caseEl) initCase(caseEl, identities);
 }
 
-function renderEntry(article, message, labels) {
-  const body = article.querySelector('.entry-body');
-  if (message.type === 'report') {
-    const view = document.getElementById('report-view').content.cloneNode(true);
-    const label = labels.querySelector(`[data-key="${CSS.escape(message.category || '')}"]`);
-    for (const dd of view.querySelectorAll('[data-field]')) {
-      const field = dd.dataset.field;
-      const value = field === 'category' ? (label ? label.textContent : message.category) : message[field];
-      if (value) {
-        dd.textContent = value;
-      } else if (dd.tagName === 'DD') {
-        dd.previousElementSibling.remove();
-        dd.remove();
-      }
-    }
-    body.replaceChildren(view);
-  } else {
-    const text = document.createElement('div');
-    text.className = 'text';
-    text.textContent = message.body || '';
-    body.replaceChildren(text);
-  }
-}
-
 async function initCase(caseEl, identities) {
   const msg = document.getElementById('case-messages').dataset;
-  const labels = document.getElementById('category-labels');
   const d = new Decrypter();
   for (const i of identities) d.addIdentity(i);
   for (const article of document.querySelectorAll('.entry[data-ciphertext]')) {
     try {
-      renderEntry(article, JSON.parse(await d.decrypt(fromBase64(article.dataset.ciphertext), 'text')), labels);
+      renderEntry(article.querySelector('.entry-body'), JSON.parse(await d.decrypt(fromBase64(article.dataset.ciphertext), 'text')));
     } catch (e) {
       article.querySelector('.entry-body').textContent = msg.undecryptable;
     }

@@ -1,0 +1,621 @@
+//! The reporter's follow-up, with the token alone.
+//!
+//! With JavaScript the browser derives `L` and `K` and sends only `L` (in a
+//! POST body) to `/api/v1/cases/lookup`; it decrypts the thread itself and
+//! seals new messages itself. Without JavaScript the server derives what it
+//! needs from the typed token, decrypts the thread in memory to render one
+//! `no-store` page, seals a new message at once, and forgets the token. The
+//! token travels back in a hidden field of the message form (see the threat
+//! model): nothing is kept between two requests.
+
+// The error side of these results is the response to send, built at most
+// once per request: its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use actix_web::{
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
+use base64::Engine;
+use chrono::NaiveDate;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::{
+    api::{header_lang, parse_ciphertext, problem, read_json},
+    form,
+    pages::{self, Layout},
+    reporter::{form_error_status, lang_of, not_found, read_form},
+    AppState,
+};
+use crate::{
+    config::CategorySetting,
+    crypto::{self, Locator, Recipients, Token},
+    db::{
+        self, apply_step, Case, CaseRow, EntryKind, EntryRow, NewEntry, Step, StepError,
+        WorkflowError,
+    },
+    domain::CaseStatus,
+    i18n::Lang,
+};
+
+/// Lookups per minute, for the whole instance. A token has 128 random bits:
+/// guessing is hopeless at any rate; the limit only caps the load.
+pub const LOOKUPS_PER_MINUTE: u32 = 600;
+/// Reporter messages per minute, for the whole instance.
+pub const MESSAGES_PER_MINUTE: u32 = 120;
+
+/// A decrypted entry, for the no-JavaScript page. Zeroized on drop.
+#[derive(Debug, Default, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct Plain {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    pub category: Option<String>,
+    pub description: Option<String>,
+    pub period: Option<String>,
+    pub place: Option<String>,
+    pub persons: Option<String>,
+    pub evidence: Option<String>,
+    pub body: Option<String>,
+}
+
+pub struct Shown {
+    pub kind: &'static str,
+    pub created_on: NaiveDate,
+    /// `None` when the entry cannot be decrypted with the reporter's key.
+    pub plain: Option<Plain>,
+    pub category: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "followup.html")]
+struct FollowUpPage<'a> {
+    l: Layout<'a>,
+    typed: &'a str,
+    error: Option<&'static str>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "case.html")]
+struct CasePage<'a> {
+    l: Layout<'a>,
+    case: &'a CaseRow,
+    status_key: String,
+    open: bool,
+    entries: Vec<Shown>,
+    token: &'a str,
+    typed_message: &'a str,
+    error: Option<&'static str>,
+    sent: bool,
+    max_message: usize,
+}
+
+fn follow_up_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    typed: &str,
+    error: Option<&'static str>,
+) -> HttpResponse {
+    pages::render(
+        status,
+        &FollowUpPage {
+            l: Layout::followup(state, lang),
+            typed,
+            error,
+        },
+    )
+}
+
+pub async fn form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    follow_up_page(&state, lang, StatusCode::OK, "", None)
+}
+
+fn category_label(state: &AppState, lang: Lang, key: &str) -> String {
+    let setting = state
+        .categories
+        .find(key)
+        .cloned()
+        .unwrap_or_else(|| CategorySetting {
+            key: key.to_string(),
+            fr: Some(key.to_string()),
+            en: Some(key.to_string()),
+        });
+    state.i18n.category(lang, &setting)
+}
+
+/// Decrypts the thread with the reporter's own key, in memory.
+fn decrypt_thread(
+    state: &AppState,
+    lang: Lang,
+    identity: &age::x25519::Identity,
+    entries: Vec<EntryRow>,
+) -> Vec<Shown> {
+    entries
+        .into_iter()
+        .map(|e| {
+            let plain = crypto::decrypt(std::slice::from_ref(identity), &e.ciphertext)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Plain>(&bytes).ok());
+            Shown {
+                kind: e.kind().map(EntryKind::as_str).unwrap_or("report"),
+                created_on: e.created_on,
+                category: plain
+                    .as_ref()
+                    .and_then(|p| p.category.as_deref())
+                    .map(|c| category_label(state, lang, c)),
+                plain,
+            }
+        })
+        .collect()
+}
+
+enum Lookup {
+    Typo,
+    Unknown,
+    Found(Box<Case>, Vec<EntryRow>, Box<crypto::Derived>),
+    Busy,
+    Broken,
+}
+
+/// The one code path for every typed token: a typo is told apart only by
+/// its check symbols; a well-formed token always costs a derivation and an
+/// indexed query, found or not.
+async fn look_up(state: &web::Data<AppState>, typed: &str) -> Lookup {
+    let Ok(token) = Token::parse(typed) else {
+        return Lookup::Typo;
+    };
+    if !state
+        .lookup_limit
+        .allow(state.clock.now(), LOOKUPS_PER_MINUTE)
+    {
+        return Lookup::Busy;
+    }
+    let derived = crypto::derive_from_token(&token);
+    drop(token);
+    let locator = derived.locator;
+    let worker = state.clone();
+    let found = web::block(
+        move || -> Result<Option<(Case, Vec<EntryRow>)>, db::DbError> {
+            let mut conn = worker.db.conn()?;
+            match Case::find_by_locator(&mut conn, &locator)? {
+                Some(case) => {
+                    let entries = case.entries(&mut conn)?;
+                    Ok(Some((case, entries)))
+                }
+                None => Ok(None),
+            }
+        },
+    )
+    .await;
+    match found {
+        Ok(Ok(Some((case, entries)))) => Lookup::Found(Box::new(case), entries, Box::new(derived)),
+        Ok(Ok(None)) => Lookup::Unknown,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "case lookup failed");
+            Lookup::Broken
+        }
+        Err(_) => Lookup::Broken,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn case_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    case: &Case,
+    entries: Vec<EntryRow>,
+    derived: &crypto::Derived,
+    token: &str,
+    typed_message: &str,
+    error: Option<&'static str>,
+    sent: bool,
+) -> HttpResponse {
+    pages::render(
+        status,
+        &CasePage {
+            l: Layout::followup(state, lang),
+            case: &case.row,
+            status_key: format!("status-{}", case.status.as_str()),
+            open: case.status != CaseStatus::Closed,
+            entries: decrypt_thread(state, lang, &derived.reply_identity, entries),
+            token,
+            typed_message,
+            error,
+            sent,
+            max_message: state.limits.description_chars,
+        },
+    )
+}
+
+fn lookup_failure(state: &AppState, lang: Lang, outcome: &Lookup, typed: &str) -> HttpResponse {
+    let (status, key) = match outcome {
+        Lookup::Typo => (StatusCode::BAD_REQUEST, "token-typo"),
+        Lookup::Unknown => (StatusCode::NOT_FOUND, "token-unknown"),
+        Lookup::Busy => (StatusCode::TOO_MANY_REQUESTS, "error-busy"),
+        Lookup::Broken | Lookup::Found(..) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "error-unavailable")
+        }
+    };
+    follow_up_page(state, lang, status, typed, Some(key))
+}
+
+/// `POST /{lang}/follow-up`: the case, decrypted by the server for a browser
+/// without JavaScript.
+pub async fn open_case(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return follow_up_page(
+                &state,
+                lang,
+                form_error_status(e),
+                "",
+                Some(e.message_key()),
+            )
+        }
+    };
+    let typed = Zeroizing::new(form::take(&parsed, "token"));
+    drop(parsed);
+    match look_up(&state, &typed).await {
+        Lookup::Found(case, entries, derived) => {
+            let token = Token::parse(&typed)
+                .map(|t| t.display())
+                .unwrap_or_else(|_| SecretString::from(String::new()));
+            case_page(
+                &state,
+                lang,
+                StatusCode::OK,
+                &case,
+                entries,
+                &derived,
+                token.expose_secret(),
+                "",
+                None,
+                false,
+            )
+        }
+        other => lookup_failure(&state, lang, &other, &typed),
+    }
+}
+
+/// Seals a reporter's message for the Secretary and the reporter.
+fn seal_message(
+    recipients: &Recipients,
+    reporter: &age::x25519::Recipient,
+    lang: Lang,
+    body: &str,
+) -> Result<crypto::AgeCiphertext, crypto::EncryptError> {
+    #[derive(Serialize)]
+    struct Message<'a> {
+        v: u8,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        lang: &'a str,
+        body: &'a str,
+    }
+    let json = serde_json::to_vec(&Message {
+        v: 1,
+        kind: "message",
+        lang: lang.code(),
+        body,
+    })
+    .map(Zeroizing::new)
+    .unwrap_or_default();
+    let padded = crypto::pad(json);
+    crypto::encrypt_for_case(recipients, reporter, &padded)
+}
+
+enum Posted {
+    Stored,
+    Closed,
+    Failed,
+}
+
+async fn store_message(
+    state: &web::Data<AppState>,
+    case_id: String,
+    sealed: crypto::AgeCiphertext,
+) -> Posted {
+    let worker = state.clone();
+    let done = web::block(move || {
+        let today = worker.clock.today();
+        let now = worker.clock.now();
+        let entry = NewEntry::later(&case_id, EntryKind::Message, today, sealed.into_bytes());
+        worker
+            .db
+            .try_write(|conn| apply_step(conn, &case_id, Step::Message(entry), today, now))
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => Posted::Stored,
+        Ok(Err(StepError::Workflow(WorkflowError::Closed))) => Posted::Closed,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "a reporter message could not be stored");
+            Posted::Failed
+        }
+        Err(_) => Posted::Failed,
+    }
+}
+
+/// `POST /{lang}/follow-up/message`: a message from a browser without JavaScript.
+pub async fn post_message(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return follow_up_page(
+                &state,
+                lang,
+                form_error_status(e),
+                "",
+                Some(e.message_key()),
+            )
+        }
+    };
+    let typed = Zeroizing::new(form::take(&parsed, "token"));
+    let body = Zeroizing::new(form::take(&parsed, "body"));
+    drop(parsed);
+    let (case, entries, derived) = match look_up(&state, &typed).await {
+        Lookup::Found(case, entries, derived) => (case, entries, derived),
+        other => return lookup_failure(&state, lang, &other, &typed),
+    };
+    let shown = Token::parse(&typed)
+        .map(|t| t.display())
+        .unwrap_or_else(|_| SecretString::from(String::new()));
+    let refuse = |status: StatusCode, key: &'static str, entries: Vec<EntryRow>| {
+        case_page(
+            &state,
+            lang,
+            status,
+            &case,
+            entries,
+            &derived,
+            shown.expose_secret(),
+            &body,
+            Some(key),
+            false,
+        )
+    };
+    let text = body.trim();
+    if case.status == CaseStatus::Closed {
+        return refuse(StatusCode::CONFLICT, "followup-error-closed", entries);
+    }
+    if text.is_empty() {
+        return refuse(StatusCode::BAD_REQUEST, "followup-error-empty", entries);
+    }
+    if text.chars().count() > state.limits.description_chars {
+        return refuse(StatusCode::BAD_REQUEST, "followup-error-too-long", entries);
+    }
+    if !state
+        .message_limit
+        .allow(state.clock.now(), MESSAGES_PER_MINUTE)
+    {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "error-busy", entries);
+    }
+    let Ok(sealed) = seal_message(&state.recipients, &derived.reply_recipient, lang, text) else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-unavailable",
+            entries,
+        );
+    };
+    match store_message(&state, case.row.id.clone(), sealed).await {
+        Posted::Stored => match look_up(&state, &typed).await {
+            Lookup::Found(case, entries, derived) => case_page(
+                &state,
+                lang,
+                StatusCode::OK,
+                &case,
+                entries,
+                &derived,
+                shown.expose_secret(),
+                "",
+                None,
+                true,
+            ),
+            other => lookup_failure(&state, lang, &other, &typed),
+        },
+        Posted::Closed => refuse(StatusCode::CONFLICT, "followup-error-closed", entries),
+        Posted::Failed => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-unavailable",
+            entries,
+        ),
+    }
+}
+
+// ---------------------------------------------------------------- JSON API
+
+#[derive(Deserialize)]
+struct LookupBody {
+    lookup: SecretString,
+}
+
+#[derive(Deserialize)]
+struct MessageBody {
+    lookup: SecretString,
+    ciphertext: String,
+}
+
+#[derive(Serialize)]
+struct EntryOut {
+    kind: &'static str,
+    created_on: NaiveDate,
+    ciphertext: String,
+}
+
+#[derive(Serialize)]
+struct CaseOut {
+    status: &'static str,
+    closure_reason: Option<String>,
+    received_on: NaiveDate,
+    ack_due: NaiveDate,
+    acknowledged_on: Option<NaiveDate>,
+    feedback_due: NaiveDate,
+    closed_on: Option<NaiveDate>,
+    entries: Vec<EntryOut>,
+}
+
+fn locator_of(
+    state: &AppState,
+    lang: Lang,
+    lookup: &SecretString,
+) -> Result<Locator, HttpResponse> {
+    let bytes = hex::decode(lookup.expose_secret().as_bytes()).map(Zeroizing::new);
+    let lookup = bytes
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .map(Zeroizing::new)
+        .ok_or_else(|| problem(state, lang, StatusCode::BAD_REQUEST, "api-error-lookup"))?;
+    Ok(Locator::from_lookup(&lookup))
+}
+
+async fn find_case(
+    state: &web::Data<AppState>,
+    lang: Lang,
+    locator: Locator,
+) -> Result<(Case, Vec<EntryRow>), HttpResponse> {
+    if !state
+        .lookup_limit
+        .allow(state.clock.now(), LOOKUPS_PER_MINUTE)
+    {
+        return Err(problem(
+            state,
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            "error-busy",
+        ));
+    }
+    let worker = state.clone();
+    let found = web::block(
+        move || -> Result<Option<(Case, Vec<EntryRow>)>, db::DbError> {
+            let mut conn = worker.db.conn()?;
+            match Case::find_by_locator(&mut conn, &locator)? {
+                Some(case) => {
+                    let entries = case.entries(&mut conn)?;
+                    Ok(Some((case, entries)))
+                }
+                None => Ok(None),
+            }
+        },
+    )
+    .await;
+    match found {
+        Ok(Ok(Some(found))) => Ok(found),
+        Ok(Ok(None)) => Err(problem(
+            state,
+            lang,
+            StatusCode::NOT_FOUND,
+            "api-error-unknown-case",
+        )),
+        _ => Err(problem(
+            state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        )),
+    }
+}
+
+/// `POST /api/v1/cases/lookup {lookup}`: the case and its encrypted thread.
+pub async fn api_lookup(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let lang = header_lang(&req);
+    let result = async {
+        let body: LookupBody = read_json(&req, payload, &state, lang).await?;
+        let locator = locator_of(&state, lang, &body.lookup)?;
+        find_case(&state, lang, locator).await
+    }
+    .await;
+    let (case, entries) = match result {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CaseOut {
+            status: case.status.as_str(),
+            closure_reason: case.row.closure_reason.clone(),
+            received_on: case.row.received_on,
+            ack_due: case.row.ack_due,
+            acknowledged_on: case.row.acknowledged_on,
+            feedback_due: case.row.feedback_due,
+            closed_on: case.row.closed_on,
+            entries: entries
+                .iter()
+                .map(|e| EntryOut {
+                    kind: e.kind().map(EntryKind::as_str).unwrap_or("report"),
+                    created_on: e.created_on,
+                    ciphertext: b64.encode(&e.ciphertext),
+                })
+                .collect(),
+        })
+}
+
+/// `POST /api/v1/cases/messages {lookup, ciphertext}`: a message sealed in
+/// the reporter's browser.
+pub async fn api_message(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let lang = header_lang(&req);
+    let result = async {
+        let body: MessageBody = read_json(&req, payload, &state, lang).await?;
+        let locator = locator_of(&state, lang, &body.lookup)?;
+        let sealed = parse_ciphertext(&state, lang, &body.ciphertext)?;
+        let (case, _) = find_case(&state, lang, locator).await?;
+        if !state
+            .message_limit
+            .allow(state.clock.now(), MESSAGES_PER_MINUTE)
+        {
+            return Err(problem(
+                &state,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                "error-busy",
+            ));
+        }
+        Ok((case, sealed))
+    }
+    .await;
+    let (case, sealed) = match result {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    match store_message(&state, case.row.id.clone(), sealed).await {
+        Posted::Stored => HttpResponse::Created()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "stored": true })),
+        Posted::Closed => problem(&state, lang, StatusCode::CONFLICT, "api-error-closed"),
+        Posted::Failed => problem(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        ),
+    }
+}
