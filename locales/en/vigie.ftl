@@ -245,8 +245,8 @@ api-error-rate-limited = Too many login attempts. Wait a minute.
 api-error-challenge = This challenge was already used or has expired. Start the login again.
 api-error-wrong-key = The answer to the challenge is wrong: this key does not match.
 api-error-reason = Choose a closure reason.
-api-error-closed = This case is closed: it can no longer be changed or answered.
-api-error-transition = This status change is not allowed: a case goes from "received" to "acknowledged", then "under review", then "closed".
+api-error-closed = This case is closed: it can no longer be answered or change status.
+api-error-transition = This change is not allowed: a received case must first be acknowledged; it can then move to under review or be closed.
 
 error-busy = The service is receiving many requests right now. Try again in a minute; your text is kept.
 api-error-unknown-case = No case matches this code.
@@ -267,3 +267,4 @@ followup-js-note = This case was decrypted on this device: your code did not lea
 followup-working = Decrypting on this device…
 followup-no-crypto = This browser cannot decrypt on this page (the connection is not secure, or the encryption functions are missing). Nothing was sent. Open the site by its https:// or .onion address, or choose looking it up through the server below.
 followup-fallback-explain = Looking up through the server: your code goes to the server, protected on the way only if the connection is (an https:// or .onion address); the server decrypts the case in memory to show the page, then forgets the code.
+followup-unsent = Your text, which was not sent

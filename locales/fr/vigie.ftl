@@ -245,8 +245,8 @@ api-error-rate-limited = Trop de tentatives de connexion. Attendez une minute.
 api-error-challenge = Ce défi a déjà servi ou a expiré. Recommencez la connexion.
 api-error-wrong-key = La réponse au défi est fausse : cette clé ne correspond pas.
 api-error-reason = Choisissez un motif de clôture.
-api-error-closed = Ce dossier est clôturé : il ne peut plus être modifié ni recevoir de réponse.
-api-error-transition = Ce changement d'état n'est pas permis : un dossier passe de « reçu » à « réception accusée », puis « en cours d'examen », puis « clôturé ».
+api-error-closed = Ce dossier est clôturé : il ne peut plus recevoir de réponse ni changer d'état.
+api-error-transition = Ce changement n'est pas permis : un dossier reçu doit d'abord faire l'objet d'un accusé de réception ; il peut ensuite passer en cours d'examen ou être clôturé.
 
 error-busy = Le service reçoit beaucoup de demandes en ce moment. Réessayez dans une minute ; votre texte est conservé.
 api-error-unknown-case = Aucun dossier ne correspond à ce code.
@@ -267,3 +267,4 @@ followup-js-note = Ce dossier a été déchiffré sur cet appareil : votre code 
 followup-working = Déchiffrement sur cet appareil…
 followup-no-crypto = Ce navigateur ne peut pas déchiffrer sur cette page (connexion non sécurisée ou fonction de chiffrement absente). Rien n'a été envoyé. Ouvrez le site par son adresse https:// ou .onion, ou choisissez la consultation par le serveur ci-dessous.
 followup-fallback-explain = Consultation par le serveur : votre code partira vers le serveur, protégé en route seulement si la connexion l'est (adresse https:// ou .onion) ; le serveur déchiffrera le dossier en mémoire pour afficher la page, puis oubliera le code.
+followup-unsent = Votre texte, qui n'a pas été envoyé

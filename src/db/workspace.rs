@@ -145,8 +145,11 @@ pub fn apply_step(
             append(conn, entry)?;
         }
         Step::Reply(entry) => {
-            if case.status == CaseStatus::Closed {
-                return Err(WorkflowError::Closed.into());
+            match case.status {
+                CaseStatus::Closed => return Err(WorkflowError::Closed.into()),
+                // The first word to the reporter is the acknowledgement.
+                CaseStatus::Received => return Err(WorkflowError::Illegal.into()),
+                _ => {}
             }
             append(conn, entry)?;
             Journal::record(conn, Some(case_id), "replied", None, now)?;

@@ -58,19 +58,33 @@ async fn authenticate(
     let state = state.clone();
     web::block(move || {
         let now = state.clock.now();
-        let mut conn = state.db.conn().map_err(|_| AuthError::Broken)?;
-        let row = SessionRow::find(&mut conn, &hash)
-            .map_err(|_| AuthError::Broken)?
-            .ok_or(AuthError::Missing)?;
-        if now - row.last_seen > IDLE_SECS || now - row.created_at > MAX_SECS {
-            let _ = SessionRow::delete(&mut conn, &row.id_hash);
-            return Err(AuthError::Expired);
-        }
-        SessionRow::touch(&mut conn, &row.id_hash, now).map_err(|_| AuthError::Broken)?;
-        Ok(row)
+        // A write, through the SQLite queue: the idle timer moves on.
+        state.db.try_write(|conn| {
+            let row = SessionRow::find(conn, &hash)?.ok_or(AuthError::Missing)?;
+            if now - row.last_seen > IDLE_SECS || now - row.created_at > MAX_SECS {
+                SessionRow::delete(conn, &row.id_hash)?;
+                // Keep the deletion: this is an answer, not a failure.
+                return Ok(Err(AuthError::Expired));
+            }
+            SessionRow::touch(conn, &row.id_hash, now)?;
+            Ok(Ok(row))
+        })
     })
     .await
     .map_err(|_| AuthError::Broken)?
+    .and_then(|outcome| outcome)
+}
+
+impl From<diesel::result::Error> for AuthError {
+    fn from(_: diesel::result::Error) -> Self {
+        AuthError::Broken
+    }
+}
+
+impl From<db::DbError> for AuthError {
+    fn from(_: db::DbError) -> Self {
+        AuthError::Broken
+    }
 }
 
 fn csrf_ok(req: &HttpRequest, session: &SessionRow) -> bool {

@@ -81,11 +81,12 @@ function initLogin(form) {
   const msg = document.getElementById('login-messages').dataset;
   const status = document.getElementById('login-status');
   forgetKey();
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = false;
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const file = form.elements.identity.files[0];
-    const passphrase = form.elements.passphrase.value;
-    const button = form.querySelector('button[type=submit]');
+    const file = document.getElementById('identity-file').files[0];
+    const passphrase = document.getElementById('passphrase').value;
     button.disabled = true;
     show(status, msg.working, 'status');
     try {

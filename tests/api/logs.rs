@@ -104,6 +104,13 @@ async fn exercise_and_collect_log(level: &str) -> String {
         .body(encode_form(&[("token", &token)]))
         .send()
         .await;
+    let _ = headers(client.post(format!("{address}/fr/follow-up/message")))
+        .body(encode_form(&[
+            ("token", &token),
+            ("body", "Message-Suivi-Secret ajouté"),
+        ]))
+        .send()
+        .await;
     let _ = headers(client.post(format!("{address}/en/report?q=Query-String-Secret")))
         .body("category=nope&description=Rejected-Text-Secret")
         .send()
@@ -124,6 +131,7 @@ async fn exercise_and_collect_log(level: &str) -> String {
         "Quetzalcoatl",
         "Personne-Témoin",
         "Rejected-Text-Secret",
+        "Message-Suivi-Secret",
         "Query-String-Secret",
         "Path-Secret",
         token.as_str(),

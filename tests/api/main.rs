@@ -4,6 +4,7 @@
 //! built with `--features postgres`).
 
 mod cli;
+mod followup;
 mod helpers;
 mod logs;
 mod report;

@@ -81,7 +81,13 @@ pub async fn login(app: &TestApp) -> Secretary {
     }
 }
 
-async fn act(app: &TestApp, s: &Secretary, case: &str, action: &str, body: Value) -> (u16, Value) {
+pub async fn act(
+    app: &TestApp,
+    s: &Secretary,
+    case: &str,
+    action: &str,
+    body: Value,
+) -> (u16, Value) {
     let res = post(
         app,
         &format!("/api/v1/secretary/cases/{case}/{action}"),
@@ -93,7 +99,7 @@ async fn act(app: &TestApp, s: &Secretary, case: &str, action: &str, body: Value
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn page(app: &TestApp, s: Option<&Secretary>, path: &str) -> reqwest::Response {
+pub async fn page(app: &TestApp, s: Option<&Secretary>, path: &str) -> reqwest::Response {
     let mut req = app.client.get(format!("{}{}", app.address, path));
     if let Some(s) = s {
         req = req.header("Cookie", &s.cookie);
@@ -102,7 +108,7 @@ async fn page(app: &TestApp, s: Option<&Secretary>, path: &str) -> reqwest::Resp
 }
 
 /// A reply sealed as the Secretary's browser would, to the case's recipients.
-fn reply(app: &TestApp, case: &Case, body: &str) -> Value {
+pub fn reply(app: &TestApp, case: &Case, body: &str) -> Value {
     let reporter: age::x25519::Recipient = case
         .row
         .reporter_recipient
@@ -120,7 +126,7 @@ fn reply(app: &TestApp, case: &Case, body: &str) -> Value {
 }
 
 /// Submits a report without JavaScript and returns its case.
-async fn new_case(app: &TestApp) -> (Case, Token) {
+pub async fn new_case(app: &TestApp) -> (Case, Token) {
     let html = app
         .submit_report(
             "fr",
@@ -346,8 +352,14 @@ async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
     app.clock.advance(2 * 86400);
     let s = login(&app).await;
 
-    // Nothing but acknowledgement first.
+    // Nothing but acknowledgement first, not even a reply.
     assert_eq!(act(&app, &s, &id, "review", json!({})).await.0, 409);
+    assert_eq!(
+        act(&app, &s, &id, "replies", reply(&app, &case, "trop tôt"))
+            .await
+            .0,
+        409
+    );
     let (status, p) = act(
         &app,
         &s,
@@ -554,4 +566,25 @@ async fn the_journal_cannot_be_changed_or_erased_even_in_the_database() {
             .len(),
         1
     );
+}
+
+#[tokio::test]
+async fn without_javascript_the_login_form_cannot_send_the_passphrase_anywhere() {
+    let app = spawn_app().await;
+    let html = page(&app, None, "/fr/secretary/login")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let form = &html[html.find("<form").unwrap_or(0)..html.find("</form>").unwrap_or(0)];
+    assert!(form.contains("method=\"post\""));
+    assert!(
+        !form.contains("name=\""),
+        "no field has a name, so no field can be submitted"
+    );
+    assert!(
+        form.contains("<button type=\"submit\" disabled>"),
+        "the script enables the button"
+    );
+    assert!(html.contains("<noscript>"));
 }

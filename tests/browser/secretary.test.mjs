@@ -4,9 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { launch, watchedPage, BASE, screenshotPath, exportCases, decryptWithStockAge } from './harness.mjs';
-import { derive, parseToken } from '../../static/js/protocol.js';
+import { caseIdOf, loginAsSecretary as login } from './secretary-helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -36,24 +35,6 @@ async function reportWithJavaScript() {
   return token;
 }
 
-/** The case whose reporter key R the token derives (found through an export). */
-async function caseIdOf(token) {
-  const { replyRecipient } = await derive(await parseToken(token));
-  const out = exportCases();
-  for (const dir of execFileSync('ls', [out]).toString().trim().split('\n')) {
-    const meta = JSON.parse(readFileSync(`${out}/${dir}/metadata.json`, 'utf8'));
-    if (meta.reporter_recipient === replyRecipient) return meta.id;
-  }
-  throw new Error('case not found');
-}
-
-async function login(page, file, passphrase) {
-  await page.goto(`${BASE}/fr/secretary/login`);
-  await page.setInputFiles('#identity-file', file);
-  if (passphrase) await page.fill('#passphrase', passphrase);
-  await page.getByRole('button', { name: 'Se connecter' }).click();
-}
-
 test('the Secretary logs in with the key file, reads the report, acknowledges, replies and closes', async () => {
   const token = await reportWithJavaScript();
   const caseId = await caseIdOf(token);
@@ -61,8 +42,7 @@ test('the Secretary logs in with the key file, reads the report, acknowledges, r
   const context = await browser.newContext({ locale: 'fr-FR' });
   const { page, problems } = await watchedPage(context);
   const requests = recordRequests(page);
-  await login(page, process.env.VIGIE_IDENTITY, process.env.VIGIE_IDENTITY_PASSPHRASE);
-  await page.waitForURL(`${BASE}/fr/secretary`, { timeout: 60000 });
+  await login(page);
   assert.ok(await page.locator(`tr[data-case="${caseId}"]`).count() === 1, 'the case is in the inbox');
   await page.screenshot({ path: screenshotPath('secretary-inbox-fr'), fullPage: true });
 

@@ -1,3 +1,4 @@
+DROP TRIGGER journal_no_truncate ON journal;
 DROP TRIGGER journal_no_update ON journal;
 DROP FUNCTION journal_append_only();
 DROP TABLE journal;

@@ -35,3 +35,5 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER journal_no_update BEFORE UPDATE OR DELETE ON journal
 FOR EACH ROW EXECUTE FUNCTION journal_append_only();
+CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON journal
+FOR EACH STATEMENT EXECUTE FUNCTION journal_append_only();

@@ -1,0 +1,350 @@
+//! The reporter's follow-up with the token alone, with and without JavaScript.
+
+use base64::Engine;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use vigie::{
+    crypto::{self, Recipients, Token},
+    db::{Case, Journal},
+};
+use zeroize::Zeroizing;
+
+use crate::{
+    helpers::{spawn_app, TestApp},
+    workspace::{act, login, new_case, page, reply},
+};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn shown(token: &Token) -> String {
+    token.display().expose_secret().to_string()
+}
+
+async fn api(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let res = app
+        .client
+        .post(format!("{}{}", app.address, path))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// A message sealed as the reporter's browser would.
+fn sealed_message(app: &TestApp, token: &Token, body: &str) -> String {
+    let r = crypto::derive_from_token(token).reply_recipient;
+    let plain = crypto::pad(Zeroizing::new(
+        json!({"v": 1, "type": "message", "lang": "fr", "body": body})
+            .to_string()
+            .into_bytes(),
+    ));
+    let sealed = crypto::encrypt_for_case(&Recipients::new(app.recipients.clone()), &r, &plain)
+        .unwrap_or_else(|e| panic!("{e}"));
+    B64.encode(sealed.as_bytes())
+}
+
+#[tokio::test]
+async fn without_javascript_the_reporter_reads_the_answer_and_replies() {
+    let app = spawn_app().await;
+    let (case, token) = new_case(&app).await;
+    let s = login(&app).await;
+    assert_eq!(
+        act(
+            &app,
+            &s,
+            &case.row.id,
+            "acknowledge",
+            reply(&app, &case, "Merci, pouvez-vous préciser ?")
+        )
+        .await
+        .0,
+        204
+    );
+
+    let res = app
+        .post_form("/fr/follow-up", &[("token", &shown(&token))])
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "no cookie carries the reporter's authority"
+    );
+    let html = res.text().await.unwrap_or_default();
+    for expected in [
+        "Réception accusée",
+        "Des fonds détournés",
+        "Merci, pouvez-vous préciser ?",
+        "Votre signalement",
+        "Réponse du Secrétaire permanent",
+        "name=\"token\"",
+    ] {
+        assert!(html.contains(expected), "the case page lacks «{expected}»");
+    }
+
+    let res = app
+        .post_form(
+            "/fr/follow-up/message",
+            &[
+                ("token", &shown(&token)),
+                ("body", "Les virements datent de mars."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let html = res.text().await.unwrap_or_default();
+    assert!(html.contains("Votre message a été envoyé"));
+    assert!(html.contains("Les virements datent de mars."));
+
+    // Stored as an unread message, readable by the Secretary, not journaled.
+    let entries = case.entries(&mut app.conn()).unwrap_or_default();
+    let message = entries.last().unwrap_or_else(|| panic!("a message"));
+    assert_eq!((message.kind.as_str(), message.unread), ("message", true));
+    let plain = crypto::decrypt(&app.identities[..1], &message.ciphertext)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(String::from_utf8_lossy(&plain).contains("Les virements datent de mars."));
+    let inbox = page(&app, Some(&s), "/fr/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        inbox.contains("<strong class=\"unread\">1</strong>"),
+        "the inbox shows one unread message"
+    );
+    let journal = Journal::recent(&mut app.conn(), Some(&case.row.id), 50).unwrap_or_default();
+    assert!(
+        journal.iter().all(|j| j.action != "message"),
+        "reporter events are not journaled"
+    );
+    page(
+        &app,
+        Some(&s),
+        &format!("/fr/secretary/cases/{}", case.row.id),
+    )
+    .await;
+    let inbox = page(&app, Some(&s), "/fr/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        !inbox.contains("class=\"unread\""),
+        "opening the case marks it read"
+    );
+}
+
+#[tokio::test]
+async fn bad_follow_up_input_gets_a_translated_4xx_and_keeps_the_text() {
+    let app = spawn_app().await;
+    let (open_case, open_token) = new_case(&app).await;
+    let (closed_case, closed_token) = new_case(&app).await;
+    let s = login(&app).await;
+    assert_eq!(
+        act(
+            &app,
+            &s,
+            &closed_case.row.id,
+            "acknowledge",
+            reply(&app, &closed_case, "ok")
+        )
+        .await
+        .0,
+        204
+    );
+    let closing = json!({"reason": "unfounded", "ciphertext": reply(&app, &closed_case, "Dossier clos, merci.")["ciphertext"]});
+    assert_eq!(
+        act(&app, &s, &closed_case.row.id, "close", closing).await.0,
+        204
+    );
+    let _ = open_case;
+
+    let long = "m".repeat(50_001);
+    let unknown = shown(&Token::generate());
+    let open = shown(&open_token);
+    let closed = shown(&closed_token);
+    // (token, message, status, French message, text kept)
+    let cases: Vec<(&str, &str, u16, &str, Option<&str>)> = vec![
+        (&open, "", 400, "ne peut pas être vide", None),
+        (&open, "   ", 400, "ne peut pas être vide", None),
+        (&open, &long, 400, "trop long", None),
+        (
+            &closed,
+            "Encore une chose",
+            409,
+            "est clôturé",
+            Some("Encore une chose"),
+        ),
+        ("ABCD-EFGH", "Texte", 400, "faute de frappe", None),
+        (&unknown, "Texte", 404, "Aucun dossier ne correspond", None),
+    ];
+    for (token, body, status, message, kept) in cases {
+        let res = app
+            .post_form("/fr/follow-up/message", &[("token", token), ("body", body)])
+            .await;
+        assert_eq!(res.status().as_u16(), status, "{message}");
+        let html = res.text().await.unwrap_or_default();
+        assert!(html.contains(message), "missing «{message}»");
+        if let Some(kept) = kept {
+            assert!(html.contains(kept), "the text was lost");
+        }
+    }
+    // The closed case is shown read-only with its closing message.
+    let html = app
+        .post_form("/en/follow-up", &[("token", &closed)])
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains("Dossier clos, merci."));
+    assert!(html.contains("This case is closed"));
+    assert!(!html.contains("id=\"message-form\""));
+    let messages = |c: &Case| {
+        c.entries(&mut app.conn())
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e.kind == "message")
+            .count()
+    };
+    assert_eq!(messages(&open_case_of(&app, &open_token)), 0);
+    assert_eq!(messages(&closed_case), 0);
+}
+
+fn open_case_of(app: &TestApp, token: &Token) -> Case {
+    Case::find_by_locator(&mut app.conn(), &crypto::derive_from_token(token).locator)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("found"))
+}
+
+#[tokio::test]
+async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
+    let app = spawn_app().await;
+    let (case, token) = new_case(&app).await;
+    let s = login(&app).await;
+    assert_eq!(
+        act(
+            &app,
+            &s,
+            &case.row.id,
+            "acknowledge",
+            reply(&app, &case, "Bien reçu.")
+        )
+        .await
+        .0,
+        204
+    );
+    let derived = crypto::derive_from_token(&token);
+    let lookup = hex::encode(*derived.lookup);
+
+    let (status, found) = api(&app, "/api/v1/cases/lookup", json!({"lookup": lookup})).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["status"], "acknowledged");
+    assert_eq!(found["acknowledged_on"], "2026-11-30");
+    let entries = found["entries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["report", "reply"]
+    );
+    let reply_bytes = B64
+        .decode(entries[1]["ciphertext"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    let plain = crypto::decrypt(std::slice::from_ref(&derived.reply_identity), &reply_bytes)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        String::from_utf8_lossy(&plain).contains("Bien reçu."),
+        "K reads the Secretary's reply"
+    );
+
+    let (status, _) = api(
+        &app,
+        "/api/v1/cases/messages",
+        json!({"lookup": lookup, "ciphertext": sealed_message(&app, &token, "Précision")}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(case.entries(&mut app.conn()).unwrap_or_default().len(), 3);
+
+    // (path, body, status, code)
+    let other = Token::generate();
+    let cases = [
+        (
+            "/api/v1/cases/lookup",
+            json!({"lookup": "abc"}),
+            400,
+            "lookup",
+        ),
+        (
+            "/api/v1/cases/lookup",
+            json!({"lookup": hex::encode(*crypto::derive_from_token(&other).lookup)}),
+            404,
+            "unknown-case",
+        ),
+        ("/api/v1/cases/lookup", json!({}), 400, "json"),
+        (
+            "/api/v1/cases/messages",
+            json!({"lookup": lookup, "ciphertext": "bm9wZQ=="}),
+            400,
+            "not-age",
+        ),
+        (
+            "/api/v1/cases/messages",
+            json!({"lookup": hex::encode(*crypto::derive_from_token(&other).lookup), "ciphertext": sealed_message(&app, &other, "x")}),
+            404,
+            "unknown-case",
+        ),
+    ];
+    for (path, body, status, code) in cases {
+        let (got, p) = api(&app, path, body).await;
+        assert_eq!((got, p["error"].as_str()), (status, Some(code)), "{path}");
+        assert!(!p["message"].as_str().unwrap_or_default().is_empty());
+    }
+    let closing = json!({"reason": "moot", "ciphertext": reply(&app, &case, "fin")["ciphertext"]});
+    assert_eq!(act(&app, &s, &case.row.id, "close", closing).await.0, 204);
+    let (status, p) = api(
+        &app,
+        "/api/v1/cases/messages",
+        json!({"lookup": lookup, "ciphertext": sealed_message(&app, &token, "trop tard")}),
+    )
+    .await;
+    assert_eq!((status, p["error"].as_str()), (409, Some("closed")));
+}
+
+#[tokio::test]
+async fn lookups_are_rate_limited_for_the_whole_instance_never_per_address() {
+    let app = spawn_app().await;
+    let lookup = hex::encode(*crypto::derive_from_token(&Token::generate()).lookup);
+    let mut last = 0;
+    for _ in 0..601 {
+        last = api(&app, "/api/v1/cases/lookup", json!({"lookup": lookup}))
+            .await
+            .0;
+    }
+    assert_eq!(last, 429);
+    let res = app
+        .post_form("/en/follow-up", &[("token", &shown(&Token::generate()))])
+        .await;
+    assert_eq!(res.status().as_u16(), 429);
+    assert!(res
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("many requests"));
+    app.clock.advance(60);
+    assert_eq!(
+        api(&app, "/api/v1/cases/lookup", json!({"lookup": lookup}))
+            .await
+            .0,
+        404
+    );
+}
