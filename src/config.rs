@@ -67,6 +67,37 @@ pub struct Settings {
     /// Requests are counted, not logged one by one; the counts are written
     /// once per this many seconds.
     pub access_log_interval_secs: u64,
+    /// SMTP relay host. Empty: emails are written as `.eml` files under
+    /// `data_dir/mail`.
+    pub smtp_host: Option<String>,
+    /// SMTP port (default: 587 for starttls, 465 for tls, 25 for plain).
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit TLS) or `plain` (loopback only).
+    pub smtp_security: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<SecretString>,
+    /// PEM file of a private certificate authority that signed the relay's
+    /// certificate (in addition to the public roots).
+    pub smtp_ca_file: Option<PathBuf>,
+    /// The name given in EHLO; never the machine's host name.
+    pub smtp_hello_name: String,
+    /// Sender address of the notifications.
+    pub mail_from: String,
+    /// Where notifications go (the Secretary's addresses): a list, or one
+    /// string with addresses separated by commas.
+    #[serde(deserialize_with = "one_or_many")]
+    pub mail_to: Vec<String>,
+    /// Language of the notifications: `fr` (default) or `en`.
+    pub mail_lang: String,
+    /// Notifications leave after a random delay of up to this many seconds.
+    pub notify_max_delay_secs: u64,
+    /// How often the outbox worker looks for due notifications, in ms.
+    pub notify_poll_millis: u64,
+    /// Longest wait between two attempts on a refusing relay.
+    pub notify_retry_cap_secs: u64,
+    /// Mail pending longer than this is reported by `vigie check` and in
+    /// the workspace.
+    pub notify_stale_secs: u64,
 }
 
 impl Default for Settings {
@@ -93,6 +124,20 @@ impl Default for Settings {
                 .collect(),
             log: "info".into(),
             access_log_interval_secs: 3600,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_security: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_ca_file: None,
+            smtp_hello_name: "vigie.invalid".into(),
+            mail_from: "vigie@localhost".into(),
+            mail_to: Vec::new(),
+            mail_lang: "fr".into(),
+            notify_max_delay_secs: 1800,
+            notify_poll_millis: 15_000,
+            notify_retry_cap_secs: 3600,
+            notify_stale_secs: 7200,
         }
     }
 }
@@ -125,6 +170,25 @@ impl DatabaseSetting {
     }
 }
 
+/// How notification emails leave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailSetting {
+    /// No relay: `.eml` files in this folder.
+    Files(PathBuf),
+    Smtp {
+        host: String,
+        port: u16,
+        security: SmtpSecurity,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    StartTls,
+    Tls,
+    Plain,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("the configuration could not be read: {0}")]
@@ -140,8 +204,26 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
 /// Every key a configuration file may hold.
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 28] = [
     "listen",
     "public_url",
     "data_dir",
@@ -156,6 +238,20 @@ const KEYS: [&str; 14] = [
     "categories",
     "log",
     "access_log_interval_secs",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "smtp_password",
+    "smtp_ca_file",
+    "smtp_hello_name",
+    "mail_from",
+    "mail_to",
+    "mail_lang",
+    "notify_max_delay_secs",
+    "notify_poll_millis",
+    "notify_retry_cap_secs",
+    "notify_stale_secs",
 ];
 
 /// A misspelt key would silently keep its default: refuse it instead.
@@ -225,6 +321,13 @@ impl Settings {
         if self.access_log_interval_secs == 0 {
             return Err(invalid("access_log_interval_secs", "must be at least 1"));
         }
+        self.mail()?;
+        if self.notify_poll_millis == 0 || self.notify_retry_cap_secs == 0 {
+            return Err(invalid(
+                "notify_poll_millis",
+                "intervals must be at least 1",
+            ));
+        }
         if self.categories.is_empty() {
             return Err(invalid("categories", "at least one category is needed"));
         }
@@ -256,6 +359,55 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// How notifications leave, checked: TLS unless the relay is on loopback.
+    pub fn mail(&self) -> Result<MailSetting, ConfigError> {
+        if self.mail_lang.parse::<crate::i18n::Lang>().is_err() {
+            return Err(invalid("mail_lang", "fr or en"));
+        }
+        if self.smtp_hello_name.is_empty() || self.smtp_hello_name.contains(char::is_whitespace) {
+            return Err(invalid("smtp_hello_name", "a host name without spaces"));
+        }
+        let Some(host) = self.smtp_host.as_ref().filter(|h| !h.is_empty()) else {
+            return Ok(MailSetting::Files(self.data_dir.join("mail")));
+        };
+        if self.mail_to.is_empty() {
+            return Err(invalid(
+                "mail_to",
+                "at least one address is needed when smtp_host is set",
+            ));
+        }
+        let security = match self.smtp_security.as_str() {
+            "starttls" => SmtpSecurity::StartTls,
+            "tls" => SmtpSecurity::Tls,
+            "plain" => {
+                let loopback = host == "localhost"
+                    || host
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                if !loopback {
+                    return Err(invalid(
+                        "smtp_security",
+                        "plain SMTP is allowed only to a relay on this machine (localhost, 127.0.0.1, ::1); use starttls or tls",
+                    ));
+                }
+                SmtpSecurity::Plain
+            }
+            _ => return Err(invalid("smtp_security", "starttls, tls or plain")),
+        };
+        let port = self.smtp_port.unwrap_or(match security {
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::Plain => 25,
+        });
+        Ok(MailSetting::Smtp {
+            host: host.clone(),
+            port,
+            security,
+        })
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -340,6 +492,46 @@ mod tests {
                 other => panic!("expected an error on {key}, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn plain_smtp_is_refused_unless_the_relay_is_on_loopback() {
+        let with = |host: &str, security: &str| Settings {
+            smtp_host: Some(host.into()),
+            smtp_security: security.into(),
+            mail_to: vec!["sg@example.org".into()],
+            ..Settings::default()
+        };
+        for host in ["localhost", "127.0.0.1", "::1", "[::1]"] {
+            assert!(with(host, "plain").validate().is_ok(), "{host}");
+        }
+        for host in ["mail.example.org", "10.0.0.2", "192.168.1.1"] {
+            assert!(
+                matches!(
+                    with(host, "plain").validate(),
+                    Err(ConfigError::Invalid {
+                        key: "smtp_security",
+                        ..
+                    })
+                ),
+                "{host}"
+            );
+            assert!(with(host, "starttls").validate().is_ok());
+        }
+        assert_eq!(
+            with("mail.example.org", "tls").mail().ok(),
+            Some(MailSetting::Smtp {
+                host: "mail.example.org".into(),
+                port: 465,
+                security: SmtpSecurity::Tls
+            })
+        );
+        assert!(Settings {
+            mail_to: vec![],
+            ..with("localhost", "plain")
+        }
+        .validate()
+        .is_err());
     }
 
     #[test]

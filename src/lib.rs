@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod i18n;
+pub mod notify;
 pub mod startup;
 pub mod submission;
 pub mod telemetry;

@@ -11,6 +11,7 @@ use crate::{
     db,
     domain::{Categories, Clock, SystemClock},
     i18n::I18n,
+    notify::{self, Notifier},
     telemetry,
     web::{routes, security_headers, AppState, Assets, Limits},
 };
@@ -68,6 +69,22 @@ impl Application {
         tracing::info!(database = %database.describe(), recipients = recipients.len(), "starting");
         let db = db::connect(&database, settings.database_pool_size)
             .with_context(|| format!("cannot open the database ({})", database.describe()))?;
+        let notifier =
+            Arc::new(Notifier::from_settings(settings).context("cannot set up notifications")?);
+        if let Some(dir) = notifier.mail_folder() {
+            let line = format!(
+                "No SMTP relay configured: notification emails are written as .eml files under {}",
+                dir.display()
+            );
+            eprintln!("{line}");
+            tracing::info!("{line}");
+        }
+        notify::spawn_worker(
+            db.clone(),
+            notifier,
+            clock.clone(),
+            Duration::from_millis(settings.notify_poll_millis),
+        );
         let state = web::Data::new(AppState {
             db,
             i18n: I18n::load()?,
@@ -85,6 +102,8 @@ impl Application {
             challenge_limit: Default::default(),
             lookup_limit: Default::default(),
             message_limit: Default::default(),
+            notify_max_delay: settings.notify_max_delay_secs,
+            notify_stale_secs: i64::try_from(settings.notify_stale_secs).unwrap_or(i64::MAX),
         });
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

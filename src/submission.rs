@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 use crate::{
     crypto::{self, AgeCiphertext, EncryptError, Locator, Recipients, Token},
-    db::{Case, Db, DbError, NewCase, NewEntry},
+    db::{Case, Db, DbError, NewCase, NewEntry, Outbox},
     domain::{deadlines, Clock, Deadlines, ReportDraft},
     i18n::Lang,
     web::AppState,
@@ -49,9 +49,12 @@ impl From<DbError> for SubmitError {
 
 /// Stores a case whose report is already sealed; when this returns `Ok`, the
 /// commit is durable.
+/// The Secretary is told, in the same transaction, after a random delay of
+/// up to `max_delay` seconds.
 pub fn store_sealed(
     db: &Db,
     clock: &dyn Clock,
+    max_delay: u64,
     locator: &Locator,
     reporter: &age::x25519::Recipient,
     report: AgeCiphertext,
@@ -60,7 +63,11 @@ pub fn store_sealed(
     let due = deadlines(today, None);
     let case = NewCase::received(locator, reporter.to_string(), today, due);
     let entry = NewEntry::report(&case, report.into_bytes());
-    db.write(|conn| Case::insert_with_report(conn, &case, &entry))?;
+    let notify_at = clock.now() + crate::notify::random_delay(max_delay);
+    db.write(|conn| {
+        Case::insert_with_report(conn, &case, &entry)?;
+        Outbox::announce(conn, notify_at)
+    })?;
     Ok(Stored {
         received_on: today,
         deadlines: due,
@@ -79,6 +86,7 @@ pub fn submit_sealed_by_server(
         &state.db,
         &state.recipients,
         state.clock.as_ref(),
+        state.notify_max_delay,
         draft,
         lang,
     )
@@ -88,6 +96,7 @@ pub fn seal_and_store(
     db: &Db,
     recipients: &Recipients,
     clock: &dyn Clock,
+    max_delay: u64,
     draft: &ReportDraft,
     lang: Lang,
 ) -> Result<Receipt, SubmitError> {
@@ -99,6 +108,7 @@ pub fn seal_and_store(
     let stored = store_sealed(
         db,
         clock,
+        max_delay,
         &derived.locator,
         &derived.reply_recipient,
         ciphertext,

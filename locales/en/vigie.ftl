@@ -268,3 +268,19 @@ followup-working = Decrypting on this device…
 followup-no-crypto = This browser cannot decrypt on this page (the connection is not secure, or the encryption functions are missing). Nothing was sent. Open the site by its https:// or .onion address, or choose looking it up through the server below.
 followup-fallback-explain = Looking up through the server: your code goes to the server, protected on the way only if the connection is (an https:// or .onion address); the server decrypts the case in memory to show the page, then forgets the code.
 followup-unsent = Your text, which was not sent
+
+mail-activity-subject = Vigie: new activity
+mail-activity-body = New activity on the reporting platform: { $count } new item(s).
+
+    Open the Permanent Secretary's workspace: { $inbox }
+mail-reminder-subject = Vigie: deadline reminder
+mail-reminder-body = Deadline reminder on the reporting platform:
+    - acknowledgements due within 2 days: { $ack }
+    - feedback due within 14 days: { $feedback }
+    - overdue cases: { $overdue }
+
+    Open the Permanent Secretary's workspace: { $inbox }
+mail-backlog = Notifications have been waiting too long: { $count }. Last error: { $reason }
+cli-check-mail-files = no SMTP relay: emails are written to { $dir }
+cli-check-mail-relay = SMTP relay reachable ({ $relay })
+cli-check-mail-backlog = { $count } notification(s) waiting too long; last error: { $reason }

@@ -268,3 +268,19 @@ followup-working = Déchiffrement sur cet appareil…
 followup-no-crypto = Ce navigateur ne peut pas déchiffrer sur cette page (connexion non sécurisée ou fonction de chiffrement absente). Rien n'a été envoyé. Ouvrez le site par son adresse https:// ou .onion, ou choisissez la consultation par le serveur ci-dessous.
 followup-fallback-explain = Consultation par le serveur : votre code partira vers le serveur, protégé en route seulement si la connexion l'est (adresse https:// ou .onion) ; le serveur déchiffrera le dossier en mémoire pour afficher la page, puis oubliera le code.
 followup-unsent = Votre texte, qui n'a pas été envoyé
+
+mail-activity-subject = Vigie : nouvelle activité
+mail-activity-body = Nouvelle activité sur la plateforme de signalement : { $count } nouvel(s) élément(s).
+
+    Consultez l'espace du Secrétaire permanent : { $inbox }
+mail-reminder-subject = Vigie : rappel des délais
+mail-reminder-body = Rappel des délais sur la plateforme de signalement :
+    - accusés de réception à envoyer dans les 2 jours : { $ack }
+    - retours à donner dans les 14 jours : { $feedback }
+    - dossiers en retard : { $overdue }
+
+    Consultez l'espace du Secrétaire permanent : { $inbox }
+mail-backlog = Des notifications attendent depuis trop longtemps : { $count }. Dernière erreur : { $reason }
+cli-check-mail-files = pas de relais SMTP : les courriels sont écrits dans { $dir }
+cli-check-mail-relay = relais SMTP joignable ({ $relay })
+cli-check-mail-backlog = { $count } notification(s) en attente depuis trop longtemps ; dernière erreur : { $reason }

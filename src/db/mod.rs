@@ -3,10 +3,12 @@
 //! never write diesel DSL. Backend-specific SQL lives in this file only.
 
 mod models;
+mod outbox;
 pub mod schema;
 mod workspace;
 
 pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
+pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
 pub use workspace::{
     apply_step, Challenge, InboxPage, Journal, SessionRow, Step, StepError, WorkflowError,
 };

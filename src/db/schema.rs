@@ -58,3 +58,26 @@ diesel::table! {
         occurred_at -> BigInt,
     }
 }
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        ack_soon -> Integer,
+        feedback_soon -> Integer,
+        overdue -> Integer,
+        due_at -> BigInt,
+        next_attempt_at -> BigInt,
+        attempts -> Integer,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notify_state (key) {
+        key -> Text,
+        value -> BigInt,
+    }
+}

@@ -91,9 +91,10 @@ pub enum WorkflowError {
 
 /// What the Secretary does to a case.
 pub enum Step {
-    /// A reporter's message: never journaled (the journal keeps times, and
-    /// reporter events keep dates only).
-    Message(NewEntry),
+    /// A reporter's message, announced to the Secretary at the given time;
+    /// never journaled (the journal keeps times, and reporter events keep
+    /// dates only).
+    Message(NewEntry, i64),
     Reply(NewEntry),
     Acknowledge(NewEntry),
     Review,
@@ -138,11 +139,12 @@ pub fn apply_step(
         }
     };
     match step {
-        Step::Message(entry) => {
+        Step::Message(entry, notify_at) => {
             if case.status == CaseStatus::Closed {
                 return Err(WorkflowError::Closed.into());
             }
             append(conn, entry)?;
+            super::Outbox::announce(conn, notify_at)?;
         }
         Step::Reply(entry) => {
             match case.status {

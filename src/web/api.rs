@@ -181,6 +181,7 @@ pub async fn create_report(
         submission::store_sealed(
             &worker.db,
             worker.clock.as_ref(),
+            worker.notify_max_delay,
             &locator,
             &recipient,
             ciphertext,

@@ -334,9 +334,10 @@ async fn store_message(
         let today = worker.clock.today();
         let now = worker.clock.now();
         let entry = NewEntry::later(&case_id, EntryKind::Message, today, sealed.into_bytes());
-        worker
-            .db
-            .try_write(|conn| apply_step(conn, &case_id, Step::Message(entry), today, now))
+        let notify_at = now + crate::notify::random_delay(worker.notify_max_delay);
+        worker.db.try_write(|conn| {
+            apply_step(conn, &case_id, Step::Message(entry, notify_at), today, now)
+        })
     })
     .await;
     match done {

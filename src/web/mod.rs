@@ -65,6 +65,10 @@ pub struct AppState {
     pub lookup_limit: MinuteLimit,
     /// Reporter messages this minute.
     pub message_limit: MinuteLimit,
+    /// Notifications leave after a random delay of up to this many seconds.
+    pub notify_max_delay: u64,
+    /// Mail pending longer than this is shown as a problem in the workspace.
+    pub notify_stale_secs: i64,
 }
 
 /// All routes. The access log and headers are added by `startup`.

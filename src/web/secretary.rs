@@ -366,6 +366,8 @@ struct InboxPage<'a> {
     pages: i64,
     status: &'a str,
     statuses: [&'static str; 4],
+    /// Notifications that have waited too long, and why.
+    mail_warning: Option<String>,
 }
 
 pub async fn inbox(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -386,12 +388,17 @@ pub async fn inbox(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         .unwrap_or(1)
         .clamp(1, 1_000_000);
     let worker = state.clone();
-    let found = web::block(move || -> Result<db::InboxPage, db::DbError> {
-        let mut conn = worker.db.conn()?;
-        Ok(Case::inbox(&mut conn, status, page - 1, PER_PAGE)?)
-    })
+    let found = web::block(
+        move || -> Result<(db::InboxPage, db::Backlog), db::DbError> {
+            let mut conn = worker.db.conn()?;
+            let page = Case::inbox(&mut conn, status, page - 1, PER_PAGE)?;
+            let backlog =
+                db::Outbox::backlog(&mut conn, worker.clock.now(), worker.notify_stale_secs)?;
+            Ok((page, backlog))
+        },
+    )
     .await;
-    let Ok(Ok(found)) = found else {
+    let Ok(Ok((found, backlog))) = found else {
         return pages::error_page(
             &state,
             lang,
@@ -433,6 +440,16 @@ pub async fn inbox(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
             pages,
             status: status.map(|s| s.as_str()).unwrap_or(""),
             statuses: ["received", "acknowledged", "in_review", "closed"],
+            mail_warning: (backlog.stale > 0).then(|| {
+                state.i18n.get_with(
+                    lang,
+                    "mail-backlog",
+                    &[
+                        ("count", backlog.stale.to_string()),
+                        ("reason", backlog.last_error.unwrap_or_default()),
+                    ],
+                )
+            }),
         },
     )
 }

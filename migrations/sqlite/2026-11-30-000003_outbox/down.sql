@@ -1,0 +1,2 @@
+DROP TABLE notify_state;
+DROP TABLE outbox;
