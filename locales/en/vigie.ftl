@@ -284,3 +284,4 @@ mail-backlog = Notifications have been waiting too long: { $count }. Last error:
 cli-check-mail-files = no SMTP relay: emails are written to { $dir }
 cli-check-mail-relay = SMTP relay reachable ({ $relay })
 cli-check-mail-backlog = { $count } notification(s) waiting too long; last error: { $reason }
+error-busy-lookup = The service is receiving many requests right now. Try again in a minute.

@@ -284,3 +284,4 @@ mail-backlog = Des notifications attendent depuis trop longtemps : { $count }. D
 cli-check-mail-files = pas de relais SMTP : les courriels sont écrits dans { $dir }
 cli-check-mail-relay = relais SMTP joignable ({ $relay })
 cli-check-mail-backlog = { $count } notification(s) en attente depuis trop longtemps ; dernière erreur : { $reason }
+error-busy-lookup = Le service reçoit beaucoup de demandes en ce moment. Réessayez dans une minute.

@@ -88,6 +88,22 @@ impl std::io::Write for ByteCounter {
     }
 }
 
+/// A protocol v1 plaintext as JSON, in a buffer already as large as its
+/// padding bucket: measured first, written once, so that no reallocation
+/// leaves a copy of the text behind. Empty if it cannot be serialized.
+pub fn to_padded_json<T: Serialize>(value: &T) -> Zeroizing<Vec<u8>> {
+    let mut counter = ByteCounter(0);
+    let mut out = Zeroizing::new(Vec::new());
+    if serde_json::to_writer(&mut counter, value).is_ok() {
+        out = Zeroizing::new(Vec::with_capacity(crate::crypto::padded_len(counter.0)));
+        // Serializing plain strings into memory cannot fail.
+        if serde_json::to_writer(&mut *out, value).is_err() {
+            out.clear();
+        }
+    }
+    out
+}
+
 /// A report that passed every rule, ready to be serialized and encrypted.
 #[derive(Debug, Serialize)]
 pub struct ReportDraft {
@@ -172,18 +188,7 @@ impl ReportDraft {
             lang,
             report: self,
         };
-        // Measure first, then write once into a buffer already as large as
-        // the padded plaintext: no reallocation leaves a copy behind.
-        let mut counter = ByteCounter(0);
-        let mut out = Zeroizing::new(Vec::new());
-        if serde_json::to_writer(&mut counter, &envelope).is_ok() {
-            out = Zeroizing::new(Vec::with_capacity(crate::crypto::padded_len(counter.0)));
-            // Serializing plain strings into memory cannot fail.
-            if serde_json::to_writer(&mut *out, &envelope).is_err() {
-                out.clear();
-            }
-        }
-        out
+        to_padded_json(&envelope)
     }
 }
 

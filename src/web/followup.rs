@@ -165,13 +165,14 @@ enum Lookup {
 /// The one code path for every typed token: a typo is told apart only by
 /// its check symbols; a well-formed token always costs a derivation and an
 /// indexed query, found or not.
-async fn look_up(state: &web::Data<AppState>, typed: &str) -> Lookup {
+async fn look_up(state: &web::Data<AppState>, typed: &str, counted: bool) -> Lookup {
     let Ok(token) = Token::parse(typed) else {
         return Lookup::Typo;
     };
-    if !state
-        .lookup_limit
-        .allow(state.clock.now(), LOOKUPS_PER_MINUTE)
+    if counted
+        && !state
+            .lookup_limit
+            .allow(state.clock.now(), LOOKUPS_PER_MINUTE)
     {
         return Lookup::Busy;
     }
@@ -237,7 +238,7 @@ fn lookup_failure(state: &AppState, lang: Lang, outcome: &Lookup, typed: &str) -
     let (status, key) = match outcome {
         Lookup::Typo => (StatusCode::BAD_REQUEST, "token-typo"),
         Lookup::Unknown => (StatusCode::NOT_FOUND, "token-unknown"),
-        Lookup::Busy => (StatusCode::TOO_MANY_REQUESTS, "error-busy"),
+        Lookup::Busy => (StatusCode::TOO_MANY_REQUESTS, "error-busy-lookup"),
         Lookup::Broken | Lookup::Found(..) => {
             (StatusCode::SERVICE_UNAVAILABLE, "error-unavailable")
         }
@@ -269,7 +270,7 @@ pub async fn open_case(
     };
     let typed = Zeroizing::new(form::take(&parsed, "token"));
     drop(parsed);
-    match look_up(&state, &typed).await {
+    match look_up(&state, &typed, true).await {
         Lookup::Found(case, entries, derived) => {
             let token = Token::parse(&typed)
                 .map(|t| t.display())
@@ -375,7 +376,7 @@ pub async fn post_message(
     let typed = Zeroizing::new(form::take(&parsed, "token"));
     let body = Zeroizing::new(form::take(&parsed, "body"));
     drop(parsed);
-    let (case, entries, derived) = match look_up(&state, &typed).await {
+    let (case, entries, derived) = match look_up(&state, &typed, true).await {
         Lookup::Found(case, entries, derived) => (case, entries, derived),
         other => return lookup_failure(&state, lang, &other, &typed),
     };
@@ -420,7 +421,9 @@ pub async fn post_message(
         );
     };
     match store_message(&state, case.row.id.clone(), sealed).await {
-        Posted::Stored => match look_up(&state, &typed).await {
+        // Showing the stored message is part of the same request: it is not
+        // counted against the lookup limit a second time.
+        Posted::Stored => match look_up(&state, &typed, false).await {
             Lookup::Found(case, entries, derived) => case_page(
                 &state,
                 lang,

@@ -7,6 +7,7 @@ mod cli;
 mod followup;
 mod helpers;
 mod logs;
+mod mail;
 mod report;
 mod security;
 mod upload;
