@@ -485,6 +485,64 @@ fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         }
         Err(e) => report(false, e.to_string()),
     }
+    match crate::notify::Notifier::from_settings(&settings) {
+        Ok(notifier) => match notifier.mail_folder() {
+            Some(dir) => report(
+                true,
+                i18n.get_with(
+                    lang,
+                    "cli-check-mail-files",
+                    &[("dir", dir.display().to_string())],
+                ),
+            ),
+            None => {
+                let port = match settings.mail() {
+                    Ok(crate::config::MailSetting::Smtp { port, .. }) => port,
+                    _ => 0,
+                };
+                let relay = format!(
+                    "{}:{port} ({})",
+                    settings.smtp_host.clone().unwrap_or_default(),
+                    settings.smtp_security
+                );
+                match notifier.test_connection() {
+                    Ok(()) => report(
+                        true,
+                        i18n.get_with(lang, "cli-check-mail-relay", &[("relay", relay)]),
+                    ),
+                    Err(e) => report(
+                        false,
+                        format!("{relay}: {}", i18n.get(lang, &e.message_key())),
+                    ),
+                }
+            }
+        },
+        Err(e) => report(false, e.to_string()),
+    }
+    if let Ok(database) = settings.database() {
+        let backlog = db::connect_without_migrations(&database).and_then(|pool| {
+            let mut conn = pool.get()?;
+            let now = chrono::Utc::now().timestamp();
+            let stale = i64::try_from(settings.notify_stale_secs).unwrap_or(i64::MAX);
+            Ok(crate::db::Outbox::backlog(&mut conn, now, stale)?)
+        });
+        if let Ok(backlog) = backlog {
+            if backlog.stale > 0 {
+                let reason = backlog
+                    .last_error
+                    .map(|code| i18n.get(lang, &format!("mail-error-{code}")))
+                    .unwrap_or_default();
+                report(
+                    false,
+                    i18n.get_with(
+                        lang,
+                        "cli-check-mail-backlog",
+                        &[("count", backlog.stale.to_string()), ("reason", reason)],
+                    ),
+                );
+            }
+        }
+    }
     if problems > 0 {
         println!(
             "{}",

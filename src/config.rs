@@ -56,6 +56,13 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Largest encrypted report accepted from a browser, in bytes.
     pub max_ciphertext_bytes: usize,
+    /// Largest attachment, in bytes of the file itself.
+    pub max_attachment_bytes: u64,
+    /// Largest total of the attachments of one case, in bytes.
+    pub max_attachments_total_bytes: u64,
+    /// An uploaded attachment that no report or message claims within this
+    /// many seconds is deleted.
+    pub attachment_pending_secs: u64,
     /// Longest description accepted, in characters.
     pub max_description_chars: usize,
     /// Longest optional field (period, place, persons, evidence), in characters.
@@ -112,6 +119,9 @@ impl Default for Settings {
             hsts: false,
             max_body_bytes: 2 * 1024 * 1024,
             max_ciphertext_bytes: 1024 * 1024,
+            max_attachment_bytes: 25_000_000,
+            max_attachments_total_bytes: 100_000_000,
+            attachment_pending_secs: 3600,
             max_description_chars: 50_000,
             max_field_chars: 2_000,
             categories: DEFAULT_CATEGORIES
@@ -223,7 +233,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 /// Every key a configuration file may hold.
-const KEYS: [&str; 28] = [
+const KEYS: [&str; 31] = [
     "listen",
     "public_url",
     "data_dir",
@@ -233,6 +243,9 @@ const KEYS: [&str; 28] = [
     "hsts",
     "max_body_bytes",
     "max_ciphertext_bytes",
+    "max_attachment_bytes",
+    "max_attachments_total_bytes",
+    "attachment_pending_secs",
     "max_description_chars",
     "max_field_chars",
     "categories",

@@ -96,6 +96,10 @@ impl Application {
                 description_chars: settings.max_description_chars,
                 field_chars: settings.max_field_chars,
                 ciphertext_bytes: settings.max_ciphertext_bytes,
+                attachment_bytes: settings.max_attachment_bytes,
+                attachments_total_bytes: settings.max_attachments_total_bytes,
+                attachment_pending_secs: i64::try_from(settings.attachment_pending_secs)
+                    .unwrap_or(i64::MAX),
             },
             demo,
             assets: Assets::new(),

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 use crate::{
     crypto::{self, AgeCiphertext, EncryptError, Locator, Recipients, Token},
-    db::{Case, Db, DbError, NewCase, NewEntry, Outbox},
+    db::{Attachment, Case, ClaimError, ClaimErrorOr, Db, DbError, NewCase, NewEntry, Outbox},
     domain::{deadlines, Clock, Deadlines, ReportDraft},
     i18n::Lang,
     web::AppState,
@@ -33,6 +33,23 @@ pub enum SubmitError {
     Duplicate,
     #[error("the report could not be stored")]
     Store(#[source] DbError),
+    #[error("an attachment could not be claimed")]
+    Attachment(#[from] ClaimError),
+}
+
+impl From<diesel::result::Error> for SubmitError {
+    fn from(e: diesel::result::Error) -> Self {
+        SubmitError::from(DbError::Query(e))
+    }
+}
+
+impl From<ClaimErrorOr> for SubmitError {
+    fn from(e: ClaimErrorOr) -> Self {
+        match e {
+            ClaimErrorOr::Claim(c) => SubmitError::Attachment(c),
+            ClaimErrorOr::Query(q) => q.into(),
+        }
+    }
 }
 
 impl From<DbError> for SubmitError {
@@ -49,6 +66,20 @@ impl From<DbError> for SubmitError {
 
 /// Stores a case whose report is already sealed; when this returns `Ok`, the
 /// commit is durable.
+/// Files uploaded beforehand, claimed by the report in its transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimed<'a> {
+    pub ids: &'a [String],
+    pub max_total: i64,
+}
+
+impl Claimed<'_> {
+    pub const NONE: Claimed<'static> = Claimed {
+        ids: &[],
+        max_total: 0,
+    };
+}
+
 /// The Secretary is told, in the same transaction, after a random delay of
 /// up to `max_delay` seconds.
 pub fn store_sealed(
@@ -58,15 +89,19 @@ pub fn store_sealed(
     locator: &Locator,
     reporter: &age::x25519::Recipient,
     report: AgeCiphertext,
+    files: Claimed<'_>,
 ) -> Result<Stored, SubmitError> {
     let today = clock.today();
     let due = deadlines(today, None);
     let case = NewCase::received(locator, reporter.to_string(), today, due);
     let entry = NewEntry::report(&case, report.into_bytes());
     let notify_at = clock.now() + crate::notify::random_delay(max_delay);
-    db.write(|conn| {
+    let now = clock.now();
+    db.try_write(|conn| -> Result<(), SubmitError> {
         Case::insert_with_report(conn, &case, &entry)?;
-        Outbox::announce(conn, notify_at)
+        Attachment::claim(conn, files.ids, &case.id, now, files.max_total)?;
+        Outbox::announce(conn, notify_at)?;
+        Ok(())
     })?;
     Ok(Stored {
         received_on: today,
@@ -89,6 +124,7 @@ pub fn submit_sealed_by_server(
         state.notify_max_delay,
         draft,
         lang,
+        Claimed::NONE,
     )
 }
 
@@ -99,6 +135,7 @@ pub fn seal_and_store(
     max_delay: u64,
     draft: &ReportDraft,
     lang: Lang,
+    files: Claimed<'_>,
 ) -> Result<Receipt, SubmitError> {
     let token = Token::generate();
     let derived = crypto::derive_from_token(&token);
@@ -112,6 +149,7 @@ pub fn seal_and_store(
         &derived.locator,
         &derived.reply_recipient,
         ciphertext,
+        files,
     )?;
     Ok(Receipt {
         token: token.display(),

@@ -20,7 +20,7 @@ pub use keys::{
 };
 pub use padding::{pad, padded_len};
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
-pub use validate::{AgeCiphertext, CiphertextError};
+pub use validate::{check_stream_header, stream_payload_ok, AgeCiphertext, CiphertextError};
 
 use zeroize::Zeroizing;
 

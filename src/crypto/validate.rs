@@ -101,6 +101,53 @@ fn b64_decoded_len(s: &[u8]) -> Option<usize> {
         .map(|v| v.len())
 }
 
+/// Checks the header at the start of a streamed age file (an attachment):
+/// `Ok(None)` while the header is not complete yet, `Ok(Some(start))` with
+/// where the payload starts once it is and it passed.
+pub fn check_stream_header(
+    prefix: &[u8],
+    secretary_recipients: usize,
+) -> Result<Option<usize>, CiphertextError> {
+    let complete = prefix
+        .windows(5)
+        .position(|w| w == b"\n--- ")
+        .is_some_and(|at| prefix[at + 1..].contains(&b'\n'));
+    if !complete {
+        if prefix.len() > MAX_HEADER {
+            return Err(CiphertextError::BadHeader);
+        }
+        if prefix.len() >= VERSION_LINE.len() && !prefix.starts_with(VERSION_LINE) {
+            return Err(if prefix.starts_with(ARMOR_BEGIN) {
+                CiphertextError::Armored
+            } else {
+                CiphertextError::NotAge
+            });
+        }
+        return Ok(None);
+    }
+    if prefix.starts_with(ARMOR_BEGIN) {
+        return Err(CiphertextError::Armored);
+    }
+    if !prefix.starts_with(VERSION_LINE) {
+        return Err(CiphertextError::NotAge);
+    }
+    let (x25519, start) = parse_header(prefix)?;
+    if x25519 != secretary_recipients + 1 {
+        return Err(CiphertextError::WrongRecipientCount);
+    }
+    Ok(Some(start))
+}
+
+/// Whether a streamed payload of `len` bytes (after the header) has the
+/// shape of an age payload: a nonce, then 64 KiB chunks each with its tag.
+pub fn stream_payload_ok(len: usize) -> bool {
+    let Some(sealed) = len.checked_sub(NONCE) else {
+        return false;
+    };
+    let chunks = sealed.div_ceil(CHUNK + TAG).max(1);
+    sealed >= chunks * TAG && (sealed - chunks * TAG).div_ceil(CHUNK).max(1) == chunks
+}
+
 /// Returns the number of X25519 stanzas and where the payload starts.
 fn parse_header(bytes: &[u8]) -> Result<(usize, usize), CiphertextError> {
     let mut pos = VERSION_LINE.len();

@@ -2,11 +2,13 @@
 //! PostgreSQL (`--features postgres`). Models own their queries; handlers
 //! never write diesel DSL. Backend-specific SQL lives in this file only.
 
+mod attachments;
 mod models;
 mod outbox;
 pub mod schema;
 mod workspace;
 
+pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES};
 pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
 pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
 pub use workspace::{

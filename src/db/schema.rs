@@ -30,7 +30,7 @@ diesel::table! {
 }
 
 diesel::joinable!(entries -> cases (case_id));
-diesel::allow_tables_to_appear_in_same_query!(cases, entries);
+diesel::allow_tables_to_appear_in_same_query!(cases, entries, attachments, attachment_chunks);
 
 diesel::table! {
     challenges (id) {
@@ -81,3 +81,22 @@ diesel::table! {
         value -> BigInt,
     }
 }
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        case_id -> Nullable<Text>,
+        size -> BigInt,
+        pending_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    attachment_chunks (attachment_id, seq) {
+        attachment_id -> Text,
+        seq -> Integer,
+        bytes -> Binary,
+    }
+}
+
+diesel::joinable!(attachment_chunks -> attachments (attachment_id));

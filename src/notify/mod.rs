@@ -67,6 +67,24 @@ pub enum SendError {
     File,
 }
 
+impl SendError {
+    /// A stable code, stored with the outbox row and translated on display.
+    pub fn code(self) -> &'static str {
+        match self {
+            SendError::Unreachable => "unreachable",
+            SendError::Tls => "tls",
+            SendError::Transient => "transient",
+            SendError::Permanent => "permanent",
+            SendError::Timeout => "timeout",
+            SendError::File => "file",
+        }
+    }
+
+    pub fn message_key(self) -> String {
+        format!("mail-error-{}", self.code())
+    }
+}
+
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
     // A certificate refused during the handshake surfaces as a connection
     // error whose cause names it; only the class is kept, never the text.
@@ -327,7 +345,7 @@ pub fn run_once(
                 let next = clock.now() + notifier.backoff(attempts);
                 db.write(|conn| {
                     for row in &rows {
-                        Outbox::failed(conn, row, next, &e.to_string())?;
+                        Outbox::failed(conn, row, next, e.code())?;
                     }
                     Ok(())
                 })?;

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use super::{form, AppState};
 use crate::{
     crypto::{AgeCiphertext, Locator},
+    db::ClaimError,
     i18n::Lang,
     submission::{self, Stored, SubmitError},
 };
@@ -33,6 +34,9 @@ struct NewReport {
     /// Language of the error messages.
     #[serde(default)]
     lang: Option<String>,
+    /// Attachments uploaded beforehand to `/api/v1/attachments`.
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -185,6 +189,10 @@ pub async fn create_report(
             &locator,
             &recipient,
             ciphertext,
+            submission::Claimed {
+                ids: &report.attachments,
+                max_total: i64::try_from(worker.limits.attachments_total_bytes).unwrap_or(i64::MAX),
+            },
         )
     })
     .await;
@@ -192,6 +200,18 @@ pub async fn create_report(
         Ok(Ok(stored)) => HttpResponse::Created()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(Created::from(stored)),
+        Ok(Err(SubmitError::Attachment(ClaimError::Unknown))) => problem(
+            &state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            "api-error-attachment-unknown",
+        ),
+        Ok(Err(SubmitError::Attachment(ClaimError::TooLarge))) => problem(
+            &state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            "api-error-attachments-too-large",
+        ),
         Ok(Err(SubmitError::Duplicate)) => {
             problem(&state, lang, StatusCode::CONFLICT, "api-error-duplicate")
         }

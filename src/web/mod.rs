@@ -30,6 +30,20 @@ pub struct Limits {
     pub description_chars: usize,
     pub field_chars: usize,
     pub ciphertext_bytes: usize,
+    /// Largest attachment (the file itself).
+    pub attachment_bytes: u64,
+    /// Largest total of a case's attachments.
+    pub attachments_total_bytes: u64,
+    /// How long an upload may wait for its report or message.
+    pub attachment_pending_secs: i64,
+}
+
+impl Limits {
+    /// The largest age file an attachment of the limit can make: the file,
+    /// a 16-byte tag per 64 KiB chunk, the nonce and a header.
+    pub fn attachment_ciphertext_bytes(&self) -> u64 {
+        self.attachment_bytes + self.attachment_bytes.div_ceil(65536) * 16 + 16 + 16 * 1024
+    }
 }
 
 /// A rate limit over a fixed one-minute window, global (never per client:

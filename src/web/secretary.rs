@@ -446,7 +446,13 @@ pub async fn inbox(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
                     "mail-backlog",
                     &[
                         ("count", backlog.stale.to_string()),
-                        ("reason", backlog.last_error.unwrap_or_default()),
+                        (
+                            "reason",
+                            backlog
+                                .last_error
+                                .map(|code| state.i18n.get(lang, &format!("mail-error-{code}")))
+                                .unwrap_or_default(),
+                        ),
                     ],
                 )
             }),

@@ -309,6 +309,21 @@ async fn check_passes_on_a_sound_setup_and_names_each_problem() {
     let ok = run(vigie(&app).arg("check"));
     assert_eq!(ok.status.code(), Some(0), "{}{}", stdout(&ok), stderr(&ok));
     assert!(stdout(&ok).contains("Tout est en ordre"));
+    assert!(
+        stdout(&ok).contains("pas de relais SMTP"),
+        "{}",
+        stdout(&ok)
+    );
+
+    // A relay that does not answer is a problem, named in plain words.
+    let down = run(vigie(&app)
+        .arg("check")
+        .env("VIGIE_SMTP_HOST", "127.0.0.1")
+        .env("VIGIE_SMTP_SECURITY", "plain")
+        .env("VIGIE_SMTP_PORT", "1")
+        .env("VIGIE_MAIL_TO", "sg@example.org"));
+    assert_eq!(down.status.code(), Some(1));
+    assert!(stdout(&down).contains("injoignable"), "{}", stdout(&down));
 
     let bad_recipients = app.dir.path().join("bad-recipients.txt");
     std::fs::write(&bad_recipients, "age1notarecipient\n").unwrap_or_else(|e| panic!("{e}"));
