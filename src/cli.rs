@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::Settings,
     crypto,
-    db::{self, Case, Journal},
+    db::{self, Attachment, Case, Journal},
     i18n::{I18n, Lang},
     startup::Application,
 };
@@ -62,6 +62,9 @@ pub enum Command {
         /// The Secretary's identity file, plain or passphrase-protected.
         #[arg(long)]
         identity: PathBuf,
+        /// Where decrypted attachments are written (one folder per case).
+        #[arg(long, default_value = "vigie-files")]
+        files: PathBuf,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -81,7 +84,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Export { out, case } => {
             export(&i18n, lang, cli.config.as_deref(), &out, case.as_deref())
         }
-        Command::Decrypt { identity, paths } => decrypt(&i18n, lang, &identity, &paths),
+        Command::Decrypt {
+            identity,
+            files,
+            paths,
+        } => decrypt(&i18n, lang, &identity, &files, &paths),
         Command::Check => Ok(check(&i18n, lang, cli.config.as_deref())),
     }
 }
@@ -161,6 +168,15 @@ pub struct ExportedCase {
     pub on_hold: bool,
     pub reporter_recipient: String,
     pub entries: Vec<ExportedEntry>,
+    #[serde(default)]
+    pub attachments: Vec<ExportedAttachment>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportedAttachment {
+    pub id: String,
+    pub file: String,
+    pub size: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -202,6 +218,19 @@ fn export(
                 created_on: entry.created_on,
             });
         }
+        let mut files = Vec::new();
+        for (id, size) in Attachment::of_case(&mut conn, &case.row.id)? {
+            let file = format!("attachment-{id}.age");
+            let mut out = fs::File::create(dir.join(&file))?;
+            for seq in 0..Attachment::chunk_count(&mut conn, &id)? {
+                let chunk =
+                    Attachment::chunk(&mut conn, &id, i32::try_from(seq).unwrap_or(i32::MAX))?
+                        .unwrap_or_default();
+                out.write_all(&chunk)?;
+            }
+            out.sync_all()?;
+            files.push(ExportedAttachment { id, file, size });
+        }
         let row = &case.row;
         let meta = ExportedCase {
             id: row.id.clone(),
@@ -215,6 +244,7 @@ fn export(
             on_hold: row.on_hold,
             reporter_recipient: row.reporter_recipient.clone(),
             entries,
+            attachments: files,
         };
         fs::write(dir.join("metadata.json"), serde_json::to_vec_pretty(&meta)?)?;
         let now = chrono::Utc::now().timestamp();
@@ -234,7 +264,13 @@ fn export(
     Ok(0)
 }
 
-fn decrypt(i18n: &I18n, lang: Lang, identity: &Path, paths: &[PathBuf]) -> anyhow::Result<i32> {
+fn decrypt(
+    i18n: &I18n,
+    lang: Lang,
+    identity: &Path,
+    files: &Path,
+    paths: &[PathBuf],
+) -> anyhow::Result<i32> {
     let identities = crypto::read_identity_file(identity, || {
         passphrase_from_env().or_else(|| prompt(&i18n.get(lang, "cli-passphrase-prompt")))
     })
@@ -245,6 +281,8 @@ fn decrypt(i18n: &I18n, lang: Lang, identity: &Path, paths: &[PathBuf]) -> anyho
         identities: &identities,
         failures: 0,
         out: std::io::stdout().lock(),
+        files: files.to_path_buf(),
+        names: std::collections::HashMap::new(),
     };
     for path in paths {
         printer.path(path)?;
@@ -258,6 +296,10 @@ struct Printer<'a, W: Write> {
     identities: &'a [age::x25519::Identity],
     failures: usize,
     out: W,
+    /// Where decrypted attachments go.
+    files: PathBuf,
+    /// Attachment identifier → original file name, from the decrypted thread.
+    names: std::collections::HashMap<String, String>,
 }
 
 impl<W: Write> Printer<'_, W> {
@@ -326,6 +368,56 @@ impl<W: Write> Printer<'_, W> {
         for entry in &meta.entries {
             self.file(&dir.join(&entry.file), Some(entry.created_on))?;
         }
+        for attachment in &meta.attachments {
+            self.attachment(&meta.id, &dir.join(&attachment.file), &attachment.id)?;
+        }
+        Ok(())
+    }
+
+    /// Decrypts one attachment and writes it under its original name.
+    fn attachment(&mut self, case_id: &str, path: &Path, id: &str) -> anyhow::Result<()> {
+        let ciphertext = fs::read(path).with_context(|| path.display().to_string())?;
+        let plaintext = match crypto::decrypt(self.identities, &ciphertext) {
+            Ok(p) => p,
+            Err(e) => {
+                self.failures += 1;
+                eprintln!(
+                    "{}",
+                    self.i18n.get_with(
+                        self.lang,
+                        "cli-undecryptable",
+                        &[
+                            ("file", path.display().to_string()),
+                            ("reason", e.to_string())
+                        ]
+                    )
+                );
+                return Ok(());
+            }
+        };
+        let wanted = self
+            .names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string());
+        let name = Path::new(&wanted)
+            .file_name()
+            .map(|n| n.to_string_lossy().replace(|c: char| c.is_control(), "_"))
+            .filter(|n| !n.is_empty() && n != "." && n != "..")
+            .unwrap_or_else(|| id.to_string());
+        let folder = self.files.join(case_id);
+        fs::create_dir_all(&folder).with_context(|| folder.display().to_string())?;
+        let target = folder.join(name);
+        fs::write(&target, &plaintext).with_context(|| target.display().to_string())?;
+        writeln!(
+            self.out,
+            "{}\n",
+            self.i18n.get_with(
+                self.lang,
+                "cli-attachment-written",
+                &[("file", target.display().to_string())]
+            )
+        )?;
         Ok(())
     }
 
@@ -393,6 +485,28 @@ impl<W: Write> Printer<'_, W> {
         }
         if let Some(b) = text("body") {
             block.push_str(&format!("{} :\n{}\n", self.t("cli-body"), b));
+        }
+        for a in value
+            .get("attachments")
+            .and_then(|a| a.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let field = |k: &str| {
+                a.get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let size = a.get("size").and_then(|v| v.as_u64()).unwrap_or(0);
+            self.names.insert(field("id"), field("name"));
+            block.push_str(&format!(
+                "{} : {} ({} o, {})\n",
+                self.t("cli-attachment"),
+                field("name"),
+                size,
+                field("type")
+            ));
         }
         writeln!(self.out, "{block}")?;
         Ok(())

@@ -321,6 +321,8 @@ pub fn run_once(
     let now = clock.now();
     let today = clock.today();
     db.write(|conn| Outbox::remind_once_a_day(conn, today, now))?;
+    // Uploads that no report or message claimed in time.
+    db.write(|conn| crate::db::Attachment::sweep(conn, now))?;
     let mut pass = Pass::default();
     for kind in ["activity", "reminder"] {
         let rows = db.write(|conn| Outbox::claim(conn, kind, me, now, LEASE_SECS))?;

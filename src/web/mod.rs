@@ -2,6 +2,7 @@
 
 mod api;
 mod assets;
+mod attachments;
 mod followup;
 mod form;
 mod headers;
@@ -94,6 +95,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/api/v1/reports")
                 .route(web::post().to(api::create_report))
                 .default_service(web::to(api::method_not_allowed)),
+        )
+        .route("/api/v1/attachments", web::post().to(attachments::upload))
+        .route(
+            "/api/v1/secretary/attachments/{id}",
+            web::get().to(secretary::download_attachment),
         )
         .route("/api/v1/cases/lookup", web::post().to(followup::api_lookup))
         .route(

@@ -739,3 +739,39 @@ pub async fn case_action(
         ),
     }
 }
+
+/// `GET /api/v1/secretary/attachments/{id}`: an attachment's age file, for
+/// the Secretary's browser to decrypt.
+pub async fn download_attachment(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let lang = header_lang(&req);
+    match authenticate(&req, &state).await {
+        Ok(_) => {}
+        Err(AuthError::Broken) => {
+            return problem(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api-error-unavailable",
+            )
+        }
+        Err(_) => return problem(&state, lang, StatusCode::UNAUTHORIZED, "api-error-session"),
+    }
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let worker = state.clone();
+    let probe = id.clone();
+    let owner = web::block(move || -> Result<Option<Option<String>>, db::DbError> {
+        let mut conn = worker.db.conn()?;
+        Ok(db::Attachment::case_of(&mut conn, &probe)?)
+    })
+    .await;
+    match owner {
+        Ok(Ok(Some(Some(_)))) => super::attachments::stream(state.db.clone(), id),
+        Ok(Ok(_)) => problem(&state, lang, StatusCode::NOT_FOUND, "error-not-found"),
+        _ => problem(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        ),
+    }
+}

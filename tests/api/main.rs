@@ -3,6 +3,7 @@
 //! PostgreSQL when VIGIE_TEST_DATABASE_URL names a server and the crate is
 //! built with `--features postgres`).
 
+mod attachments;
 mod cli;
 mod followup;
 mod helpers;

@@ -1,0 +1,327 @@
+//! Attachments: streamed uploads of age files, claimed by a report, exported,
+//! decrypted, downloaded by the Secretary; bad uploads leave nothing behind.
+
+use std::{io::Write, process::Command};
+
+use base64::Engine;
+use serde_json::{json, Value};
+use vigie::{
+    crypto::{self, Recipients, Token},
+    db::Attachment,
+};
+use zeroize::Zeroizing;
+
+use crate::{
+    helpers::{spawn_app, spawn_app_with, TestApp},
+    workspace::{login, page},
+};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn seal_file(
+    recipients: &[age::x25519::Recipient],
+    reporter: &age::x25519::Recipient,
+    bytes: &[u8],
+) -> Vec<u8> {
+    let mut all: Vec<&dyn age::Recipient> = recipients
+        .iter()
+        .map(|r| r as &dyn age::Recipient)
+        .collect();
+    all.push(reporter);
+    let encryptor =
+        age::Encryptor::with_recipients(all.into_iter()).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    let mut w = encryptor
+        .wrap_output(&mut out)
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
+    w.finish().unwrap_or_else(|e| panic!("{e}"));
+    out
+}
+
+fn sample(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+async fn upload(app: &TestApp, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/attachments", app.address))
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn counts(app: &TestApp) -> (i64, i64, i64) {
+    Attachment::counts(&mut app.conn()).unwrap_or((-1, -1, -1))
+}
+
+/// A report naming attachments, sealed as the browser would.
+fn report_body(app: &TestApp, token: &Token, attachments: &[(String, &str, usize)]) -> Value {
+    let derived = crypto::derive_from_token(token);
+    let listed: Vec<Value> = attachments
+        .iter()
+        .map(|(id, name, size)| json!({"id": id, "name": name, "type": "application/pdf", "size": size}))
+        .collect();
+    let plain = json!({"v": 1, "type": "report", "lang": "fr", "category": "funds", "description": "Voir les pièces jointes", "attachments": listed});
+    let padded = crypto::pad(Zeroizing::new(plain.to_string().into_bytes()));
+    let sealed = crypto::encrypt_for_case(
+        &Recipients::new(app.recipients.clone()),
+        &derived.reply_recipient,
+        &padded,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    json!({
+        "ciphertext": B64.encode(sealed.as_bytes()),
+        "lookup": hex::encode(*derived.lookup),
+        "recipient": derived.reply_recipient.to_string(),
+        "attachments": attachments.iter().map(|a| a.0.clone()).collect::<Vec<_>>(),
+    })
+}
+
+async fn post_report(app: &TestApp, body: &Value) -> (u16, Value) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/reports", app.address))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_file_uploaded_in_chunks_is_claimed_exported_decrypted_and_downloaded_intact() {
+    let app = spawn_app().await;
+    let token = Token::generate();
+    let r = crypto::derive_from_token(&token).reply_recipient;
+    let original = sample(3 * 1024 * 1024 + 12345);
+    let sealed = seal_file(&app.recipients, &r, &original);
+    let (status, up) = upload(&app, "application/octet-stream", sealed.clone()).await;
+    assert_eq!(status, 201, "{up}");
+    let id = up["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(up["size"].as_u64(), Some(sealed.len() as u64));
+    assert_eq!(counts(&app), (1, 1, 4), "pending, in 1 MiB chunks");
+
+    let (status, answer) = post_report(
+        &app,
+        &report_body(
+            &app,
+            &token,
+            &[(id.clone(), "relevé bancaire.pdf", original.len())],
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(counts(&app), (1, 0, 4), "claimed by the case");
+
+    // The Secretary downloads exactly what was uploaded; nobody else can.
+    let s = login(&app).await;
+    let path = format!("/api/v1/secretary/attachments/{id}");
+    let res = page(&app, Some(&s), &path).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let downloaded = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    assert_eq!(downloaded, sealed);
+    assert_eq!(page(&app, None, &path).await.status().as_u16(), 401);
+
+    // Export, then the stock age command and vigie decrypt recover the file.
+    let out = app.dir.path().join("export");
+    let bin = env!("CARGO_BIN_EXE_vigie");
+    let env = |cmd: &mut Command| {
+        cmd.env("VIGIE_DATABASE_URL", app.db.url())
+            .env("VIGIE_RECIPIENTS_FILE", &app.settings.recipients_file)
+            .env("VIGIE_DATA_DIR", &app.settings.data_dir);
+    };
+    let mut export = Command::new(bin);
+    export.args(["export", "--out"]).arg(&out);
+    env(&mut export);
+    assert!(export.output().is_ok_and(|o| o.status.success()));
+    let case_dir = std::fs::read_dir(&out)
+        .ok()
+        .and_then(|mut rd| rd.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.path())
+        .unwrap_or_default();
+    let exported = std::fs::read(case_dir.join(format!("attachment-{id}.age"))).unwrap_or_default();
+    assert_eq!(exported, sealed, "exported byte for byte");
+    if Command::new("age")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        let o = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&app.identity_path)
+            .arg(case_dir.join(format!("attachment-{id}.age")))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(o.stdout == original, "stock age decrypts the attachment");
+    }
+    let files = app.dir.path().join("files");
+    let mut decrypt = Command::new(bin);
+    decrypt
+        .args(["decrypt", "--identity"])
+        .arg(&app.identity_path)
+        .arg("--files")
+        .arg(&files)
+        .arg(&out);
+    env(&mut decrypt);
+    let o = decrypt.output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        printed.contains("Pièce jointe : relevé bancaire.pdf"),
+        "{printed}"
+    );
+    let case_id = case_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let written =
+        std::fs::read(files.join(case_id).join("relevé bancaire.pdf")).unwrap_or_default();
+    assert!(written == original, "written out under its original name");
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_and_leave_nothing_behind() {
+    let app = spawn_app_with(|s| s.max_attachment_bytes = 2 * 1024 * 1024).await;
+    let token = Token::generate();
+    let r = crypto::derive_from_token(&token).reply_recipient;
+    let good = seal_file(&app.recipients, &r, &sample(100_000));
+    let secretary_only = {
+        let all: Vec<&dyn age::Recipient> = app
+            .recipients
+            .iter()
+            .map(|r| r as &dyn age::Recipient)
+            .collect();
+        let e = age::Encryptor::with_recipients(all.into_iter()).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        let mut w = e.wrap_output(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        w.write_all(b"hidden").unwrap_or_else(|e| panic!("{e}"));
+        w.finish().unwrap_or_else(|e| panic!("{e}"));
+        out
+    };
+    let big = seal_file(&app.recipients, &r, &sample(3 * 1024 * 1024));
+    // (what, content type, body, status, code)
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "wrong type",
+            "application/json",
+            good.clone(),
+            415,
+            "content-type-binary",
+        ),
+        (
+            "not age",
+            "application/octet-stream",
+            b"plain text file".to_vec(),
+            400,
+            "not-age",
+        ),
+        (
+            "secretary only",
+            "application/octet-stream",
+            secretary_only,
+            400,
+            "recipients",
+        ),
+        // Cut inside the last chunk's tag: no longer the shape of an age payload.
+        (
+            "truncated",
+            "application/octet-stream",
+            good[..good.len() - (100_000 - 65_536 + 16 - 5)].to_vec(),
+            400,
+            "payload",
+        ),
+        (
+            "too large",
+            "application/octet-stream",
+            big,
+            413,
+            "attachment-too-large",
+        ),
+        (
+            "empty",
+            "application/octet-stream",
+            Vec::new(),
+            400,
+            "not-age",
+        ),
+    ];
+    for (what, content_type, body, status, code) in cases {
+        let (got, p) = upload(&app, content_type, body).await;
+        assert_eq!((got, p["error"].as_str()), (status, Some(code)), "{what}");
+        assert!(!p["message"].as_str().unwrap_or_default().is_empty());
+        assert_eq!(counts(&app), (0, 0, 0), "{what}: nothing left behind");
+    }
+}
+
+#[tokio::test]
+async fn a_report_can_only_claim_fresh_uploads_within_the_total_limit() {
+    let app = spawn_app_with(|s| {
+        s.max_attachments_total_bytes = 300_000;
+        s.notify_poll_millis = 50;
+        s.attachment_pending_secs = 600;
+    })
+    .await;
+    let token = Token::generate();
+    let r = crypto::derive_from_token(&token).reply_recipient;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (status, up) = upload(
+            &app,
+            "application/octet-stream",
+            seal_file(&app.recipients, &r, &sample(200_000)),
+        )
+        .await;
+        assert_eq!(status, 201);
+        ids.push(up["id"].as_str().unwrap_or_default().to_string());
+    }
+    let both: Vec<(String, &str, usize)> = ids
+        .iter()
+        .map(|id| (id.clone(), "a.pdf", 200_000))
+        .collect();
+    let (status, p) = post_report(&app, &report_body(&app, &token, &both)).await;
+    assert_eq!(
+        (status, p["error"].as_str()),
+        (400, Some("attachments-too-large"))
+    );
+    let unknown = vec![("00000000-0000-4000-8000-000000000000".to_string(), "x", 1)];
+    let (status, p) = post_report(&app, &report_body(&app, &Token::generate(), &unknown)).await;
+    assert_eq!(
+        (status, p["error"].as_str()),
+        (400, Some("attachment-unknown"))
+    );
+    assert_eq!(app.case_count(), 0, "a refused claim stores no case");
+
+    let one = vec![(ids[0].clone(), "a.pdf", 200_000)];
+    assert_eq!(
+        post_report(&app, &report_body(&app, &token, &one)).await.0,
+        201
+    );
+    let (status, p) = post_report(&app, &report_body(&app, &Token::generate(), &one)).await;
+    assert_eq!(
+        (status, p["error"].as_str()),
+        (400, Some("attachment-unknown")),
+        "an upload is claimed once"
+    );
+
+    // The other upload is never claimed: it is swept once its time is up.
+    app.clock.advance(601);
+    let started = std::time::Instant::now();
+    while counts(&app).1 > 0 && started.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        counts(&app),
+        (1, 0, 1),
+        "only the claimed attachment remains"
+    );
+}
