@@ -109,35 +109,43 @@ pub fn store_sealed(
     })
 }
 
-/// The no-JavaScript path: the server makes the token, encrypts the report
-/// exactly as the browser would have, stores it, and forgets the token once
+/// The no-JavaScript path: the server made the token (before any attached
+/// file, which is sealed to its `R` too), encrypts the report exactly as the
+/// browser would have, stores it with its files, and forgets the token once
 /// the receipt is rendered. Plaintext buffers are zeroized as they drop.
 pub fn submit_sealed_by_server(
     state: &AppState,
+    token: Token,
     draft: &ReportDraft,
     lang: Lang,
 ) -> Result<Receipt, SubmitError> {
+    let ids = draft.attachment_ids();
     seal_and_store(
         &state.db,
         &state.recipients,
         state.clock.as_ref(),
         state.notify_max_delay,
+        token,
         draft,
         lang,
-        Claimed::NONE,
+        Claimed {
+            ids: &ids,
+            max_total: i64::try_from(state.limits.attachments_total_bytes).unwrap_or(i64::MAX),
+        },
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn seal_and_store(
     db: &Db,
     recipients: &Recipients,
     clock: &dyn Clock,
     max_delay: u64,
+    token: Token,
     draft: &ReportDraft,
     lang: Lang,
     files: Claimed<'_>,
 ) -> Result<Receipt, SubmitError> {
-    let token = Token::generate();
     let derived = crypto::derive_from_token(&token);
     let padded = crypto::pad(draft.to_json(lang.code()));
     let ciphertext = crypto::encrypt_for_case(recipients, &derived.reply_recipient, &padded)?;

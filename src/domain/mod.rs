@@ -4,7 +4,9 @@
 mod report;
 mod status;
 
-pub use report::{Categories, Category, ReportDraft, ReportError, ReportFields};
+pub use report::{
+    to_padded_json, AttachmentRef, Categories, Category, ReportDraft, ReportError, ReportFields,
+};
 pub use status::{deadlines, CaseStatus, ClosureReason, Deadlines};
 
 use chrono::NaiveDate;

@@ -73,6 +73,17 @@ impl ReportError {
             ReportError::FieldTooLong => "error-field-too-long",
         }
     }
+
+    /// The same, reminding that attached files must be chosen again.
+    pub fn message_key_with_files(self) -> &'static str {
+        match self {
+            ReportError::MissingCategory => "error-category-missing-files",
+            ReportError::UnknownCategory => "error-category-unknown-files",
+            ReportError::EmptyDescription => "error-description-empty-files",
+            ReportError::DescriptionTooLong => "error-description-too-long-files",
+            ReportError::FieldTooLong => "error-field-too-long-files",
+        }
+    }
 }
 
 /// Counts bytes written, to size a buffer before serializing into it.
@@ -104,12 +115,25 @@ pub fn to_padded_json<T: Serialize>(value: &T) -> Zeroizing<Vec<u8>> {
     out
 }
 
+/// A file attached to a report or message, as the encrypted text names it:
+/// the name and type travel only inside the ciphertext.
+#[derive(Debug, Clone, Serialize, Zeroize, ZeroizeOnDrop)]
+pub struct AttachmentRef {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub mime: String,
+    pub size: u64,
+}
+
 /// A report that passed every rule, ready to be serialized and encrypted.
 #[derive(Debug, Serialize)]
 pub struct ReportDraft {
     category: Category,
     #[serde(flatten)]
     fields: Texts,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<AttachmentRef>,
 }
 
 #[derive(Debug, Serialize, Zeroize, ZeroizeOnDrop)]
@@ -164,7 +188,19 @@ impl ReportDraft {
                 persons: optional(&fields.persons, max_field)?,
                 evidence: optional(&fields.evidence, max_field)?,
             },
+            attachments: Vec::new(),
         })
+    }
+
+    /// The files sealed and stored beforehand, listed in the report.
+    pub fn with_attachments(mut self, attachments: Vec<AttachmentRef>) -> Self {
+        self.attachments = attachments;
+        self
+    }
+
+    /// The identifiers of the attached files, for the claim.
+    pub fn attachment_ids(&self) -> Vec<String> {
+        self.attachments.iter().map(|a| a.id.clone()).collect()
     }
 
     pub fn category(&self) -> &Category {

@@ -17,6 +17,7 @@ const REPORT_JS: &[u8] = include_bytes!("../../static/js/report.js");
 const SECRETARY_JS: &[u8] = include_bytes!("../../static/js/secretary.js");
 const FOLLOWUP_JS: &[u8] = include_bytes!("../../static/js/followup.js");
 const THREAD_JS: &[u8] = include_bytes!("../../static/js/thread.js");
+const METADATA_JS: &[u8] = include_bytes!("../../static/js/metadata.js");
 
 /// A script or stylesheet as a page references it.
 #[derive(Debug, Clone)]
@@ -115,6 +116,7 @@ impl Assets {
         // Imports name hashed files, so each importer is hashed after what it imports.
         let age = Asset::new("age", "js", js, AGE_JS.to_vec());
         let thread = Asset::new("thread", "js", js, THREAD_JS.to_vec());
+        let metadata = Asset::new("metadata", "js", js, METADATA_JS.to_vec());
         let protocol = Asset::new(
             "protocol",
             "js",
@@ -125,6 +127,7 @@ impl Assets {
             ("../vendor/age.js", &age),
             ("./protocol.js", &protocol),
             ("./thread.js", &thread),
+            ("./metadata.js", &metadata),
         ];
         let report = Asset::new("report", "js", js, relink(REPORT_JS, &links));
         let followup = Asset::new("followup", "js", js, relink(FOLLOWUP_JS, &links));
@@ -136,7 +139,7 @@ impl Assets {
             secretary_js: secretary.reference(),
             followup_js: followup.reference(),
             files: vec![
-                css, icon, age, thread, protocol, report, followup, secretary,
+                css, icon, age, thread, metadata, protocol, report, followup, secretary,
             ],
         }
     }

@@ -307,14 +307,13 @@ fn seal_message(
         lang: &'a str,
         body: &'a str,
     }
-    let json = serde_json::to_vec(&Message {
+    // Measured, then written once into a buffer of its padded size.
+    let json = crate::domain::to_padded_json(&Message {
         v: 1,
         kind: "message",
         lang: lang.code(),
         body,
-    })
-    .map(Zeroizing::new)
-    .unwrap_or_default();
+    });
     let padded = crypto::pad(json);
     crypto::encrypt_for_case(recipients, reporter, &padded)
 }

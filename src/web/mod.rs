@@ -9,6 +9,7 @@ mod headers;
 mod pages;
 mod reporter;
 mod secretary;
+mod upload_form;
 
 pub use assets::Assets;
 pub use headers::security_headers;

@@ -96,6 +96,8 @@ pub struct ReportPage<'a> {
     pub error: Option<&'static str>,
     pub max_description: usize,
     pub max_field: usize,
+    pub max_file: u64,
+    pub max_total: u64,
 }
 
 #[derive(Template)]

@@ -6,12 +6,14 @@ use actix_web::{
 };
 use secrecy::ExposeSecret;
 
+use super::upload_form::{self, UploadError};
 use super::{
     form::{self, FormError},
     pages::{self, HomePage, Layout, ReceiptPage, ReportPage},
     AppState,
 };
 use crate::{
+    crypto::{self, Token},
     db,
     domain::{ReportDraft, ReportFields},
     i18n::Lang,
@@ -114,8 +116,21 @@ fn report_page(
             error,
             max_description: state.limits.description_chars,
             max_field: state.limits.field_chars,
+            max_file: state.limits.attachment_bytes,
+            max_total: state.limits.attachments_total_bytes,
         },
     )
+}
+
+fn fields_of(parsed: &[form::Field]) -> ReportFields {
+    ReportFields {
+        category: form::take(parsed, "category"),
+        description: form::take(parsed, "description"),
+        period: form::take(parsed, "period"),
+        place: form::take(parsed, "place"),
+        persons: form::take(parsed, "persons"),
+        evidence: form::take(parsed, "evidence"),
+    }
 }
 
 pub async fn report_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -153,29 +168,43 @@ pub async fn report_submit(
     let Some(lang) = lang_of(&req) else {
         return not_found(req, state).await;
     };
-    let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            // Not logged: a line would date the attempt; the request counts
-            // already show refusals.
-            let empty = ReportFields::default();
-            return report_page(
-                &state,
-                lang,
-                form_error_status(e),
-                &empty,
-                Some(e.message_key()),
-            );
+    // The token is drawn first: attached files are sealed to its R as they
+    // stream in, before the report itself.
+    let token = Token::generate();
+    let reporter = crypto::derive_from_token(&token).reply_recipient;
+    let (parsed, files) = if upload_form::is_multipart(&req) {
+        match upload_form::read(&req, payload, &state, &reporter).await {
+            Ok(received) => (received.fields, received.files),
+            Err((e, fields)) => {
+                let kept = fields_of(&fields);
+                let status = match e {
+                    UploadError::Form(f) => form_error_status(f),
+                    UploadError::FileTooLarge | UploadError::TotalTooLarge => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    UploadError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                return report_page(&state, lang, status, &kept, Some(e.message_key()));
+            }
+        }
+    } else {
+        match read_form(&req, payload, state.limits.body_bytes).await {
+            Ok(parsed) => (parsed, Vec::new()),
+            Err(e) => {
+                // Not logged: a line would date the attempt; the request
+                // counts already show refusals.
+                let empty = ReportFields::default();
+                return report_page(
+                    &state,
+                    lang,
+                    form_error_status(e),
+                    &empty,
+                    Some(e.message_key()),
+                );
+            }
         }
     };
-    let fields = ReportFields {
-        category: form::take(&parsed, "category"),
-        description: form::take(&parsed, "description"),
-        period: form::take(&parsed, "period"),
-        place: form::take(&parsed, "place"),
-        persons: form::take(&parsed, "persons"),
-        evidence: form::take(&parsed, "evidence"),
-    };
+    let fields = fields_of(&parsed);
     drop(parsed);
     let draft = match ReportDraft::parse(
         &fields,
@@ -183,20 +212,20 @@ pub async fn report_submit(
         state.limits.description_chars,
         state.limits.field_chars,
     ) {
-        Ok(draft) => draft,
+        Ok(draft) => draft.with_attachments(files),
         Err(e) => {
-            return report_page(
-                &state,
-                lang,
-                StatusCode::BAD_REQUEST,
-                &fields,
-                Some(e.message_key()),
-            );
+            upload_form::discard(&state, &files).await;
+            let key = if files.is_empty() {
+                e.message_key()
+            } else {
+                e.message_key_with_files()
+            };
+            return report_page(&state, lang, StatusCode::BAD_REQUEST, &fields, Some(key));
         }
     };
     let worker = state.clone();
     let outcome =
-        web::block(move || submission::submit_sealed_by_server(&worker, &draft, lang)).await;
+        web::block(move || submission::submit_sealed_by_server(&worker, token, &draft, lang)).await;
     match outcome {
         Ok(Ok(receipt)) => {
             drop(fields);

@@ -138,7 +138,10 @@ const grease = {
   },
 };
 
-/** Encrypts to every Secretary recipient and to the reporter's own R. */
+/**
+ * Encrypts to every Secretary recipient and to the reporter's own R. Takes
+ * bytes or a ReadableStream (then returns a stream, encrypted as it is read).
+ */
 export async function seal(plaintext, secretaryRecipients, replyRecipient) {
   const e = new Encrypter();
   for (const r of secretaryRecipients) e.addRecipient(r);

@@ -141,13 +141,42 @@ function initWorkspace() {
   if (caseEl) initCase(caseEl, identities);
 }
 
+/** Fetches an attachment's age file, decrypts it here, saves it under its name. */
+async function download(decrypter, attachment, button, msg) {
+  button.disabled = true;
+  try {
+    const response = await fetch(`/api/v1/secretary/attachments/${encodeURIComponent(attachment.id)}`, {
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    if (!response.ok) throw new Error('download');
+    const plain = await decrypter.decrypt(new Uint8Array(await response.arrayBuffer()));
+    const url = URL.createObjectURL(new Blob([plain], { type: attachment.type || 'application/octet-stream' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = attachment.name || attachment.id;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60 * 1000);
+  } catch (e) {
+    show(document.getElementById('action-status'), msg.undecryptable, 'error');
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function initCase(caseEl, identities) {
   const msg = document.getElementById('case-messages').dataset;
   const d = new Decrypter();
   for (const i of identities) d.addIdentity(i);
   for (const article of document.querySelectorAll('.entry[data-ciphertext]')) {
     try {
-      renderEntry(article.querySelector('.entry-body'), JSON.parse(await d.decrypt(fromBase64(article.dataset.ciphertext), 'text')));
+      renderEntry(
+        article.querySelector('.entry-body'),
+        JSON.parse(await d.decrypt(fromBase64(article.dataset.ciphertext), 'text')),
+        (attachment, button) => download(d, attachment, button, msg),
+      );
     } catch (e) {
       article.querySelector('.entry-body').textContent = msg.undecryptable;
     }

@@ -1,8 +1,30 @@
 // Showing one decrypted entry of a case's thread (report, message or reply),
 // with the page's own labels. Text is only ever set as text, never as HTML.
 
+/** Lists the files a message names; `onDownload` adds a button to each. */
+function renderAttachments(body, message, onDownload) {
+  if (!Array.isArray(message.attachments) || !message.attachments.length) return;
+  const list = document.createElement('ul');
+  list.className = 'attachments';
+  for (const a of message.attachments) {
+    const li = document.createElement('li');
+    li.textContent = `${a.name} (${Math.ceil((a.size || 0) / 1000)} ko) `;
+    if (onDownload) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'secondary download';
+      button.dataset.attachment = a.id;
+      button.textContent = document.getElementById('report-view').dataset.download || 'Download';
+      button.addEventListener('click', () => onDownload(a, button));
+      li.append(button);
+    }
+    list.append(li);
+  }
+  body.append(list);
+}
+
 /** Fills `body` with a decrypted protocol v1 message. */
-export function renderEntry(body, message) {
+export function renderEntry(body, message, onDownload) {
   if (message.type === 'report') {
     const view = document.getElementById('report-view').content.cloneNode(true);
     const labels = document.getElementById('category-labels');
@@ -24,6 +46,7 @@ export function renderEntry(body, message) {
     text.textContent = message.body || '';
     body.replaceChildren(text);
   }
+  renderAttachments(body, message, onDownload);
 }
 
 /** The label of `key` in the hidden list `id` of the page. */

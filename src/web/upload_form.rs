@@ -1,0 +1,239 @@
+//! The no-JavaScript report form with files: `multipart/form-data` read as
+//! it streams in. Text fields are kept in zeroizing buffers; each file is
+//! encrypted as it arrives, for the Secretary and the reporter's `R`, into
+//! chunked storage. No plaintext byte is ever written to disk.
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+use zeroize::Zeroizing;
+
+use super::{
+    attachments::Upload,
+    form::{Field, FormError},
+    AppState,
+};
+use crate::{db::CHUNK_BYTES, domain::AttachmentRef};
+
+/// Why a multipart form was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadError {
+    Form(FormError),
+    FileTooLarge,
+    TotalTooLarge,
+    Unavailable,
+}
+
+impl UploadError {
+    pub fn message_key(self) -> &'static str {
+        match self {
+            UploadError::Form(e) => e.message_key(),
+            UploadError::FileTooLarge => "error-attachment-too-large",
+            UploadError::TotalTooLarge => "error-attachments-too-large",
+            UploadError::Unavailable => "error-internal",
+        }
+    }
+}
+
+pub fn is_multipart(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// The encryptor's output, shared with the loop that stores it.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink {
+    fn take(&self, at_least: usize) -> Option<Vec<u8>> {
+        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        (buf.len() >= at_least.max(1)).then(|| std::mem::take(&mut *buf))
+    }
+}
+
+/// What the form carried: its text fields, and the files already sealed
+/// and stored (pending until the report claims them).
+pub struct Received {
+    pub fields: Vec<Field>,
+    pub files: Vec<AttachmentRef>,
+}
+
+/// Forgets the files of a refused form.
+pub async fn discard(state: &web::Data<AppState>, files: &[AttachmentRef]) {
+    for f in files {
+        let database = state.db.clone();
+        let id = f.id.clone();
+        let _ =
+            web::block(move || database.write(|conn| crate::db::Attachment::discard(conn, &id)))
+                .await;
+    }
+}
+
+async fn seal_file(
+    state: &web::Data<AppState>,
+    reporter: &age::x25519::Recipient,
+    field: &mut actix_multipart::Field,
+    total: &mut u64,
+) -> Result<(String, u64), UploadError> {
+    let mut upload = Upload::start(state)
+        .await
+        .map_err(|_| UploadError::Unavailable)?;
+    let sink = Sink::default();
+    let mut all: Vec<&dyn age::Recipient> = state
+        .recipients
+        .iter()
+        .map(|r| r as &dyn age::Recipient)
+        .collect();
+    all.push(reporter);
+    let sealed = async {
+        let encryptor = age::Encryptor::with_recipients(all.into_iter())
+            .map_err(|_| UploadError::Unavailable)?;
+        let mut writer = encryptor
+            .wrap_output(sink.clone())
+            .map_err(|_| UploadError::Unavailable)?;
+        let mut size = 0u64;
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| UploadError::Form(FormError::Broken))?;
+            size += chunk.len() as u64;
+            *total += chunk.len() as u64;
+            if size > state.limits.attachment_bytes {
+                return Err(UploadError::FileTooLarge);
+            }
+            if *total > state.limits.attachments_total_bytes {
+                return Err(UploadError::TotalTooLarge);
+            }
+            writer
+                .write_all(&chunk)
+                .map_err(|_| UploadError::Unavailable)?;
+            if let Some(out) = sink.take(CHUNK_BYTES) {
+                upload
+                    .push(&out)
+                    .await
+                    .map_err(|_| UploadError::Unavailable)?;
+            }
+        }
+        writer.finish().map_err(|_| UploadError::Unavailable)?;
+        if let Some(out) = sink.take(1) {
+            upload
+                .push(&out)
+                .await
+                .map_err(|_| UploadError::Unavailable)?;
+        }
+        Ok(size)
+    }
+    .await;
+    match sealed {
+        Ok(size) => upload
+            .finish()
+            .await
+            .map(|(id, _)| (id, size))
+            .map_err(|_| UploadError::Unavailable),
+        Err(e) => {
+            upload.discard().await;
+            Err(e)
+        }
+    }
+}
+
+/// Reads a multipart report form, sealing its files to the Secretary and
+/// `reporter` as they stream in.
+pub async fn read(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &web::Data<AppState>,
+    reporter: &age::x25519::Recipient,
+) -> Result<Received, (UploadError, Vec<Field>)> {
+    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut received = Received {
+        fields: Vec::new(),
+        files: Vec::new(),
+    };
+    let mut text_bytes = 0usize;
+    let mut file_bytes = 0u64;
+    while let Some(field) = multipart.next().await {
+        let Ok(mut field) = field else {
+            discard(state, &received.files).await;
+            return Err((UploadError::Form(FormError::Broken), received.fields));
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let filename = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_string);
+        match filename {
+            Some(filename) => {
+                if filename.is_empty() {
+                    // An empty file input still sends a part: nothing to keep.
+                    while field.next().await.is_some() {}
+                    continue;
+                }
+                let mime = field
+                    .content_type()
+                    .map(|m| m.essence_str().to_string())
+                    .unwrap_or_else(|| "application/octet-stream".into());
+                match seal_file(state, reporter, &mut field, &mut file_bytes).await {
+                    Ok((id, size)) => received.files.push(AttachmentRef {
+                        id,
+                        name: filename,
+                        mime,
+                        size,
+                    }),
+                    Err(e) => {
+                        discard(state, &received.files).await;
+                        return Err((e, received.fields));
+                    }
+                }
+            }
+            None => {
+                let mut value = Zeroizing::new(Vec::new());
+                while let Some(chunk) = field.next().await {
+                    let Ok(chunk) = chunk else {
+                        discard(state, &received.files).await;
+                        return Err((UploadError::Form(FormError::Broken), received.fields));
+                    };
+                    text_bytes += chunk.len();
+                    if text_bytes > state.limits.body_bytes {
+                        discard(state, &received.files).await;
+                        return Err((UploadError::Form(FormError::TooLarge), received.fields));
+                    }
+                    value.extend_from_slice(&chunk);
+                }
+                let Ok(text) = String::from_utf8(value.to_vec()).map(Zeroizing::new) else {
+                    discard(state, &received.files).await;
+                    return Err((
+                        UploadError::Form(FormError::InvalidEncoding),
+                        received.fields,
+                    ));
+                };
+                received.fields.push(Field {
+                    name: Zeroizing::new(name),
+                    value: text,
+                });
+            }
+        }
+    }
+    Ok(received)
+}

@@ -1,0 +1,99 @@
+// Hidden information in JPEG and PNG pictures: what there is, and a copy of
+// the picture without it. Everything happens in the browser, before
+// encryption. Pixels are left untouched.
+
+const u16 = (b, i, le) => (le ? b[i] | (b[i + 1] << 8) : (b[i] << 8) | b[i + 1]);
+const u32 = (b, i, le) => (le
+  ? (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0
+  : ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0);
+const ascii = (b, i, n) => String.fromCharCode(...b.subarray(i, i + n));
+
+/** The kinds of information an EXIF (TIFF) block carries. */
+function exifKinds(tiff, kinds) {
+  kinds.add('exif');
+  if (tiff.length < 8) return;
+  const le = ascii(tiff, 0, 2) === 'II';
+  const ifd = u32(tiff, 4, le);
+  if (ifd + 2 > tiff.length) return;
+  const count = u16(tiff, ifd, le);
+  for (let k = 0; k < count; k++) {
+    const at = ifd + 2 + k * 12;
+    if (at + 12 > tiff.length) break;
+    const tag = u16(tiff, at, le);
+    if (tag === 0x8825) kinds.add('gps');
+    if (tag === 0x010f || tag === 0x0110) kinds.add('camera');
+    if (tag === 0x013b || tag === 0x8298) kinds.add('author');
+  }
+}
+
+function jpeg(bytes) {
+  const kinds = new Set();
+  const keep = [bytes.subarray(0, 2)];
+  let i = 2;
+  while (i + 4 <= bytes.length && bytes[i] === 0xff) {
+    const marker = bytes[i + 1];
+    if (marker === 0xda) { // start of scan: the image data follows
+      keep.push(bytes.subarray(i));
+      i = bytes.length;
+      break;
+    }
+    const len = u16(bytes, i + 2, false);
+    const segment = bytes.subarray(i, i + 2 + len);
+    const data = bytes.subarray(i + 4, i + 2 + len);
+    let drop = false;
+    if (marker === 0xe1) {
+      if (ascii(data, 0, 6) === 'Exif\0\0') exifKinds(data.subarray(6), kinds);
+      else kinds.add('xmp');
+      drop = true;
+    } else if (marker === 0xed) {
+      kinds.add('iptc');
+      drop = true;
+    } else if (marker === 0xfe) {
+      kinds.add('comment');
+      drop = true;
+    } else if (marker === 0xec) {
+      kinds.add('exif');
+      drop = true;
+    }
+    if (!drop) keep.push(segment);
+    i += 2 + len;
+  }
+  if (i < bytes.length) keep.push(bytes.subarray(i));
+  return { kinds, strip: () => concat(keep) };
+}
+
+function png(bytes) {
+  const kinds = new Set();
+  const keep = [bytes.subarray(0, 8)];
+  let i = 8;
+  while (i + 12 <= bytes.length) {
+    const len = u32(bytes, i, false);
+    const type = ascii(bytes, i + 4, 4);
+    const chunk = bytes.subarray(i, i + 12 + len);
+    let drop = true;
+    if (type === 'eXIf') exifKinds(bytes.subarray(i + 8, i + 8 + len), kinds);
+    else if (type === 'tEXt' || type === 'zTXt' || type === 'iTXt') kinds.add('text');
+    else if (type === 'tIME') kinds.add('time');
+    else drop = false;
+    if (!drop) keep.push(chunk);
+    i += 12 + len;
+  }
+  return { kinds, strip: () => concat(keep) };
+}
+
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** `{ kinds, strip() }` for a JPEG or PNG picture, else null. */
+export function inspect(bytes) {
+  if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpeg(bytes);
+  if (bytes.length > 8 && ascii(bytes, 1, 3) === 'PNG') return png(bytes);
+  return null;
+}
