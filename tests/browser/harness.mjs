@@ -61,7 +61,8 @@ export function exportCases() {
 export function decryptWithStockAge(out) {
   const texts = [];
   for (const dir of readdirSync(out)) {
-    for (const f of readdirSync(`${out}/${dir}`).filter((n) => n.endsWith('.age'))) {
+    // The thread's files (NNN-kind.age); attachments are checked elsewhere.
+    for (const f of readdirSync(`${out}/${dir}`).filter((n) => /^\d{3}-.*\.age$/.test(n))) {
       texts.push(execFileSync('age', ['-d', '-i', process.env.VIGIE_PLAIN_IDENTITY, `${out}/${dir}/${f}`]).toString('utf8'));
     }
   }
