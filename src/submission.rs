@@ -130,7 +130,7 @@ pub fn submit_sealed_by_server(
         lang,
         Claimed {
             ids: &ids,
-            max_total: i64::try_from(state.limits.attachments_total_bytes).unwrap_or(i64::MAX),
+            max_total: state.limits.attachments_total_ciphertext_bytes(),
         },
     )
 }

@@ -191,7 +191,7 @@ pub async fn create_report(
             ciphertext,
             submission::Claimed {
                 ids: &report.attachments,
-                max_total: i64::try_from(worker.limits.attachments_total_bytes).unwrap_or(i64::MAX),
+                max_total: worker.limits.attachments_total_ciphertext_bytes(),
             },
         )
     })

@@ -46,6 +46,14 @@ impl Limits {
     pub fn attachment_ciphertext_bytes(&self) -> u64 {
         self.attachment_bytes + self.attachment_bytes.div_ceil(65536) * 16 + 16 + 16 * 1024
     }
+
+    /// The stored size that the total limit allows: the files, their tags,
+    /// and a header for each of up to 64 files.
+    pub fn attachments_total_ciphertext_bytes(&self) -> i64 {
+        let total = self.attachments_total_bytes;
+        i64::try_from(total + total.div_ceil(65536) * 16 + 64 * (16 + 16 * 1024))
+            .unwrap_or(i64::MAX)
+    }
 }
 
 /// A rate limit over a fixed one-minute window, global (never per client:

@@ -240,6 +240,19 @@ pub async fn report_submit(
                 },
             )
         }
+        Ok(Err(submission::SubmitError::Attachment(e))) => {
+            let key = match e {
+                db::ClaimError::TooLarge => "error-attachments-too-large",
+                db::ClaimError::Unknown => "error-internal",
+            };
+            report_page(
+                &state,
+                lang,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &fields,
+                Some(key),
+            )
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "report could not be stored");
             report_page(

@@ -325,3 +325,105 @@ async fn a_report_can_only_claim_fresh_uploads_within_the_total_limit() {
         "only the claimed attachment remains"
     );
 }
+
+/// Starts the real binary on `settings`; returns the child and its port.
+fn start_server(settings: &vigie::config::Settings, db_url: &str) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VIGIE_") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd
+        .arg("serve")
+        .env("VIGIE_LISTEN", "127.0.0.1:0")
+        .env("VIGIE_DATA_DIR", &settings.data_dir)
+        .env("VIGIE_RECIPIENTS_FILE", &settings.recipients_file)
+        .env("VIGIE_DATABASE_URL", db_url)
+        .env("VIGIE_ATTACHMENT_PENDING_SECS", "1")
+        .env("VIGIE_NOTIFY_POLL_MILLIS", "50")
+        .env("VIGIE_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let mut port = 0;
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
+        if let Some(p) = line.split("port=").nth(1) {
+            port = p
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            break;
+        }
+    }
+    assert!(port > 0, "the server did not start");
+    (child, port)
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_restart() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = crate::helpers::TestDb::fresh(dir.path());
+    let (settings, _, identities) = crate::helpers::test_settings(dir.path(), &db);
+    let recipients: Vec<age::x25519::Recipient> =
+        identities.iter().map(|i| i.to_public()).collect();
+    let r = crypto::derive_from_token(&Token::generate()).reply_recipient;
+    let sealed = seal_file(&recipients, &r, &sample(4 * 1024 * 1024));
+
+    let (mut server, port) = start_server(&settings, &db.url());
+    let database = vigie::db::connect(&settings.database().unwrap_or_else(|e| panic!("{e}")), 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let counts = || {
+        Attachment::counts(&mut database.conn().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or((-1, -1, -1))
+    };
+
+    // Half an upload, then the server dies.
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    let head = format!(
+        "POST /api/v1/attachments HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        sealed.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .write_all(&sealed[..sealed.len() / 2])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    while counts().2 < 1 && started.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        counts().2 >= 1,
+        "chunks were being stored when the server died"
+    );
+    server.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = server.wait();
+    drop(stream);
+
+    // Restarted: the half upload is swept, nothing else exists.
+    let (mut server, _) = start_server(&settings, &db.url());
+    let started = std::time::Instant::now();
+    while counts() != (0, 0, 0) && started.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(counts(), (0, 0, 0), "no orphan chunk, no pending upload");
+    assert_eq!(
+        vigie::db::Case::count(&mut database.conn().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or(-1),
+        0,
+        "no half case"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
