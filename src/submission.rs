@@ -130,7 +130,7 @@ pub fn submit_sealed_by_server(
         lang,
         Claimed {
             ids: &ids,
-            max_total: state.limits.attachments_total_ciphertext_bytes(),
+            max_total: state.limits.attachments_total(),
         },
     )
 }

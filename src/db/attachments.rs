@@ -43,8 +43,14 @@ impl Attachment {
                 attachment_chunks::bytes.eq(bytes),
             ))
             .execute(conn)?;
+        Ok(())
+    }
+
+    /// Records the size of the file itself once the upload is complete (the
+    /// limits count files, not their encryption overhead).
+    pub fn set_size(conn: &mut DbConnection, id: &str, size: i64) -> QueryResult<()> {
         diesel::update(attachments::table.find(id))
-            .set(attachments::size.eq(attachments::size + bytes.len() as i64))
+            .set(attachments::size.eq(size))
             .execute(conn)?;
         Ok(())
     }

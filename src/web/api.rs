@@ -191,7 +191,7 @@ pub async fn create_report(
             ciphertext,
             submission::Claimed {
                 ids: &report.attachments,
-                max_total: worker.limits.attachments_total_ciphertext_bytes(),
+                max_total: worker.limits.attachments_total(),
             },
         )
     })

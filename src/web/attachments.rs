@@ -66,11 +66,18 @@ impl Upload {
         Ok(())
     }
 
-    pub async fn finish(mut self) -> Result<(String, u64), db::DbError> {
+    /// Stores what is left and records `plain`, the size of the file itself.
+    pub async fn finish(mut self, plain: u64) -> Result<(String, u64), db::DbError> {
         if !self.buf.is_empty() {
             let chunk = std::mem::take(&mut self.buf);
             self.flush(chunk).await?;
         }
+        let database = self.db.clone();
+        let id = self.id.clone();
+        let size = i64::try_from(plain).unwrap_or(i64::MAX);
+        web::block(move || database.write(|conn| Attachment::set_size(conn, &id, size)))
+            .await
+            .map_err(|_| db::DbError::Migration("blocking pool closed".into()))??;
         Ok((self.id, self.size))
     }
 
@@ -193,7 +200,10 @@ pub async fn upload(
         };
         return refuse(&state, lang, StatusCode::BAD_REQUEST, key);
     }
-    match upload.finish().await {
+    // The file's own size: the payload less its nonce and one tag a chunk.
+    let sealed = payload_len.unwrap_or(0).saturating_sub(16);
+    let plain = sealed.saturating_sub(sealed.div_ceil(65536 + 16) * 16) as u64;
+    match upload.finish(plain).await {
         Ok((id, size)) => HttpResponse::Created()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(Uploaded { id, size }),

@@ -47,12 +47,9 @@ impl Limits {
         self.attachment_bytes + self.attachment_bytes.div_ceil(65536) * 16 + 16 + 16 * 1024
     }
 
-    /// The stored size that the total limit allows: the files, their tags,
-    /// and a header for each of up to 64 files.
-    pub fn attachments_total_ciphertext_bytes(&self) -> i64 {
-        let total = self.attachments_total_bytes;
-        i64::try_from(total + total.div_ceil(65536) * 16 + 64 * (16 + 16 * 1024))
-            .unwrap_or(i64::MAX)
+    /// The total limit, as the claim counts it (sizes of the files).
+    pub fn attachments_total(&self) -> i64 {
+        i64::try_from(self.attachments_total_bytes).unwrap_or(i64::MAX)
     }
 }
 

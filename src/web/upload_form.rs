@@ -147,7 +147,7 @@ async fn seal_file(
     .await;
     match sealed {
         Ok(size) => upload
-            .finish()
+            .finish(size)
             .await
             .map(|(id, _)| (id, size))
             .map_err(|_| UploadError::Unavailable),
