@@ -325,3 +325,6 @@ metadata-text = embedded text
 metadata-time = modification time
 js-uploading = Encrypting and sending the files…
 attachment-download = Download
+followup-error-empty-files = Write your message: it cannot be empty. Attach your files again.
+followup-error-too-long-files = Your message is too long. Please shorten it, then attach your files again.
+error-busy-files = The service is receiving many requests right now. Try again in a minute and attach your files again; your text is kept.

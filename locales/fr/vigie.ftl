@@ -325,3 +325,6 @@ metadata-text = texte intégré
 metadata-time = date de modification
 js-uploading = Chiffrement et envoi des fichiers…
 attachment-download = Télécharger
+followup-error-empty-files = Écrivez votre message : il ne peut pas être vide. Joignez de nouveau vos fichiers.
+followup-error-too-long-files = Votre message est trop long. Raccourcissez-le, puis joignez de nouveau vos fichiers.
+error-busy-files = Le service reçoit beaucoup de demandes en ce moment. Réessayez dans une minute et joignez de nouveau vos fichiers ; votre texte est conservé.

@@ -110,6 +110,17 @@ pub enum StepError {
     Query(#[from] diesel::result::Error),
     #[error(transparent)]
     Db(#[from] super::DbError),
+    #[error(transparent)]
+    Claim(#[from] super::ClaimError),
+}
+
+impl From<super::ClaimErrorOr> for StepError {
+    fn from(e: super::ClaimErrorOr) -> Self {
+        match e {
+            super::ClaimErrorOr::Claim(c) => StepError::Claim(c),
+            super::ClaimErrorOr::Query(q) => StepError::Query(q),
+        }
+    }
 }
 
 /// Applies one step inside the caller's transaction, journaling it.

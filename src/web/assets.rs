@@ -18,6 +18,7 @@ const SECRETARY_JS: &[u8] = include_bytes!("../../static/js/secretary.js");
 const FOLLOWUP_JS: &[u8] = include_bytes!("../../static/js/followup.js");
 const THREAD_JS: &[u8] = include_bytes!("../../static/js/thread.js");
 const METADATA_JS: &[u8] = include_bytes!("../../static/js/metadata.js");
+const FILES_JS: &[u8] = include_bytes!("../../static/js/files.js");
 
 /// A script or stylesheet as a page references it.
 #[derive(Debug, Clone)]
@@ -123,11 +124,21 @@ impl Assets {
             js,
             relink(PROTOCOL_JS, &[("../vendor/age.js", &age)]),
         );
+        let files = Asset::new(
+            "files",
+            "js",
+            js,
+            relink(
+                FILES_JS,
+                &[("./protocol.js", &protocol), ("./metadata.js", &metadata)],
+            ),
+        );
         let links = [
             ("../vendor/age.js", &age),
             ("./protocol.js", &protocol),
             ("./thread.js", &thread),
             ("./metadata.js", &metadata),
+            ("./files.js", &files),
         ];
         let report = Asset::new("report", "js", js, relink(REPORT_JS, &links));
         let followup = Asset::new("followup", "js", js, relink(FOLLOWUP_JS, &links));
@@ -139,7 +150,7 @@ impl Assets {
             secretary_js: secretary.reference(),
             followup_js: followup.reference(),
             files: vec![
-                css, icon, age, thread, metadata, protocol, report, followup, secretary,
+                css, icon, age, thread, metadata, files, protocol, report, followup, secretary,
             ],
         }
     }

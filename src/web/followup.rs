@@ -27,6 +27,7 @@ use super::{
     form,
     pages::{self, Layout},
     reporter::{form_error_status, lang_of, not_found, read_form},
+    upload_form::{self, UploadError},
     AppState,
 };
 use crate::{
@@ -36,7 +37,7 @@ use crate::{
         self, apply_step, Case, CaseRow, EntryKind, EntryRow, NewEntry, Step, StepError,
         WorkflowError,
     },
-    domain::CaseStatus,
+    domain::{AttachmentRef, CaseStatus},
     i18n::Lang,
 };
 
@@ -292,12 +293,23 @@ pub async fn open_case(
     }
 }
 
+/// The same refusal, reminding that attached files must be chosen again.
+fn with_files(key: &'static str) -> &'static str {
+    match key {
+        "followup-error-empty" => "followup-error-empty-files",
+        "followup-error-too-long" => "followup-error-too-long-files",
+        "followup-error-closed" => "followup-error-closed",
+        _ => "error-busy-files",
+    }
+}
+
 /// Seals a reporter's message for the Secretary and the reporter.
 fn seal_message(
     recipients: &Recipients,
     reporter: &age::x25519::Recipient,
     lang: Lang,
     body: &str,
+    attachments: &[AttachmentRef],
 ) -> Result<crypto::AgeCiphertext, crypto::EncryptError> {
     #[derive(Serialize)]
     struct Message<'a> {
@@ -306,6 +318,8 @@ fn seal_message(
         kind: &'static str,
         lang: &'a str,
         body: &'a str,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        attachments: &'a [AttachmentRef],
     }
     // Measured, then written once into a buffer of its padded size.
     let json = crate::domain::to_padded_json(&Message {
@@ -313,6 +327,7 @@ fn seal_message(
         kind: "message",
         lang: lang.code(),
         body,
+        attachments,
     });
     let padded = crypto::pad(json);
     crypto::encrypt_for_case(recipients, reporter, &padded)
@@ -321,6 +336,7 @@ fn seal_message(
 enum Posted {
     Stored,
     Closed,
+    Attachment(db::ClaimError),
     Failed,
 }
 
@@ -328,6 +344,7 @@ async fn store_message(
     state: &web::Data<AppState>,
     case_id: String,
     sealed: crypto::AgeCiphertext,
+    attachments: Vec<String>,
 ) -> Posted {
     let worker = state.clone();
     let done = web::block(move || {
@@ -335,14 +352,18 @@ async fn store_message(
         let now = worker.clock.now();
         let entry = NewEntry::later(&case_id, EntryKind::Message, today, sealed.into_bytes());
         let notify_at = now + crate::notify::random_delay(worker.notify_max_delay);
-        worker.db.try_write(|conn| {
-            apply_step(conn, &case_id, Step::Message(entry, notify_at), today, now)
+        let max_total = worker.limits.attachments_total();
+        worker.db.try_write(|conn| -> Result<(), StepError> {
+            apply_step(conn, &case_id, Step::Message(entry, notify_at), today, now)?;
+            db::Attachment::claim(conn, &attachments, &case_id, now, max_total)?;
+            Ok(())
         })
     })
     .await;
     match done {
         Ok(Ok(())) => Posted::Stored,
         Ok(Err(StepError::Workflow(WorkflowError::Closed))) => Posted::Closed,
+        Ok(Err(StepError::Claim(e))) => Posted::Attachment(e),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "a reporter message could not be stored");
             Posted::Failed
@@ -360,16 +381,35 @@ pub async fn post_message(
     let Some(lang) = lang_of(&req) else {
         return not_found(req, state).await;
     };
-    let parsed = match read_form(&req, payload, state.limits.body_bytes).await {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            return follow_up_page(
-                &state,
-                lang,
-                form_error_status(e),
-                "",
-                Some(e.message_key()),
-            )
+    // With files, the form is multipart: they are sealed as they stream in,
+    // to the reporter's R derived from the token field that comes first.
+    let (parsed, files) = if upload_form::is_multipart(&req) {
+        match upload_form::read(&req, payload, &state, None).await {
+            Ok(received) => (received.fields, received.files),
+            Err((e, fields)) => {
+                let typed = Zeroizing::new(form::take(&fields, "token"));
+                let status = match e {
+                    UploadError::Form(f) => form_error_status(f),
+                    UploadError::FileTooLarge | UploadError::TotalTooLarge => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    UploadError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                return follow_up_page(&state, lang, status, &typed, Some(e.message_key()));
+            }
+        }
+    } else {
+        match read_form(&req, payload, state.limits.body_bytes).await {
+            Ok(parsed) => (parsed, Vec::new()),
+            Err(e) => {
+                return follow_up_page(
+                    &state,
+                    lang,
+                    form_error_status(e),
+                    "",
+                    Some(e.message_key()),
+                )
+            }
         }
     };
     let typed = Zeroizing::new(form::take(&parsed, "token"));
@@ -377,8 +417,13 @@ pub async fn post_message(
     drop(parsed);
     let (case, entries, derived) = match look_up(&state, &typed, true).await {
         Lookup::Found(case, entries, derived) => (case, entries, derived),
-        other => return lookup_failure(&state, lang, &other, &typed),
+        other => {
+            upload_form::discard(&state, &files).await;
+            return lookup_failure(&state, lang, &other, &typed);
+        }
     };
+    let file_ids: Vec<String> = files.iter().map(|f| f.id.clone()).collect();
+    let refused = !files.is_empty();
     let shown = Token::parse(&typed)
         .map(|t| t.display())
         .unwrap_or_else(|_| SecretString::from(String::new()));
@@ -397,29 +442,39 @@ pub async fn post_message(
         )
     };
     let text = body.trim();
-    if case.status == CaseStatus::Closed {
-        return refuse(StatusCode::CONFLICT, "followup-error-closed", entries);
-    }
-    if text.is_empty() {
-        return refuse(StatusCode::BAD_REQUEST, "followup-error-empty", entries);
-    }
-    if text.chars().count() > state.limits.description_chars {
-        return refuse(StatusCode::BAD_REQUEST, "followup-error-too-long", entries);
-    }
-    if !state
+    let problem = if case.status == CaseStatus::Closed {
+        Some((StatusCode::CONFLICT, "followup-error-closed"))
+    } else if text.is_empty() {
+        Some((StatusCode::BAD_REQUEST, "followup-error-empty"))
+    } else if text.chars().count() > state.limits.description_chars {
+        Some((StatusCode::BAD_REQUEST, "followup-error-too-long"))
+    } else if !state
         .message_limit
         .allow(state.clock.now(), MESSAGES_PER_MINUTE)
     {
-        return refuse(StatusCode::TOO_MANY_REQUESTS, "error-busy", entries);
+        Some((StatusCode::TOO_MANY_REQUESTS, "error-busy"))
+    } else {
+        None
+    };
+    if let Some((status, key)) = problem {
+        upload_form::discard(&state, &files).await;
+        let key = if refused { with_files(key) } else { key };
+        return refuse(status, key, entries);
     }
-    let Ok(sealed) = seal_message(&state.recipients, &derived.reply_recipient, lang, text) else {
+    let Ok(sealed) = seal_message(
+        &state.recipients,
+        &derived.reply_recipient,
+        lang,
+        text,
+        &files,
+    ) else {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "error-unavailable",
             entries,
         );
     };
-    match store_message(&state, case.row.id.clone(), sealed).await {
+    match store_message(&state, case.row.id.clone(), sealed, file_ids).await {
         // Showing the stored message is part of the same request: it is not
         // counted against the lookup limit a second time.
         Posted::Stored => match look_up(&state, &typed, false).await {
@@ -438,6 +493,11 @@ pub async fn post_message(
             other => lookup_failure(&state, lang, &other, &typed),
         },
         Posted::Closed => refuse(StatusCode::CONFLICT, "followup-error-closed", entries),
+        Posted::Attachment(_) => refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "error-attachments-too-large",
+            entries,
+        ),
         Posted::Failed => refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "error-unavailable",
@@ -457,6 +517,9 @@ struct LookupBody {
 struct MessageBody {
     lookup: SecretString,
     ciphertext: String,
+    /// Files uploaded beforehand to `/api/v1/attachments`.
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -602,18 +665,30 @@ pub async fn api_message(
                 "error-busy",
             ));
         }
-        Ok((case, sealed))
+        Ok((case, sealed, body.attachments))
     }
     .await;
-    let (case, sealed) = match result {
+    let (case, sealed, attachments) = match result {
         Ok(ok) => ok,
         Err(response) => return response,
     };
-    match store_message(&state, case.row.id.clone(), sealed).await {
+    match store_message(&state, case.row.id.clone(), sealed, attachments).await {
         Posted::Stored => HttpResponse::Created()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({ "stored": true })),
         Posted::Closed => problem(&state, lang, StatusCode::CONFLICT, "api-error-closed"),
+        Posted::Attachment(db::ClaimError::Unknown) => problem(
+            &state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            "api-error-attachment-unknown",
+        ),
+        Posted::Attachment(db::ClaimError::TooLarge) => problem(
+            &state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            "api-error-attachments-too-large",
+        ),
         Posted::Failed => problem(
             &state,
             lang,

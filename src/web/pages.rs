@@ -31,6 +31,9 @@ pub struct Layout<'a> {
     pub categories: Vec<&'a CategorySetting>,
     /// Longest text a reporter may write.
     pub max_text: usize,
+    /// Attachment limits, for the pages' own checks.
+    pub max_file: u64,
+    pub max_total: u64,
     /// A follow-up page (loads its module).
     pub followup: bool,
     pub other_lang_path: String,
@@ -57,6 +60,8 @@ impl<'a> Layout<'a> {
                 .join(" "),
             categories: state.categories.iter().collect(),
             max_text: state.limits.description_chars,
+            max_file: state.limits.attachment_bytes,
+            max_total: state.limits.attachments_total_bytes,
             followup: false,
             other_lang_path: format!("/{}/{}", lang.other().code(), page),
         }

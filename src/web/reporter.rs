@@ -173,7 +173,7 @@ pub async fn report_submit(
     let token = Token::generate();
     let reporter = crypto::derive_from_token(&token).reply_recipient;
     let (parsed, files) = if upload_form::is_multipart(&req) {
-        match upload_form::read(&req, payload, &state, &reporter).await {
+        match upload_form::read(&req, payload, &state, Some(&reporter)).await {
             Ok(received) => (received.fields, received.files),
             Err((e, fields)) => {
                 let kept = fields_of(&fields);

@@ -158,13 +158,15 @@ async fn seal_file(
     }
 }
 
-/// Reads a multipart report form, sealing its files to the Secretary and
-/// `reporter` as they stream in.
+/// Reads a multipart form, sealing its files to the Secretary and the
+/// reporter's `R` as they stream in. `R` is given (a new report) or derived
+/// from the `token` field, which the form places before its files (a
+/// follow-up message).
 pub async fn read(
     req: &HttpRequest,
     payload: web::Payload,
     state: &web::Data<AppState>,
-    reporter: &age::x25519::Recipient,
+    reporter: Option<&age::x25519::Recipient>,
 ) -> Result<Received, (UploadError, Vec<Field>)> {
     let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
     let mut received = Received {
@@ -190,6 +192,26 @@ pub async fn read(
                     while field.next().await.is_some() {}
                     continue;
                 }
+                let derived;
+                let reporter = match reporter {
+                    Some(r) => r,
+                    None => {
+                        let typed = super::form::take(&received.fields, "token");
+                        match crate::crypto::Token::parse(&typed) {
+                            Ok(token) => {
+                                derived = crate::crypto::derive_from_token(&token).reply_recipient;
+                                &derived
+                            }
+                            Err(_) => {
+                                discard(state, &received.files).await;
+                                return Err((
+                                    UploadError::Form(FormError::Broken),
+                                    received.fields,
+                                ));
+                            }
+                        }
+                    }
+                };
                 let mime = field
                     .content_type()
                     .map(|m| m.essence_str().to_string())

@@ -6,6 +6,7 @@ import {
   cryptoAvailable, derive, padJson, parseToken, seal, toBase64, toHex,
 } from './protocol.js';
 import { formatDate, label, renderEntry } from './thread.js';
+import { initFiles } from './files.js';
 
 const form = document.getElementById('followup-form');
 if (form) init(form);
@@ -142,19 +143,29 @@ async function showCase(keys, ctx, notice) {
 
   const messageForm = document.getElementById('message-form');
   if (messageForm) {
+    const messageStatus = document.getElementById('message-status');
+    const files = initFiles(messageForm, msg, (text) => say(messageStatus, text, 'error'), 'message-attachments', 'message-attachment-list');
     messageForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       const text = document.getElementById('message-body').value.trim();
-      const messageStatus = document.getElementById('message-status');
       if (!text) return say(messageStatus, msg.empty, 'error');
       const button = messageForm.querySelector('button[type=submit]');
       button.disabled = true;
       say(messageStatus, msg.sending, 'status');
       try {
-        const plaintext = padJson({ v: 1, type: 'message', lang, body: text });
+        const message = { v: 1, type: 'message', lang, body: text };
+        if (files.selected.length) {
+          say(messageStatus, msg.uploading, 'status');
+          message.attachments = await files.upload(ctx.recipients, keys.replyRecipient);
+        }
+        const plaintext = padJson(message);
         const ciphertext = await seal(plaintext, ctx.recipients, keys.replyRecipient);
         plaintext.fill(0);
-        const sent = await post('/api/v1/cases/messages', { lookup: toHex(keys.lookup), ciphertext: toBase64(ciphertext) });
+        const sent = await post('/api/v1/cases/messages', {
+          lookup: toHex(keys.lookup),
+          ciphertext: toBase64(ciphertext),
+          attachments: (message.attachments || []).map((a) => a.id),
+        });
         if (!sent.ok) {
           button.disabled = false;
           return say(messageStatus, await problemOf(sent, msg.failed), 'error');
@@ -162,7 +173,7 @@ async function showCase(keys, ctx, notice) {
         await showCase(keys, { ...ctx, status: messageStatus }, msg.sent);
       } catch (e) {
         button.disabled = false;
-        say(messageStatus, msg.network, 'error');
+        say(messageStatus, e.message || msg.network, 'error');
       }
     });
   }

@@ -55,7 +55,7 @@ async function reportWithFiles(javaScriptEnabled, description, files) {
   await page.goto(`${BASE}/fr/report`);
   await page.selectOption('#category', 'funds');
   await page.fill('#description', description);
-  await page.setInputFiles('#attachments', files);
+  if (files.length) await page.setInputFiles('#attachments', files);
   if (javaScriptEnabled) await page.waitForFunction((n) => document.querySelectorAll('#attachment-list li').length === n, files.length);
   await page.screenshot({ path: screenshotPath(`attachments-${javaScriptEnabled ? 'js' : 'nojs'}`), fullPage: true });
   await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
@@ -127,4 +127,39 @@ test('without JavaScript a 20 MB file is encrypted by the server as it streams i
   const { token } = await reportWithFiles(false, 'Rapport sans JavaScript avec une pièce jointe.', [big.path]);
   const got = await downloadAll(await caseIdOf(token));
   assert.equal(sha(got['releve-nojs.bin']), sha(big.bytes));
+});
+
+test('a follow-up message carries files too, with and without JavaScript', async () => {
+  const { token } = await reportWithFiles(true, 'Rapport sans pièce jointe au départ.', []);
+  const caseId = await caseIdOf(token);
+  // The Secretary acknowledges, so that the case is open to messages.
+  {
+    const context = await browser.newContext({ locale: 'fr-FR' });
+    const page = await context.newPage();
+    await loginAsSecretary(page);
+    await page.goto(`${BASE}/fr/secretary/cases/${caseId}`);
+    await page.fill('#ack-message', 'Reçu, envoyez les pièces.');
+    await page.getByRole('button', { name: 'Accuser réception' }).click();
+    await page.waitForSelector('#reply-form');
+    await context.close();
+  }
+  const withJs = bigFile('suivi-js.bin', 3 * 1000 * 1000, 'Suivi-Pièce-JS');
+  const withoutJs = bigFile('suivi-nojs.bin', 3 * 1000 * 1000, 'Suivi-Pièce-NoJS');
+  for (const [javaScriptEnabled, file] of [[true, withJs], [false, withoutJs]]) {
+    const context = await browser.newContext({ javaScriptEnabled, locale: 'fr-FR' });
+    const page = await context.newPage();
+    await page.goto(`${BASE}/fr/follow-up`);
+    await page.fill('#token', token);
+    await page.getByRole('button', { name: 'Consulter' }).click();
+    await page.waitForSelector('#message-form');
+    await page.fill('#message-body', `Voici la pièce (${javaScriptEnabled ? 'avec' : 'sans'} JavaScript).`);
+    await page.setInputFiles('#message-attachments', [file.path]);
+    await page.getByRole('button', { name: 'Envoyer le message' }).click();
+    if (javaScriptEnabled) await page.waitForSelector('#case-notice:not([hidden])', { timeout: 60000 });
+    else await page.waitForSelector('#message-sent');
+    await context.close();
+  }
+  const got = await downloadAll(caseId);
+  assert.equal(sha(got['suivi-js.bin']), sha(withJs.bytes));
+  assert.equal(sha(got['suivi-nojs.bin']), sha(withoutJs.bytes));
 });
