@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
                     break;
                 }
                 let body = format!(
-                    "category=funds&description=Rapport+de+banc+d%27essai+num%C3%A9ro+{i}&place=Si%C3%A8ge"
+                    "category=funds&description=Rapport+de+banc+d%27essai+num%C3%A9ro+{i}&place=Si%C3%A8ge&privacy_ack=yes"
                 );
                 let t = Instant::now();
                 let res = client

@@ -43,7 +43,7 @@ fn body(boundary: &'static str, files: usize, size: usize) -> reqwest::Body {
     let parts = stream::unfold(Step::Head, move |step| async move {
         let (bytes, next) = match step {
             Step::Head => (
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"category\"\r\n\r\nfunds\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nBanc d'essai des pieces jointes\r\n").into_bytes(),
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"category\"\r\n\r\nfunds\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nBanc d'essai des pieces jointes\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"privacy_ack\"\r\n\r\nyes\r\n").into_bytes(),
                 if files > 0 { Step::FileHead(0) } else { Step::Tail },
             ),
             Step::FileHead(f) => (

@@ -70,6 +70,12 @@ pub enum Command {
     },
     /// Validate configuration, keys and database.
     Check,
+    /// Delete closed cases past their retention period (not those on hold).
+    Purge {
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -90,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             paths,
         } => decrypt(&i18n, lang, &identity, &files, &paths),
         Command::Check => Ok(check(&i18n, lang, cli.config.as_deref())),
+        Command::Purge { dry_run } => purge(&i18n, lang, cli.config.as_deref(), dry_run),
     }
 }
 
@@ -151,6 +158,42 @@ fn keygen(i18n: &I18n, lang: Lang, out: &Path, protect: bool) -> anyhow::Result<
         eprintln!("{}", i18n.get(lang, "cli-keygen-plain-warning"));
     }
     println!("{}", identity.to_public());
+    Ok(0)
+}
+
+fn purge(i18n: &I18n, lang: Lang, config: Option<&Path>, dry_run: bool) -> anyhow::Result<i32> {
+    let settings = Settings::load(config)?;
+    let database = db::connect(&settings.database()?, 2)?;
+    let today = chrono::Utc::now().date_naive();
+    let now = chrono::Utc::now().timestamp();
+    let due = db::Retention::due(&mut *database.conn()?, today, settings.retention_days)?;
+    for row in &due {
+        let closed = row
+            .closed_on
+            .map(|d| i18n.date(lang, d))
+            .unwrap_or_default();
+        println!(
+            "{}",
+            i18n.get_with(
+                lang,
+                "cli-purge-line",
+                &[("id", row.id.clone()), ("closed", closed)]
+            )
+        );
+    }
+    if dry_run {
+        println!(
+            "{}",
+            i18n.get_with(lang, "cli-purge-would", &[("count", due.len().to_string())])
+        );
+        return Ok(0);
+    }
+    let purged =
+        database.write(|conn| db::Retention::purge(conn, today, settings.retention_days, now))?;
+    println!(
+        "{}",
+        i18n.get_with(lang, "cli-purge-done", &[("count", purged.to_string())])
+    );
     Ok(0)
 }
 
@@ -407,7 +450,11 @@ impl<W: Write> Printer<'_, W> {
             .unwrap_or_else(|| id.to_string());
         let folder = self.files.join(case_id);
         fs::create_dir_all(&folder).with_context(|| folder.display().to_string())?;
-        let target = folder.join(name);
+        let mut target = folder.join(&name);
+        if target.exists() {
+            // Two files of one case with the same name: keep both.
+            target = folder.join(format!("{id}-{name}"));
+        }
         fs::write(&target, &plaintext).with_context(|| target.display().to_string())?;
         writeln!(
             self.out,

@@ -69,6 +69,11 @@ pub struct Settings {
     pub max_field_chars: usize,
     /// Report categories.
     pub categories: Vec<CategorySetting>,
+    /// Folder of the published texts (`fr/` and `en/` Markdown files);
+    /// missing files fall back to the shipped ones.
+    pub content_dir: PathBuf,
+    /// Closed cases are deleted this many days after closure, unless on hold.
+    pub retention_days: u32,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
     /// Requests are counted, not logged one by one; the counts are written
@@ -132,6 +137,8 @@ impl Default for Settings {
                     en: None,
                 })
                 .collect(),
+            content_dir: PathBuf::from("content"),
+            retention_days: 60,
             log: "info".into(),
             access_log_interval_secs: 3600,
             smtp_host: None,
@@ -233,7 +240,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 /// Every key a configuration file may hold.
-const KEYS: [&str; 31] = [
+const KEYS: [&str; 33] = [
     "listen",
     "public_url",
     "data_dir",
@@ -250,6 +257,8 @@ const KEYS: [&str; 31] = [
     "max_field_chars",
     "categories",
     "log",
+    "content_dir",
+    "retention_days",
     "access_log_interval_secs",
     "smtp_host",
     "smtp_port",

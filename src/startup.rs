@@ -84,6 +84,7 @@ impl Application {
             notifier,
             clock.clone(),
             Duration::from_millis(settings.notify_poll_millis),
+            settings.retention_days,
         );
         let state = web::Data::new(AppState {
             db,
@@ -103,6 +104,7 @@ impl Application {
             },
             demo,
             assets: Assets::new(),
+            content: crate::web::Content::load(&settings.content_dir),
             challenge_limit: Default::default(),
             lookup_limit: Default::default(),
             message_limit: Default::default(),

@@ -5,12 +5,14 @@
 mod attachments;
 mod models;
 mod outbox;
+mod retention;
 pub mod schema;
 mod workspace;
 
 pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES};
 pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
 pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
+pub use retention::{PurgedFigure, Retention};
 pub use workspace::{
     apply_step, Challenge, InboxPage, Journal, SessionRow, Step, StepError, WorkflowError,
 };

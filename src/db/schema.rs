@@ -100,3 +100,14 @@ diesel::table! {
 }
 
 diesel::joinable!(attachment_chunks -> attachments (attachment_id));
+
+diesel::table! {
+    purged_figures (id) {
+        id -> Text,
+        received_month -> Text,
+        closure_reason -> Nullable<Text>,
+        ack_days -> Nullable<Integer>,
+        close_days -> Nullable<Integer>,
+        feedback_on_time -> Bool,
+    }
+}

@@ -45,6 +45,8 @@ pub struct ReportFields {
     pub place: String,
     pub persons: String,
     pub evidence: String,
+    /// `yes` when the reporter ticked "I have read the privacy notice".
+    pub privacy_ack: String,
 }
 
 /// Why a report form was refused. Each maps to a translated message.
@@ -60,6 +62,8 @@ pub enum ReportError {
     DescriptionTooLong,
     #[error("an optional field is too long")]
     FieldTooLong,
+    #[error("the privacy notice was not confirmed")]
+    PrivacyNotConfirmed,
 }
 
 impl ReportError {
@@ -71,6 +75,7 @@ impl ReportError {
             ReportError::EmptyDescription => "error-description-empty",
             ReportError::DescriptionTooLong => "error-description-too-long",
             ReportError::FieldTooLong => "error-field-too-long",
+            ReportError::PrivacyNotConfirmed => "error-privacy-unconfirmed",
         }
     }
 
@@ -82,6 +87,7 @@ impl ReportError {
             ReportError::EmptyDescription => "error-description-empty-files",
             ReportError::DescriptionTooLong => "error-description-too-long-files",
             ReportError::FieldTooLong => "error-field-too-long-files",
+            ReportError::PrivacyNotConfirmed => "error-privacy-unconfirmed-files",
         }
     }
 }
@@ -179,6 +185,9 @@ impl ReportDraft {
         if description.chars().count() > max_description {
             return Err(ReportError::DescriptionTooLong);
         }
+        if fields.privacy_ack != "yes" {
+            return Err(ReportError::PrivacyNotConfirmed);
+        }
         Ok(ReportDraft {
             category,
             fields: Texts {
@@ -196,6 +205,11 @@ impl ReportDraft {
     pub fn with_attachments(mut self, attachments: Vec<AttachmentRef>) -> Self {
         self.attachments = attachments;
         self
+    }
+
+    /// The attached files.
+    pub fn attachment_refs(&self) -> Vec<AttachmentRef> {
+        self.attachments.clone()
     }
 
     /// The identifiers of the attached files, for the claim.
@@ -241,6 +255,7 @@ mod tests {
         let mut f = ReportFields::default();
         f.category = category.into();
         f.description = description.into();
+        f.privacy_ack = "yes".into();
         f
     }
 
@@ -255,6 +270,14 @@ mod tests {
             (fields("funds", "   \n "), ReportError::EmptyDescription),
             (fields("funds", &long), ReportError::DescriptionTooLong),
             (too_long_place, ReportError::FieldTooLong),
+            (
+                {
+                    let mut f = fields("funds", "facts");
+                    f.privacy_ack = String::new();
+                    f
+                },
+                ReportError::PrivacyNotConfirmed,
+            ),
         ];
         for (input, want) in cases {
             let got = ReportDraft::parse(&input, &offered(), 100, 10).map(|_| ());

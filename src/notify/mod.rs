@@ -317,12 +317,22 @@ pub fn run_once(
     notifier: &Notifier,
     clock: &dyn Clock,
     me: &str,
+    retention_days: u32,
 ) -> Result<Pass, WorkerError> {
     let now = clock.now();
     let today = clock.today();
     db.write(|conn| Outbox::remind_once_a_day(conn, today, now))?;
     // Uploads that no report or message claimed in time.
     db.write(|conn| crate::db::Attachment::sweep(conn, now))?;
+    // Closed cases past their retention, once a day.
+    let purged =
+        db.write(|conn| crate::db::Retention::purge_once_a_day(conn, today, retention_days, now))?;
+    if purged > 0 {
+        tracing::info!(
+            count = purged,
+            "closed cases purged after their retention period"
+        );
+    }
     let mut pass = Pass::default();
     for kind in ["activity", "reminder"] {
         let rows = db.write(|conn| Outbox::claim(conn, kind, me, now, LEASE_SECS))?;
@@ -371,7 +381,13 @@ fn latest_counts(rows: &[OutboxRow]) -> DeadlineCounts {
 }
 
 /// Runs the worker in the background for as long as the runtime runs.
-pub fn spawn_worker(db: Db, notifier: Arc<Notifier>, clock: Arc<dyn Clock>, every: Duration) {
+pub fn spawn_worker(
+    db: Db,
+    notifier: Arc<Notifier>,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+    retention_days: u32,
+) {
     let me = uuid::Uuid::new_v4().to_string();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -380,9 +396,10 @@ pub fn spawn_worker(db: Db, notifier: Arc<Notifier>, clock: Arc<dyn Clock>, ever
             ticks.tick().await;
             let (db, notifier, clock, me) =
                 (db.clone(), notifier.clone(), clock.clone(), me.clone());
-            let done =
-                tokio::task::spawn_blocking(move || run_once(&db, &notifier, clock.as_ref(), &me))
-                    .await;
+            let done = tokio::task::spawn_blocking(move || {
+                run_once(&db, &notifier, clock.as_ref(), &me, retention_days)
+            })
+            .await;
             if let Ok(Err(e)) = done {
                 tracing::error!(error = %e, "the notification worker failed a pass");
             }

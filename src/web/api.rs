@@ -37,6 +37,9 @@ struct NewReport {
     /// Attachments uploaded beforehand to `/api/v1/attachments`.
     #[serde(default)]
     attachments: Vec<String>,
+    /// The reporter confirmed having read the privacy notice.
+    #[serde(default)]
+    privacy_acknowledged: bool,
 }
 
 #[derive(Serialize)]
@@ -163,6 +166,9 @@ pub async fn create_report(
     };
     if let Some(l) = report.lang.as_deref().and_then(|l| l.parse().ok()) {
         lang = l;
+    }
+    if !report.privacy_acknowledged {
+        return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-privacy");
     }
     let lookup: Option<Zeroizing<[u8; 32]>> = hex::decode(report.lookup.expose_secret().as_bytes())
         .ok()

@@ -203,6 +203,15 @@ pub async fn upload(
     // The file's own size: the payload less its nonce and one tag a chunk.
     let sealed = payload_len.unwrap_or(0).saturating_sub(16);
     let plain = sealed.saturating_sub(sealed.div_ceil(65536 + 16) * 16) as u64;
+    if plain > state.limits.attachment_bytes {
+        upload.discard().await;
+        return refuse(
+            &state,
+            lang,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "api-error-attachment-too-large",
+        );
+    }
     match upload.finish(plain).await {
         Ok((id, size)) => HttpResponse::Created()
             .insert_header((header::CACHE_CONTROL, "no-store"))

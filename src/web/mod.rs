@@ -3,6 +3,7 @@
 mod api;
 mod assets;
 mod attachments;
+mod content;
 mod followup;
 mod form;
 mod headers;
@@ -12,6 +13,7 @@ mod secretary;
 mod upload_form;
 
 pub use assets::Assets;
+pub use content::Content;
 pub use headers::security_headers;
 
 use std::sync::Arc;
@@ -80,6 +82,8 @@ pub struct AppState {
     pub limits: Limits,
     pub demo: bool,
     pub assets: Assets,
+    /// The published texts (procedure, privacy notice, channels, advice).
+    pub content: content::Content,
     /// How many login challenges were issued this minute.
     pub challenge_limit: MinuteLimit,
     /// Follow-up lookups this minute (global: no addresses are kept).
@@ -164,5 +168,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(followup::post_message))
                 .default_service(web::to(reporter::method_not_allowed)),
         )
+        .route("/{lang}/procedure", web::get().to(content::show))
+        .route("/{lang}/privacy", web::get().to(content::show))
+        .route("/{lang}/channels", web::get().to(content::show))
+        .route("/{lang}/advice", web::get().to(content::show))
         .default_service(web::to(reporter::not_found));
 }

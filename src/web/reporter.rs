@@ -130,6 +130,7 @@ fn fields_of(parsed: &[form::Field]) -> ReportFields {
         place: form::take(parsed, "place"),
         persons: form::take(parsed, "persons"),
         evidence: form::take(parsed, "evidence"),
+        privacy_ack: form::take(parsed, "privacy_ack"),
     }
 }
 
@@ -223,6 +224,7 @@ pub async fn report_submit(
             return report_page(&state, lang, StatusCode::BAD_REQUEST, &fields, Some(key));
         }
     };
+    let attached = draft.attachment_refs();
     let worker = state.clone();
     let outcome =
         web::block(move || submission::submit_sealed_by_server(&worker, token, &draft, lang)).await;
@@ -241,6 +243,7 @@ pub async fn report_submit(
             )
         }
         Ok(Err(submission::SubmitError::Attachment(e))) => {
+            upload_form::discard(&state, &attached).await;
             let key = match e {
                 db::ClaimError::TooLarge => "error-attachments-too-large",
                 db::ClaimError::Unknown => "error-internal",
@@ -254,6 +257,7 @@ pub async fn report_submit(
             )
         }
         Ok(Err(e)) => {
+            upload_form::discard(&state, &attached).await;
             tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "report could not be stored");
             report_page(
                 &state,

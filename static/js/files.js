@@ -8,6 +8,9 @@ import { inspect } from './metadata.js';
 const kb = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} Mo` : `${Math.ceil(n / 1e3)} ko`);
 
 /** The files the reporter attaches: listed, checked, cleaned, then sealed. */
+/** The server refused a file: its translated reason is shown as it is. */
+export class UploadRefused extends Error {}
+
 export function initFiles(form, msg, fail, inputId, listId) {
   const input = document.getElementById(inputId);
   const list = document.getElementById(listId);
@@ -94,7 +97,7 @@ export function initFiles(form, msg, fail, inputId, listId) {
         });
         if (!response.ok) {
           const problem = await response.json().catch(() => null);
-          throw new Error((problem && problem.message) || msg.failed);
+          throw new UploadRefused((problem && problem.message) || msg.failed);
         }
         const { id } = await response.json();
         listed.push({ id, name: item.file.name, type: item.file.type || 'application/octet-stream', size: source.size });

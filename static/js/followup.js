@@ -6,7 +6,7 @@ import {
   cryptoAvailable, derive, padJson, parseToken, seal, toBase64, toHex,
 } from './protocol.js';
 import { formatDate, label, renderEntry } from './thread.js';
-import { initFiles } from './files.js';
+import { initFiles, UploadRefused } from './files.js';
 
 const form = document.getElementById('followup-form');
 if (form) init(form);
@@ -173,7 +173,7 @@ async function showCase(keys, ctx, notice) {
         await showCase(keys, { ...ctx, status: messageStatus }, msg.sent);
       } catch (e) {
         button.disabled = false;
-        say(messageStatus, e.message || msg.network, 'error');
+        say(messageStatus, e instanceof UploadRefused ? e.message : msg.network, 'error');
       }
     });
   }

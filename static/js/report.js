@@ -5,7 +5,7 @@ import {
   cryptoAvailable, derive, displayToken, generateToken, padJson, seal, toBase64, toHex,
 } from './protocol.js';
 import { formatDate } from './thread.js';
-import { initFiles } from './files.js';
+import { initFiles, UploadRefused } from './files.js';
 
 const form = document.getElementById('report-form');
 if (form) init(form);
@@ -44,6 +44,7 @@ function init(form) {
     }
     if (!report.category) return say(msg.categoryMissing, 'error');
     if (!report.description) return say(msg.descriptionEmpty, 'error');
+    if (!form.elements.privacy_ack.checked) return say(msg.privacy, 'error');
     if (!cryptoAvailable()) {
       say(msg.noCrypto, 'error');
       return offerFallback();
@@ -66,7 +67,7 @@ function init(form) {
         report.attachments = await files.upload(recipients, derived.replyRecipient);
       } catch (e) {
         submit.disabled = false;
-        return say(e.message || msg.network, 'error');
+        return say(e instanceof UploadRefused ? e.message : msg.network, 'error');
       }
     }
     try {
@@ -91,6 +92,7 @@ function init(form) {
           lookup: toHex(derived.lookup),
           recipient: derived.replyRecipient,
           lang,
+          privacy_acknowledged: true,
           attachments: (report.attachments || []).map((a) => a.id),
         }),
       });

@@ -79,6 +79,7 @@ fn report_body(app: &TestApp, token: &Token, attachments: &[(String, &str, usize
         "ciphertext": B64.encode(sealed.as_bytes()),
         "lookup": hex::encode(*derived.lookup),
         "recipient": derived.reply_recipient.to_string(),
+        "privacy_acknowledged": true,
         "attachments": attachments.iter().map(|a| a.0.clone()).collect::<Vec<_>>(),
     })
 }

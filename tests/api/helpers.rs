@@ -198,11 +198,17 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
+    /// Posts a form; a report form confirms the privacy notice unless the
+    /// test says otherwise by naming `privacy_ack` itself.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields = fields.to_vec();
+        if path.ends_with("/report") && !fields.iter().any(|(k, _)| *k == "privacy_ack") {
+            fields.push(("privacy_ack", "yes"));
+        }
         self.post_raw(
             path,
             "application/x-www-form-urlencoded",
-            encode_form(fields).into_bytes(),
+            encode_form(&fields).into_bytes(),
         )
         .await
     }

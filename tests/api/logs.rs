@@ -90,6 +90,7 @@ async fn exercise_and_collect_log(level: &str) -> String {
             "Quetzalcoatl-Secret-Words a détourné la subvention",
         ),
         ("persons", "Personne-Témoin-Unique"),
+        ("privacy_ack", "yes"),
     ]);
     let receipt = headers(client.post(format!("{address}/fr/report")))
         .body(form)

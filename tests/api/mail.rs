@@ -362,7 +362,9 @@ async fn two_instances_on_one_database_count_each_event_in_exactly_one_email() {
             .client
             .post(format!("{base}/fr/report"))
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(format!("category=funds&description=fait+{i}"))
+            .body(format!(
+                "category=funds&description=fait+{i}&privacy_ack=yes"
+            ))
             .send()
             .await
             .unwrap_or_else(|e| panic!("{e}"));

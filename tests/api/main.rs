@@ -10,6 +10,7 @@ mod helpers;
 mod logs;
 mod mail;
 mod report;
+mod retention;
 mod security;
 mod upload;
 mod vectors;

@@ -316,6 +316,16 @@ async fn bad_report_forms_get_a_translated_4xx_keep_the_text_and_store_nothing()
             "champs facultatifs est trop long",
             Some("Texte gardé 3"),
         ),
+        (
+            vec![
+                ("category", "funds"),
+                ("description", "Texte gardé 4"),
+                ("privacy_ack", ""),
+            ],
+            400,
+            "Confirmez avoir lu la notice",
+            Some("Texte gardé 4"),
+        ),
     ];
     for (fields, status, message, kept) in cases {
         let res = app.post_form("/fr/report", &fields).await;
@@ -562,4 +572,60 @@ async fn with_real_recipients_no_page_mentions_a_demo() {
         assert!(!html.contains("demo-banner"), "{path}");
     }
     assert!(!app.settings.data_dir.join("demo-secretary.key").exists());
+}
+
+#[tokio::test]
+async fn the_procedure_privacy_notice_channels_and_advice_are_published_in_both_languages() {
+    let app = spawn_app().await;
+    let form = app.get("/fr/report").await.text().await.unwrap_or_default();
+    for page in ["procedure", "privacy", "channels", "advice"] {
+        assert!(
+            form.contains(&format!("href=\"/fr/{page}\"")),
+            "the form links to {page}"
+        );
+        for lang in ["fr", "en"] {
+            let res = app.get(&format!("/{lang}/{page}")).await;
+            assert_eq!(res.status().as_u16(), 200, "/{lang}/{page}");
+            let html = res.text().await.unwrap_or_default();
+            assert!(
+                html.contains("<h2>") || html.contains("<h1>"),
+                "/{lang}/{page} has content"
+            );
+        }
+    }
+    let fr = app
+        .get("/fr/channels")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(fr.contains("Défenseur des droits"));
+    let privacy = app
+        .get("/en/privacy")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(privacy.contains("CNIL"));
+}
+
+#[tokio::test]
+async fn the_secretariat_can_replace_a_text_without_rebuilding() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.path().join("fr")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("fr/advice.md"),
+        "## Conseil local\n\nUn texte <em>propre</em> au secrétariat.",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let content_dir = dir.path().to_path_buf();
+    let app = spawn_app_with(move |s| s.content_dir = content_dir).await;
+    let html = app.get("/fr/advice").await.text().await.unwrap_or_default();
+    assert!(html.contains("<h2>Conseil local</h2>"));
+    assert!(
+        !html.contains("<em>propre</em>"),
+        "raw HTML is shown as text"
+    );
+    let en = app.get("/en/advice").await.text().await.unwrap_or_default();
+    assert!(en.len() > 1000, "the other texts keep their defaults");
 }

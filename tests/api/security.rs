@@ -117,7 +117,7 @@ async fn pages_with_secrets_are_never_compressed() {
         .post(format!("{}/fr/report", app.address))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .header("Accept-Encoding", "gzip, br")
-        .body("category=funds&description=faits")
+        .body("category=funds&description=faits&privacy_ack=yes")
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -55,6 +55,7 @@ fn upload(app: &TestApp, description: &str) -> Upload {
         "ciphertext": b64(ciphertext.as_bytes()),
         "lookup": hex::encode(*derived.lookup),
         "recipient": derived.reply_recipient.to_string(),
+        "privacy_acknowledged": true,
     });
     Upload { token, body }
 }
@@ -247,6 +248,16 @@ async fn malformed_uploads_get_a_400_with_a_clear_json_error_and_store_nothing()
         assert!(text.contains(message), "{what}: «{text}»");
     }
     assert_eq!(app.case_count(), 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_report_without_the_privacy_confirmation_is_refused() {
+    let app = spawn_app().await;
+    let mut body = upload(&app, "x").body;
+    body["privacy_acknowledged"] = json!(false);
+    let (status, answer) = post_json(&app, &body).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("privacy")));
+    assert_eq!(app.case_count(), 0);
 }
 
 #[tokio::test]

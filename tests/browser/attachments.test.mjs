@@ -58,6 +58,7 @@ async function reportWithFiles(javaScriptEnabled, description, files) {
   if (files.length) await page.setInputFiles('#attachments', files);
   if (javaScriptEnabled) await page.waitForFunction((n) => document.querySelectorAll('#attachment-list li').length === n, files.length);
   await page.screenshot({ path: screenshotPath(`attachments-${javaScriptEnabled ? 'js' : 'nojs'}`), fullPage: true });
+  await page.check('#privacy-ack');
   await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
   await page.waitForSelector('#follow-up-token', { timeout: 120000 });
   const token = (await page.textContent('#follow-up-token')).trim();

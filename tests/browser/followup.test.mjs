@@ -24,6 +24,7 @@ async function submitReport(javaScriptEnabled, description) {
   await page.goto(`${BASE}/fr/report`);
   await page.selectOption('#category', 'funds');
   await page.fill('#description', description);
+  await page.check('#privacy-ack');
   await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
   await page.waitForSelector('#follow-up-token');
   const token = (await page.textContent('#follow-up-token')).trim();

@@ -38,6 +38,7 @@ test('a report is encrypted in the browser and the server never sees the text, t
   await page.goto(`${BASE}/fr/report`);
   assert.match(await page.textContent('#mode-note'), /chiffré sur cet appareil/);
   await fillReport(page);
+  await page.check('#privacy-ack');
   await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
   await page.waitForSelector('#follow-up-token');
   const shown = (await page.textContent('#follow-up-token')).trim();
@@ -100,6 +101,7 @@ test('when the server cannot be reached the text stays and nothing is sent in cl
   await page.route('**/api/v1/reports', (route) => route.abort('connectionrefused'));
   await page.goto(`${BASE}/en/report`);
   await fillReport(page);
+  await page.check('#privacy-ack');
   await page.getByRole('button', { name: 'Send the report' }).click();
   await page.waitForSelector('#js-status.error');
   assert.match(await page.textContent('#js-status'), /does not answer/);
@@ -119,6 +121,7 @@ test('a refusal from the server is shown and the text stays', async () => {
   }));
   await page.goto(`${BASE}/fr/report`);
   await fillReport(page);
+  await page.check('#privacy-ack');
   await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
   await page.waitForSelector('#js-status.error');
   assert.match(await page.textContent('#js-status'), /tronqué/);
@@ -138,6 +141,7 @@ test('without WebCrypto nothing is sent until the reporter explicitly chooses se
     await page.goto(`${base}/fr/report`);
     assert.equal(await page.evaluate(() => window.isSecureContext), false);
     await fillReport(page);
+    await page.check('#privacy-ack');
     await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
     await page.waitForSelector('#js-status.error');
     assert.match(await page.textContent('#js-status'), /ne peut pas chiffrer/);

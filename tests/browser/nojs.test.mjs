@@ -23,6 +23,7 @@ test('a reporter without JavaScript submits a report, keeps the token and finds 
   await page.fill('#description', description);
   await page.fill('#period', 'octobre 2026');
   await page.fill('#place', 'Siège');
+  await page.check('#privacy-ack');
   await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
 
   await page.waitForSelector('#follow-up-token');
@@ -65,6 +66,7 @@ test('the English pages work without JavaScript and a rejected form keeps the te
   // Whitespace passes the browser's `required` check but not the server's.
   await page.fill('#description', '   ');
   await page.fill('#place', 'Kept place');
+  await page.check('#privacy-ack');
   await page.getByRole('button', { name: 'Send the report' }).click();
   assert.match(await page.textContent('#form-error'), /cannot be empty/);
   assert.equal(await page.inputValue('#place'), 'Kept place');

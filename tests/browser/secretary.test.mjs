@@ -28,6 +28,7 @@ async function reportWithJavaScript() {
   await page.goto(`${BASE}/fr/report`);
   await page.selectOption('#category', 'undue_influence');
   await page.fill('#description', DESCRIPTION);
+  await page.check('#privacy-ack');
   await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
   await page.waitForSelector('#follow-up-token');
   const token = (await page.textContent('#follow-up-token')).trim();

@@ -1,0 +1,2 @@
+DROP TABLE purged_figures;
+DELETE FROM notify_state WHERE key = 'purge_day';

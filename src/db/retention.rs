@@ -1,0 +1,119 @@
+//! Retention: closed cases are purged after the configured period unless the
+//! Secretary placed them on hold. A purge deletes the case, its thread and
+//! its attachments (cascade), journals it without content, and keeps only
+//! what the annual figures need.
+
+use chrono::{Datelike, Days, NaiveDate};
+use diesel::prelude::*;
+
+use super::{
+    models::{Case, CaseRow},
+    schema::{cases, notify_state, purged_figures},
+    workspace::Journal,
+    DbConnection,
+};
+use crate::domain::CaseStatus;
+
+/// What a purged case leaves for the figures.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = purged_figures)]
+pub struct PurgedFigure {
+    pub id: String,
+    pub received_month: String,
+    pub closure_reason: Option<String>,
+    pub ack_days: Option<i32>,
+    pub close_days: Option<i32>,
+    pub feedback_on_time: bool,
+}
+
+pub struct Retention;
+
+impl Retention {
+    /// Closed cases whose retention has run out on `today`: closed more than
+    /// `days` days ago and not on hold.
+    pub fn due(conn: &mut DbConnection, today: NaiveDate, days: u32) -> QueryResult<Vec<CaseRow>> {
+        let cutoff = today
+            .checked_sub_days(Days::new(u64::from(days)))
+            .unwrap_or(NaiveDate::MIN);
+        cases::table
+            .filter(cases::status.eq(CaseStatus::Closed.as_str()))
+            .filter(cases::on_hold.eq(false))
+            .filter(cases::closed_on.lt(cutoff))
+            .order((cases::closed_on.asc(), cases::id.asc()))
+            .select(CaseRow::as_select())
+            .load(conn)
+    }
+
+    /// Purges the cases due; returns how many went.
+    pub fn purge(
+        conn: &mut DbConnection,
+        today: NaiveDate,
+        days: u32,
+        now: i64,
+    ) -> QueryResult<usize> {
+        let due = Self::due(conn, today, days)?;
+        for row in &due {
+            let days_between = |a: NaiveDate, b: Option<NaiveDate>| {
+                b.and_then(|b| i32::try_from((b - a).num_days()).ok())
+            };
+            diesel::insert_into(purged_figures::table)
+                .values((
+                    purged_figures::id.eq(uuid::Uuid::new_v4().to_string()),
+                    purged_figures::received_month.eq(format!(
+                        "{:04}-{:02}",
+                        row.received_on.year(),
+                        row.received_on.month()
+                    )),
+                    purged_figures::closure_reason.eq(row.closure_reason.clone()),
+                    purged_figures::ack_days.eq(days_between(row.received_on, row.acknowledged_on)),
+                    purged_figures::close_days.eq(days_between(row.received_on, row.closed_on)),
+                    purged_figures::feedback_on_time
+                        .eq(row.closed_on.is_some_and(|c| c <= row.feedback_due)),
+                ))
+                .execute(conn)?;
+            diesel::delete(cases::table.find(&row.id)).execute(conn)?;
+            Journal::record(conn, Some(&row.id), "purged", None, now)?;
+        }
+        Ok(due.len())
+    }
+
+    /// Runs the purge at most once a day, whatever the number of instances.
+    pub fn purge_once_a_day(
+        conn: &mut DbConnection,
+        today: NaiveDate,
+        days: u32,
+        now: i64,
+    ) -> QueryResult<usize> {
+        let day = i64::from(today.num_days_from_ce());
+        let won = diesel::update(
+            notify_state::table
+                .find("purge_day")
+                .filter(notify_state::value.lt(day)),
+        )
+        .set(notify_state::value.eq(day))
+        .execute(conn)?;
+        if won == 0 {
+            return Ok(0);
+        }
+        Self::purge(conn, today, days, now)
+    }
+
+    /// The cases received in `year` (metadata only), for the figures.
+    pub fn year(conn: &mut DbConnection, year: i32) -> QueryResult<(Vec<Case>, Vec<PurgedFigure>)> {
+        let first = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(NaiveDate::MIN);
+        let last = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(NaiveDate::MAX);
+        let live = cases::table
+            .filter(cases::received_on.ge(first))
+            .filter(cases::received_on.le(last))
+            .select(CaseRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(Case::try_from)
+            .collect::<QueryResult<Vec<_>>>()?;
+        let purged = purged_figures::table
+            .filter(purged_figures::received_month.like(format!("{year:04}-%")))
+            .select(PurgedFigure::as_select())
+            .load(conn)?;
+        Ok((live, purged))
+    }
+}

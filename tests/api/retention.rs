@@ -1,0 +1,130 @@
+//! Retention: closed cases are purged after the period, unless on hold; the
+//! purge is journaled without content and the token then finds nothing.
+
+use std::process::Command;
+
+use secrecy::ExposeSecret;
+use serde_json::json;
+use vigie::{
+    crypto,
+    db::{Attachment, Case, Journal},
+};
+
+use crate::{
+    helpers::{spawn_app_with, TestApp},
+    workspace::{act, login, new_case, reply},
+};
+
+async fn close(app: &TestApp, case: &Case) {
+    let s = login(app).await;
+    assert_eq!(
+        act(
+            app,
+            &s,
+            &case.row.id,
+            "acknowledge",
+            reply(app, case, "reçu")
+        )
+        .await
+        .0,
+        204
+    );
+    let body = json!({"reason": "unfounded", "ciphertext": reply(app, case, "clos")["ciphertext"]});
+    assert_eq!(act(app, &s, &case.row.id, "close", body).await.0, 204);
+}
+
+fn exists(app: &TestApp, case: &Case) -> bool {
+    Case::find(&mut app.conn(), &case.row.id)
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+#[tokio::test]
+async fn a_case_closed_61_days_ago_is_purged_but_not_one_on_hold_or_closed_59_days_ago() {
+    let app = spawn_app_with(|s| s.notify_poll_millis = 50).await;
+    let (old, old_token) = new_case(&app).await;
+    let (held, _) = new_case(&app).await;
+    let (recent, _) = new_case(&app).await;
+    close(&app, &old).await;
+    close(&app, &held).await;
+    let s = login(&app).await;
+    assert_eq!(
+        act(&app, &s, &held.row.id, "hold", json!({"on_hold": true}))
+            .await
+            .0,
+        204
+    );
+    app.clock.advance(2 * 86400);
+    close(&app, &recent).await;
+
+    app.clock.advance(59 * 86400);
+    let started = std::time::Instant::now();
+    while exists(&app, &old) && started.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!exists(&app, &old), "closed 61 days ago: purged");
+    assert!(exists(&app, &held), "on hold: kept");
+    assert!(exists(&app, &recent), "closed 59 days ago: kept");
+    assert!(
+        old.entries(&mut app.conn()).unwrap_or_default().is_empty(),
+        "its thread went with it"
+    );
+
+    let journal = Journal::recent(&mut app.conn(), Some(&old.row.id), 50).unwrap_or_default();
+    assert!(journal
+        .iter()
+        .any(|j| j.action == "purged" && j.detail.is_none()));
+    let shown = old_token.display().expose_secret().to_string();
+    let res = app.post_form("/fr/follow-up", &[("token", &shown)]).await;
+    assert_eq!(
+        res.status().as_u16(),
+        404,
+        "the purged case's token finds nothing"
+    );
+    assert_eq!(
+        Attachment::counts(&mut app.conn())
+            .map(|c| c.0)
+            .unwrap_or(-1),
+        0
+    );
+}
+
+#[tokio::test]
+async fn purge_dry_run_lists_what_would_go_and_purge_deletes_it() {
+    let app = spawn_app_with(|_| {}).await;
+    // Closed 100 days before the real today (the command reads the real clock).
+    app.clock.advance(-100 * 86400);
+    let (case, token) = new_case(&app).await;
+    close(&app, &case).await;
+    let run = |dry: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("VIGIE_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("VIGIE_DATABASE_URL", app.db.url())
+            .env("VIGIE_RECIPIENTS_FILE", &app.settings.recipients_file)
+            .env("VIGIE_DATA_DIR", &app.settings.data_dir)
+            .arg("purge");
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        cmd.output().unwrap_or_else(|e| panic!("{e}"))
+    };
+    let dry = run(true);
+    assert!(dry.status.success());
+    let listed = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(listed.contains(&case.row.id), "{listed}");
+    assert!(listed.contains("simulation"));
+    assert!(exists(&app, &case), "a dry run deletes nothing");
+    let real = run(false);
+    assert!(real.status.success());
+    assert!(!exists(&app, &case));
+    let locator = crypto::derive_from_token(&token).locator;
+    assert!(Case::find_by_locator(&mut app.conn(), &locator)
+        .ok()
+        .flatten()
+        .is_none());
+}
