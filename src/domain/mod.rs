@@ -1,6 +1,7 @@
 //! Parsed values and the rules of the legal workflow. Nothing here touches
 //! the network, the database or a key.
 
+pub mod figures;
 mod report;
 mod status;
 

@@ -108,6 +108,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/attachments", web::post().to(attachments::upload))
         .route(
+            "/api/v1/secretary/figures/reports",
+            web::get().to(secretary::figures_reports),
+        )
+        .route(
             "/api/v1/secretary/attachments/{id}",
             web::get().to(secretary::download_attachment),
         )
@@ -167,6 +171,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/{lang}/follow-up/message")
                 .route(web::post().to(followup::post_message))
                 .default_service(web::to(reporter::method_not_allowed)),
+        )
+        .route(
+            "/{lang}/secretary/figures",
+            web::get().to(secretary::figures_page),
+        )
+        .route(
+            "/{lang}/secretary/figures.csv",
+            web::get().to(secretary::figures_csv),
         )
         .route("/{lang}/procedure", web::get().to(content::show))
         .route("/{lang}/privacy", web::get().to(content::show))

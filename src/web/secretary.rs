@@ -775,3 +775,204 @@ pub async fn download_attachment(req: HttpRequest, state: web::Data<AppState>) -
         ),
     }
 }
+
+// ---------------------------------------------------------------- figures
+
+use crate::domain::figures::{self, CaseFacts, Figures};
+
+fn facts(year: i32, live: &[Case], purged: &[db::PurgedFigure]) -> Vec<CaseFacts> {
+    let days = |a: NaiveDate, b: Option<NaiveDate>| b.map(|b| (b - a).num_days());
+    let mut out: Vec<CaseFacts> = live
+        .iter()
+        .map(|c| CaseFacts {
+            month: figures::month_of(c.row.received_on),
+            status: c.status,
+            closure_reason: c.row.closure_reason.clone(),
+            ack_due: Some(c.row.ack_due),
+            ack_days: days(c.row.received_on, c.row.acknowledged_on),
+            feedback_due: Some(c.row.feedback_due),
+            close_days: days(c.row.received_on, c.row.closed_on),
+            feedback_on_time: c.row.closed_on.map(|d| d <= c.row.feedback_due),
+        })
+        .collect();
+    out.extend(purged.iter().map(|p| {
+        CaseFacts {
+            month: p
+                .received_month
+                .strip_prefix(&format!("{year:04}-"))
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0),
+            status: CaseStatus::Closed,
+            closure_reason: p.closure_reason.clone(),
+            ack_due: None,
+            ack_days: p.ack_days.map(i64::from),
+            feedback_due: None,
+            close_days: p.close_days.map(i64::from),
+            feedback_on_time: Some(p.feedback_on_time),
+        }
+    }));
+    out
+}
+
+async fn year_figures(state: &web::Data<AppState>, year: i32) -> Result<Figures, db::DbError> {
+    let worker = state.clone();
+    let (live, purged) = web::block(move || -> Result<_, db::DbError> {
+        let mut conn = worker.db.conn()?;
+        Ok(db::Retention::year(&mut conn, year)?)
+    })
+    .await
+    .map_err(|_| db::DbError::Migration("blocking pool closed".into()))??;
+    Ok(figures::compute(
+        year,
+        state.clock.today(),
+        &facts(year, &live, &purged),
+    ))
+}
+
+fn year_of(req: &HttpRequest, state: &AppState) -> i32 {
+    use chrono::Datelike;
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("year").and_then(|y| y.parse::<i32>().ok()))
+        .filter(|y| (2000..=9999).contains(y))
+        .unwrap_or_else(|| state.clock.today().year())
+}
+
+pub struct MonthRow {
+    pub label: String,
+    pub count: u32,
+}
+
+#[derive(askama::Template)]
+#[template(path = "secretary/figures.html")]
+struct FiguresPage<'a> {
+    l: Layout<'a>,
+    f: Figures,
+    months: Vec<MonthRow>,
+    ack_percent: String,
+    answered_percent: String,
+    median_ack: String,
+    median_close: String,
+}
+
+/// `GET /{lang}/secretary/figures?year=YYYY`.
+pub async fn figures_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return super::reporter::not_found(req, state).await;
+    };
+    if let Err(response) = page_session(&req, &state, lang).await {
+        return response;
+    }
+    let year = year_of(&req, &state);
+    let Ok(f) = year_figures(&state, year).await else {
+        return pages::error_page(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-unavailable",
+        );
+    };
+    let months = (1..=12)
+        .map(|m| MonthRow {
+            label: state.i18n.get(lang, &format!("month-{m}")),
+            count: f.by_month[(m - 1) as usize],
+        })
+        .collect();
+    let pct = |s: &figures::Share| match s.percent() {
+        Some(p) => format!("{p} % ({}/{})", s.yes, s.of),
+        None => "—".into(),
+    };
+    let days = |d: Option<f64>| d.map(|d| format!("{d}")).unwrap_or_else(|| "—".into());
+    pages::render(
+        StatusCode::OK,
+        &FiguresPage {
+            l: Layout::secretary(&state, lang, &format!("secretary/figures?year={year}")),
+            ack_percent: pct(&f.acknowledged_in_time),
+            answered_percent: pct(&f.answered_in_time),
+            median_ack: days(f.median_ack_days),
+            median_close: days(f.median_close_days),
+            months,
+            f,
+        },
+    )
+}
+
+/// `GET /{lang}/secretary/figures.csv?year=YYYY`.
+pub async fn figures_csv(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return super::reporter::not_found(req, state).await;
+    };
+    if let Err(response) = page_session(&req, &state, lang).await {
+        return response;
+    }
+    let year = year_of(&req, &state);
+    match year_figures(&state, year).await {
+        Ok(f) => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"vigie-figures-{year}.csv\""),
+            ))
+            .body(figures::to_csv(&f)),
+        Err(_) => pages::error_page(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-unavailable",
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct YearReports {
+    reports: Vec<String>,
+}
+
+/// `GET /api/v1/secretary/figures/reports?year=YYYY`: the encrypted reports
+/// of the year, for the figures by category computed in the browser.
+pub async fn figures_reports(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let lang = header_lang(&req);
+    match authenticate(&req, &state).await {
+        Ok(_) => {}
+        Err(AuthError::Broken) => {
+            return problem(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api-error-unavailable",
+            )
+        }
+        Err(_) => return problem(&state, lang, StatusCode::UNAUTHORIZED, "api-error-session"),
+    }
+    let year = year_of(&req, &state);
+    let worker = state.clone();
+    let found = web::block(move || -> Result<Vec<Vec<u8>>, db::DbError> {
+        let mut conn = worker.db.conn()?;
+        let (live, _) = db::Retention::year(&mut conn, year)?;
+        let mut out = Vec::with_capacity(live.len());
+        for case in live {
+            if let Some(first) = case.entries(&mut conn)?.into_iter().next() {
+                out.push(first.ciphertext);
+            }
+        }
+        Ok(out)
+    })
+    .await;
+    match found {
+        Ok(Ok(list)) => {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(YearReports {
+                    reports: list.iter().map(|c| b64.encode(c)).collect(),
+                })
+        }
+        _ => problem(
+            &state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        ),
+    }
+}

@@ -139,6 +139,8 @@ function initWorkspace() {
   out.addEventListener('click', () => logout(false));
   const caseEl = document.getElementById('case');
   if (caseEl) initCase(caseEl, identities);
+  const figures = document.getElementById('figures');
+  if (figures) initFigures(figures, identities);
 }
 
 /** Fetches an attachment's age file, decrypts it here, saves it under its name. */
@@ -227,6 +229,45 @@ async function initCase(caseEl, identities) {
   if (review) review.addEventListener('click', () => act('review', {}, undefined, review));
   const hold = document.getElementById('hold-button');
   hold.addEventListener('click', () => act('hold', { on_hold: caseEl.dataset.onHold !== 'true' }, undefined, hold));
+}
+
+/** Figures by category: the year's reports decrypted here and counted here. */
+function initFigures(figures, identities) {
+  const button = document.getElementById('figures-categories');
+  const table = document.querySelector('#category-figures tbody');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const response = await fetch(`/api/v1/secretary/figures/reports?year=${figures.dataset.year}`, {
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    if (!response.ok) { button.disabled = false; return; }
+    const { reports } = await response.json();
+    const d = new Decrypter();
+    for (const i of identities) d.addIdentity(i);
+    const counts = new Map();
+    for (const b64 of reports) {
+      let category = '?';
+      try {
+        category = JSON.parse(await d.decrypt(fromBase64(b64), 'text')).category || '?';
+      } catch (e) { /* counted as unknown */ }
+      counts.set(category, (counts.get(category) || 0) + 1);
+    }
+    table.replaceChildren();
+    for (const [key, n] of [...counts].sort((a, b) => b[1] - a[1])) {
+      const row = document.createElement('tr');
+      const th = document.createElement('th');
+      th.scope = 'row';
+      const label = document.querySelector(`#category-labels [data-key="${CSS.escape(key)}"]`);
+      th.textContent = label ? label.textContent : key;
+      const td = document.createElement('td');
+      td.textContent = String(n);
+      td.dataset.category = key;
+      row.append(th, td);
+      table.append(row);
+    }
+    button.disabled = false;
+  });
 }
 
 const loginForm = document.getElementById('login-form');

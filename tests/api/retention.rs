@@ -128,3 +128,47 @@ async fn purge_dry_run_lists_what_would_go_and_purge_deletes_it() {
         .flatten()
         .is_none());
 }
+
+#[tokio::test]
+async fn annual_figures_count_live_and_purged_cases_from_metadata_and_export_as_csv() {
+    let app = spawn_app_with(|s| s.notify_poll_millis = 50).await;
+    let (first, _) = new_case(&app).await;
+    let (_second, _) = new_case(&app).await;
+    close(&app, &first).await;
+    app.clock.advance(61 * 86400);
+    let started = std::time::Instant::now();
+    while exists(&app, &first) && started.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!exists(&app, &first), "purged");
+    let s = login(&app).await;
+    let html = crate::workspace::page(&app, Some(&s), "/fr/secretary/figures?year=2026")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        html.contains("id=\"figures-total\">2<"),
+        "the purged case still counts"
+    );
+    assert!(html.contains("Signalement non fondé"));
+    let res = crate::workspace::page(&app, Some(&s), "/en/secretary/figures.csv?year=2026").await;
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/csv; charset=utf-8")
+    );
+    let csv = res.text().await.unwrap_or_default();
+    assert!(csv.contains("received_in_month,2026-11,2\n"), "{csv}");
+    assert!(csv.contains("closure_reason,unfounded,1\n"));
+    assert!(csv.contains("acknowledged_within_7_days,yes,1\n"));
+    assert_eq!(
+        crate::workspace::page(&app, None, "/fr/secretary/figures.csv")
+            .await
+            .status()
+            .as_u16(),
+        303,
+        "figures need a session"
+    );
+}

@@ -80,6 +80,12 @@ test('the Secretary logs in with the key file, reads the report, acknowledges, r
   }
   assert.deepEqual(problems, []);
 
+  // Figures by category are counted in this browser after decryption.
+  await page.goto(`${BASE}/fr/secretary/figures`);
+  await page.click('#figures-categories');
+  await page.waitForSelector('#category-figures td[data-category="undue_influence"]');
+  assert.ok(Number(await page.textContent('#category-figures td[data-category="undue_influence"]')) >= 1);
+
   // Logging out forgets the key in this tab.
   await page.click('#logout');
   await page.waitForURL(/\/fr\/secretary\/login/);
