@@ -68,7 +68,13 @@ export function initFiles(form, msg, fail, inputId, listId) {
     /** For the server path chosen explicitly: the files go in the form. */
     toInput() {
       const transfer = new DataTransfer();
-      for (const item of selected) transfer.items.add(item.file);
+      for (const item of selected) {
+        // Cleaned here first when the reporter asked for it, even on this path.
+        const clean = item.info && item.strip && item.info.kinds.size
+          ? new File([item.info.strip()], item.file.name, { type: item.file.type })
+          : item.file;
+        transfer.items.add(clean);
+      }
       input.files = transfer.files;
     },
     /** Seals each file in this browser and uploads it; returns what the report lists. */
