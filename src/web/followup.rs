@@ -27,8 +27,7 @@ use super::{
     form,
     pages::{self, Layout},
     reporter::{form_error_status, lang_of, not_found, read_form},
-    upload_form::{self, UploadError},
-    AppState,
+    upload_form, AppState,
 };
 use crate::{
     config::CategorySetting,
@@ -163,6 +162,25 @@ enum Lookup {
     Broken,
 }
 
+/// The case a locator names, with its thread: one indexed query, found or not.
+async fn fetch_case(
+    state: &web::Data<AppState>,
+    locator: Locator,
+) -> Result<Result<Option<(Case, Vec<EntryRow>)>, db::DbError>, actix_web::error::BlockingError> {
+    let worker = state.clone();
+    web::block(move || {
+        let mut conn = worker.db.conn()?;
+        match Case::find_by_locator(&mut conn, &locator)? {
+            Some(case) => {
+                let entries = case.entries(&mut conn)?;
+                Ok(Some((case, entries)))
+            }
+            None => Ok(None),
+        }
+    })
+    .await
+}
+
 /// The one code path for every typed token: a typo is told apart only by
 /// its check symbols; a well-formed token always costs a derivation and an
 /// indexed query, found or not.
@@ -180,20 +198,7 @@ async fn look_up(state: &web::Data<AppState>, typed: &str, counted: bool) -> Loo
     let derived = crypto::derive_from_token(&token);
     drop(token);
     let locator = derived.locator;
-    let worker = state.clone();
-    let found = web::block(
-        move || -> Result<Option<(Case, Vec<EntryRow>)>, db::DbError> {
-            let mut conn = worker.db.conn()?;
-            match Case::find_by_locator(&mut conn, &locator)? {
-                Some(case) => {
-                    let entries = case.entries(&mut conn)?;
-                    Ok(Some((case, entries)))
-                }
-                None => Ok(None),
-            }
-        },
-    )
-    .await;
+    let found = fetch_case(state, locator).await;
     match found {
         Ok(Ok(Some((case, entries)))) => Lookup::Found(Box::new(case), entries, Box::new(derived)),
         Ok(Ok(None)) => Lookup::Unknown,
@@ -388,13 +393,7 @@ pub async fn post_message(
             Ok(received) => (received.fields, received.files),
             Err((e, fields)) => {
                 let typed = Zeroizing::new(form::take(&fields, "token"));
-                let status = match e {
-                    UploadError::Form(f) => form_error_status(f),
-                    UploadError::FileTooLarge | UploadError::TotalTooLarge => {
-                        StatusCode::PAYLOAD_TOO_LARGE
-                    }
-                    UploadError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                };
+                let status = e.status();
                 return follow_up_page(&state, lang, status, &typed, Some(e.message_key()));
             }
         }
@@ -571,20 +570,7 @@ async fn find_case(
             "error-busy",
         ));
     }
-    let worker = state.clone();
-    let found = web::block(
-        move || -> Result<Option<(Case, Vec<EntryRow>)>, db::DbError> {
-            let mut conn = worker.db.conn()?;
-            match Case::find_by_locator(&mut conn, &locator)? {
-                Some(case) => {
-                    let entries = case.entries(&mut conn)?;
-                    Ok(Some((case, entries)))
-                }
-                None => Ok(None),
-            }
-        },
-    )
-    .await;
+    let found = fetch_case(state, locator).await;
     match found {
         Ok(Ok(Some(found))) => Ok(found),
         Ok(Ok(None)) => Err(problem(

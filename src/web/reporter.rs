@@ -6,7 +6,7 @@ use actix_web::{
 };
 use secrecy::ExposeSecret;
 
-use super::upload_form::{self, UploadError};
+use super::upload_form;
 use super::{
     form::{self, FormError},
     pages::{self, HomePage, Layout, ReceiptPage, ReportPage},
@@ -178,13 +178,7 @@ pub async fn report_submit(
             Ok(received) => (received.fields, received.files),
             Err((e, fields)) => {
                 let kept = fields_of(&fields);
-                let status = match e {
-                    UploadError::Form(f) => form_error_status(f),
-                    UploadError::FileTooLarge | UploadError::TotalTooLarge => {
-                        StatusCode::PAYLOAD_TOO_LARGE
-                    }
-                    UploadError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                };
+                let status = e.status();
                 return report_page(&state, lang, status, &kept, Some(e.message_key()));
             }
         }

@@ -124,6 +124,29 @@ async fn api_session(
     }
 }
 
+/// For API reads: a live session (no CSRF token needed to read).
+async fn api_read_session(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    lang: Lang,
+) -> Result<SessionRow, HttpResponse> {
+    match authenticate(req, state).await {
+        Ok(session) => Ok(session),
+        Err(AuthError::Broken) => Err(problem(
+            state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api-error-unavailable",
+        )),
+        Err(_) => Err(problem(
+            state,
+            lang,
+            StatusCode::UNAUTHORIZED,
+            "api-error-session",
+        )),
+    }
+}
+
 fn lang_of(req: &HttpRequest) -> Option<Lang> {
     req.match_info().get("lang").and_then(|l| l.parse().ok())
 }
@@ -744,17 +767,8 @@ pub async fn case_action(
 /// the Secretary's browser to decrypt.
 pub async fn download_attachment(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let lang = header_lang(&req);
-    match authenticate(&req, &state).await {
-        Ok(_) => {}
-        Err(AuthError::Broken) => {
-            return problem(
-                &state,
-                lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "api-error-unavailable",
-            )
-        }
-        Err(_) => return problem(&state, lang, StatusCode::UNAUTHORIZED, "api-error-session"),
+    if let Err(response) = api_read_session(&req, &state, lang).await {
+        return response;
     }
     let id = req.match_info().get("id").unwrap_or_default().to_string();
     let worker = state.clone();
@@ -933,17 +947,8 @@ struct YearReports {
 /// of the year, for the figures by category computed in the browser.
 pub async fn figures_reports(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let lang = header_lang(&req);
-    match authenticate(&req, &state).await {
-        Ok(_) => {}
-        Err(AuthError::Broken) => {
-            return problem(
-                &state,
-                lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "api-error-unavailable",
-            )
-        }
-        Err(_) => return problem(&state, lang, StatusCode::UNAUTHORIZED, "api-error-session"),
+    if let Err(response) = api_read_session(&req, &state, lang).await {
+        return response;
     }
     let year = year_of(&req, &state);
     let worker = state.clone();

@@ -29,6 +29,15 @@ pub enum UploadError {
 }
 
 impl UploadError {
+    pub fn status(self) -> actix_web::http::StatusCode {
+        use actix_web::http::StatusCode;
+        match self {
+            UploadError::Form(f) => super::reporter::form_error_status(f),
+            UploadError::FileTooLarge | UploadError::TotalTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UploadError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
     pub fn message_key(self) -> &'static str {
         match self {
             UploadError::Form(e) => e.message_key(),
