@@ -295,6 +295,23 @@ async fn starttls_and_implicit_tls_with_a_private_ca_deliver_and_an_untrusted_re
         "{:?}",
         backlog.last_error
     );
+
+    // Hours later the workspace says that mail is stuck, and why.
+    app.clock.advance(3 * 3600);
+    let s = crate::workspace::login(&app).await;
+    let inbox = crate::workspace::page(&app, Some(&s), "/fr/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        inbox.contains("id=\"mail-warning\""),
+        "the inbox warns about stuck mail"
+    );
+    assert!(
+        inbox.contains("certificat du relais"),
+        "and says why, in French"
+    );
 }
 
 #[tokio::test]
