@@ -52,7 +52,20 @@ impl Retention {
         now: i64,
     ) -> QueryResult<usize> {
         let due = Self::due(conn, today, days)?;
+        let mut purged = 0;
         for row in &due {
+            // Deleted only if still closed and not on hold at this moment:
+            // a hold placed meanwhile, or another purge, wins.
+            let gone = diesel::delete(
+                cases::table
+                    .find(&row.id)
+                    .filter(cases::status.eq(CaseStatus::Closed.as_str()))
+                    .filter(cases::on_hold.eq(false)),
+            )
+            .execute(conn)?;
+            if gone != 1 {
+                continue;
+            }
             let days_between = |a: NaiveDate, b: Option<NaiveDate>| {
                 b.and_then(|b| i32::try_from((b - a).num_days()).ok())
             };
@@ -71,10 +84,10 @@ impl Retention {
                         .eq(row.closed_on.is_some_and(|c| c <= row.feedback_due)),
                 ))
                 .execute(conn)?;
-            diesel::delete(cases::table.find(&row.id)).execute(conn)?;
             Journal::record(conn, Some(&row.id), "purged", None, now)?;
+            purged += 1;
         }
-        Ok(due.len())
+        Ok(purged)
     }
 
     /// Runs the purge at most once a day, whatever the number of instances.

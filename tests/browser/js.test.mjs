@@ -65,7 +65,8 @@ test('a report is encrypted in the browser and the server never sees the text, t
   assert.equal(posts.length, 1, 'one request sends the report');
   assert.equal(new URL(posts[0].url).pathname, '/api/v1/reports');
   const sent = JSON.parse(posts[0].body);
-  assert.deepEqual(Object.keys(sent).sort(), ['attachments', 'ciphertext', 'lang', 'lookup', 'recipient']);
+  assert.deepEqual(Object.keys(sent).sort(), ['attachments', 'ciphertext', 'lang', 'lookup', 'privacy_acknowledged', 'recipient']);
+  assert.equal(sent.privacy_acknowledged, true);
   assert.deepEqual(sent.attachments, []);
   assert.equal(sent.lookup, toHex(d.lookup));
   assert.equal(sent.recipient, d.replyRecipient);
