@@ -101,26 +101,16 @@ async fn api_session(
     state: &web::Data<AppState>,
     lang: Lang,
 ) -> Result<SessionRow, HttpResponse> {
-    match authenticate(req, state).await {
-        Ok(session) if csrf_ok(req, &session) => Ok(session),
-        Ok(_) => Err(problem(
+    let session = api_read_session(req, state, lang).await?;
+    if csrf_ok(req, &session) {
+        Ok(session)
+    } else {
+        Err(problem(
             state,
             lang,
             StatusCode::FORBIDDEN,
             "api-error-csrf",
-        )),
-        Err(AuthError::Broken) => Err(problem(
-            state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api-error-unavailable",
-        )),
-        Err(_) => Err(problem(
-            state,
-            lang,
-            StatusCode::UNAUTHORIZED,
-            "api-error-session",
-        )),
+        ))
     }
 }
 
