@@ -495,7 +495,9 @@ impl<W: Write> Printer<'_, W> {
             );
             return Ok(());
         };
-        let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        // Text written by a reporter, printed on the Secretary's terminal:
+        // control characters (escape sequences) are neutralised.
+        let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(printable);
         let kind = text("type").unwrap_or_default();
         let mut block = format!("─── {}", self.t(&format!("cli-entry-{kind}")));
         if let Some(d) = dated {
@@ -558,6 +560,20 @@ impl<W: Write> Printer<'_, W> {
         writeln!(self.out, "{block}")?;
         Ok(())
     }
+}
+
+/// Text safe to print on a terminal: control characters other than line
+/// breaks and tabs become U+FFFD.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// `vigie check`: prints one line a check, returns the exit code.
@@ -713,5 +729,18 @@ fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
     } else {
         println!("{}", i18n.get(lang, "cli-check-passed"));
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn reporter_text_cannot_drive_the_secretarys_terminal() {
+        let hostile = "ok\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2Jline\nnext\ttab\r";
+        let shown = printable(hostile);
+        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{7}') && !shown.contains('\r'));
+        assert!(shown.contains("line\nnext\ttab"));
     }
 }

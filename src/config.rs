@@ -484,7 +484,11 @@ mod tests {
     #[test]
     fn bad_settings_name_the_key_at_fault() {
         type Change = fn(&mut Settings);
-        let cases: [(&str, Change); 6] = [
+        let cases: [(&str, Change); 8] = [
+            ("attachment_pending_secs", |s| s.attachment_pending_secs = 0),
+            ("max_attachments_total_bytes", |s| {
+                s.max_attachments_total_bytes = 1
+            }),
             ("listen", |s| s.listen = "nowhere".into()),
             ("database_url", |s| {
                 s.database_url = Some(SecretString::from("mysql://x"))

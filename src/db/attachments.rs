@@ -8,6 +8,9 @@ use super::{
     DbConnection,
 };
 
+/// Most files one report or message may name.
+pub const MAX_PER_CLAIM: usize = 64;
+
 /// Largest chunk of ciphertext kept in one row.
 pub const CHUNK_BYTES: usize = 1024 * 1024;
 
@@ -77,6 +80,12 @@ impl Attachment {
     ) -> Result<(), ClaimErrorOr> {
         if ids.is_empty() {
             return Ok(());
+        }
+        let mut distinct = ids.to_vec();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() != ids.len() || ids.len() > MAX_PER_CLAIM {
+            return Err(ClaimError::Unknown.into());
         }
         let sizes: Vec<i64> = attachments::table
             .filter(attachments::id.eq_any(ids))

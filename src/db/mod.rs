@@ -9,7 +9,7 @@ mod retention;
 pub mod schema;
 mod workspace;
 
-pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES};
+pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES, MAX_PER_CLAIM};
 pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
 pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
 pub use retention::{PurgedFigure, Retention};

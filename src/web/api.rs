@@ -170,6 +170,14 @@ pub async fn create_report(
     if !report.privacy_acknowledged {
         return problem(&state, lang, StatusCode::BAD_REQUEST, "api-error-privacy");
     }
+    if report.attachments.len() > crate::db::MAX_PER_CLAIM {
+        return problem(
+            &state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            "api-error-attachment-unknown",
+        );
+    }
     let lookup: Option<Zeroizing<[u8; 32]>> = hex::decode(report.lookup.expose_secret().as_bytes())
         .ok()
         .map(Zeroizing::new)

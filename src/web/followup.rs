@@ -637,6 +637,14 @@ pub async fn api_message(
     let lang = header_lang(&req);
     let result = async {
         let body: MessageBody = read_json(&req, payload, &state, lang).await?;
+        if body.attachments.len() > db::MAX_PER_CLAIM {
+            return Err(problem(
+                &state,
+                lang,
+                StatusCode::BAD_REQUEST,
+                "api-error-attachment-unknown",
+            ));
+        }
         let locator = locator_of(&state, lang, &body.lookup)?;
         let sealed = parse_ciphertext(&state, lang, &body.ciphertext)?;
         let (case, _) = find_case(&state, lang, locator).await?;

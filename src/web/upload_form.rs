@@ -205,7 +205,7 @@ pub async fn read(
                 let reporter = match reporter {
                     Some(r) => r,
                     None => {
-                        let typed = super::form::take(&received.fields, "token");
+                        let typed = Zeroizing::new(super::form::take(&received.fields, "token"));
                         match crate::crypto::Token::parse(&typed) {
                             Ok(token) => {
                                 derived = crate::crypto::derive_from_token(&token).reply_recipient;

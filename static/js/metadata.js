@@ -30,11 +30,17 @@ function jpeg(bytes) {
   const kinds = new Set();
   const keep = [bytes.subarray(0, 2)];
   let i = 2;
+  let scanned = false;
   while (i + 4 <= bytes.length && bytes[i] === 0xff) {
+    if (bytes[i + 1] === 0xff) { // fill byte before a marker
+      i += 1;
+      continue;
+    }
     const marker = bytes[i + 1];
     if (marker === 0xda) { // start of scan: the image data follows
       keep.push(bytes.subarray(i));
       i = bytes.length;
+      scanned = true;
       break;
     }
     const len = u16(bytes, i + 2, false);
@@ -58,7 +64,8 @@ function jpeg(bytes) {
     if (!drop) keep.push(segment);
     i += 2 + len;
   }
-  if (i < bytes.length) keep.push(bytes.subarray(i));
+  // A structure this reader does not follow: claim nothing about the file.
+  if (!scanned) return null;
   return { kinds, strip: () => concat(keep) };
 }
 
