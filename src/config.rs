@@ -344,10 +344,24 @@ impl Settings {
             return Err(invalid("access_log_interval_secs", "must be at least 1"));
         }
         self.mail()?;
-        if self.notify_poll_millis == 0 || self.notify_retry_cap_secs == 0 {
+        if self.notify_poll_millis == 0 {
+            return Err(invalid("notify_poll_millis", "must be at least 1"));
+        }
+        if self.notify_retry_cap_secs == 0 {
+            return Err(invalid("notify_retry_cap_secs", "must be at least 1"));
+        }
+        if !(1..=7 * 86400).contains(&self.attachment_pending_secs) {
             return Err(invalid(
-                "notify_poll_millis",
-                "intervals must be at least 1",
+                "attachment_pending_secs",
+                "between 1 and 604800 seconds",
+            ));
+        }
+        if self.max_attachment_bytes == 0
+            || self.max_attachments_total_bytes < self.max_attachment_bytes
+        {
+            return Err(invalid(
+                "max_attachments_total_bytes",
+                "must be at least max_attachment_bytes, itself at least 1",
             ));
         }
         if self.categories.is_empty() {
