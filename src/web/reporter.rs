@@ -78,8 +78,11 @@ pub async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) ->
         return not_found(req, state).await;
     };
     let mut res = pages::error_page(&state, lang, StatusCode::METHOD_NOT_ALLOWED, "error-method");
-    let allow = if req.path().ends_with('/') {
+    let path = req.path();
+    let allow = if path.ends_with('/') {
         "GET"
+    } else if path.ends_with("/message") {
+        "POST"
     } else {
         "GET, POST"
     };

@@ -465,6 +465,29 @@ fn huge_en() -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn a_wrong_method_names_the_methods_allowed() {
+    let app = spawn_app().await;
+    for (path, allow) in [
+        ("/fr/", "GET"),
+        ("/fr/report", "GET, POST"),
+        ("/fr/follow-up/message", "POST"),
+    ] {
+        let res = app
+            .client
+            .delete(format!("{}{}", app.address, path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 405, "{path}");
+        assert_eq!(
+            res.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_rejected_form_is_shown_again_with_every_field_typed() {
     let app = spawn_app().await;
     let fields = [
