@@ -52,8 +52,13 @@ impl TestDb {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
-        let (base, _) = admin_url.rsplit_once('/').unwrap_or((admin_url, ""));
-        let url = format!("{base}/{name}");
+        let (path, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
+        let (base, _) = path.rsplit_once('/').unwrap_or((path, ""));
+        let url = if query.is_empty() {
+            format!("{base}/{name}")
+        } else {
+            format!("{base}/{name}?{query}")
+        };
         TestDb::Postgres {
             admin_url: admin_url.to_string(),
             name,
