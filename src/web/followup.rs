@@ -393,8 +393,28 @@ pub async fn post_message(
             Ok(received) => (received.fields, received.files),
             Err((e, fields)) => {
                 let typed = Zeroizing::new(form::take(&fields, "token"));
-                let status = e.status();
-                return follow_up_page(&state, lang, status, &typed, Some(e.message_key()));
+                let body = Zeroizing::new(form::take(&fields, "body"));
+                // The case page again, with the message typed, when the token
+                // is good: only the files have to be chosen again.
+                if let Lookup::Found(case, entries, derived) = look_up(&state, &typed, false).await
+                {
+                    let shown = Token::parse(&typed)
+                        .map(|t| t.display())
+                        .unwrap_or_else(|_| SecretString::from(String::new()));
+                    return case_page(
+                        &state,
+                        lang,
+                        e.status(),
+                        &case,
+                        entries,
+                        &derived,
+                        shown.expose_secret(),
+                        &body,
+                        Some(e.message_key()),
+                        false,
+                    );
+                }
+                return follow_up_page(&state, lang, e.status(), &typed, Some(e.message_key()));
             }
         }
     } else {

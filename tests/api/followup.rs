@@ -348,3 +348,57 @@ async fn lookups_are_rate_limited_for_the_whole_instance_never_per_address() {
         404
     );
 }
+
+#[tokio::test]
+async fn without_javascript_a_refused_file_keeps_the_message_typed() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.max_attachment_bytes = 1000;
+        s.max_attachments_total_bytes = 1000;
+    })
+    .await;
+    let (case, token) = new_case(&app).await;
+    let s = login(&app).await;
+    assert_eq!(
+        act(
+            &app,
+            &s,
+            &case.row.id,
+            "acknowledge",
+            reply(&app, &case, "ok")
+        )
+        .await
+        .0,
+        204
+    );
+    let boundary = "vigietest";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"body\"\r\n\r\nMessage-Gardé-Malgré-Tout\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"gros.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n{}\r\n--{boundary}--\r\n",
+        shown(&token),
+        "x".repeat(5000)
+    );
+    let res = app
+        .post_raw(
+            "/fr/follow-up/message",
+            &format!("multipart/form-data; boundary={boundary}"),
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 413);
+    let html = res.text().await.unwrap_or_default();
+    assert!(
+        html.contains("Message-Gardé-Malgré-Tout"),
+        "the message is shown again"
+    );
+    assert!(html.contains("dépasse la taille autorisée"));
+    assert_eq!(
+        vigie::db::Attachment::counts(&mut app.conn()).unwrap_or((-1, -1, -1)),
+        (0, 0, 0)
+    );
+    let messages = case
+        .entries(&mut app.conn())
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.kind == "message")
+        .count();
+    assert_eq!(messages, 0, "nothing was stored");
+}
