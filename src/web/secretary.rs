@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     api::{header_lang, parse_ciphertext, problem, read_json},
     pages::{self, Layout},
+    reporter::lang_of,
     AppState,
 };
 use crate::{
@@ -135,10 +136,6 @@ async fn api_read_session(
             "api-error-session",
         )),
     }
-}
-
-fn lang_of(req: &HttpRequest) -> Option<Lang> {
-    req.match_info().get("lang").and_then(|l| l.parse().ok())
 }
 
 fn to_login(lang: Lang, expired: bool) -> HttpResponse {

@@ -3,7 +3,7 @@
 // (never sent), decrypts the thread itself and seals new messages itself.
 import { Decrypter } from '../vendor/age.js';
 import {
-  cryptoAvailable, derive, padJson, parseToken, seal, toBase64, toHex,
+  cryptoAvailable, derive, fromBase64, padJson, parseToken, seal, toBase64, toHex,
 } from './protocol.js';
 import { formatDate, label, renderEntry } from './thread.js';
 import { initFiles, UploadRefused } from './files.js';
@@ -11,7 +11,6 @@ import { initFiles, UploadRefused } from './files.js';
 const form = document.getElementById('followup-form');
 if (form) init(form);
 
-const fromBase64 = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 
 function say(el, text, kind) {
   el.hidden = false;

@@ -161,3 +161,7 @@ export function toBase64(bytes) {
   }
   return btoa(s);
 }
+
+export function fromBase64(b64) {
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}

@@ -3,7 +3,7 @@
 // after 15 minutes without activity. Reports are decrypted here; replies are
 // encrypted here to every Secretary recipient and to the reporter's R.
 import { Decrypter } from '../vendor/age.js';
-import { padJson, seal, toBase64 } from './protocol.js';
+import { fromBase64, padJson, seal, toBase64 } from './protocol.js';
 import { renderEntry } from './thread.js';
 
 const IDENTITIES = 'vigie.identities';
@@ -12,7 +12,6 @@ const ACTIVITY = 'vigie.activity';
 const IDLE_MS = 15 * 60 * 1000;
 const lang = document.documentElement.lang;
 
-const fromBase64 = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 const storedIdentities = () => (sessionStorage.getItem(IDENTITIES) || '').split('\n').filter(Boolean);
 const touch = () => sessionStorage.setItem(ACTIVITY, String(Date.now()));
 const idle = () => Date.now() - Number(sessionStorage.getItem(ACTIVITY) || 0) > IDLE_MS;
