@@ -74,7 +74,7 @@ export function exportAndDecryptWithAge() {
   const out = exportCases();
   return execFileSync(
     process.env.VIGIE_BIN,
-    ['--lang', 'en', 'decrypt', '--identity', process.env.VIGIE_IDENTITY, out],
+    ['--lang', 'en', 'decrypt', '--identity', process.env.VIGIE_IDENTITY, '--files', `${process.env.VIGIE_WORK}/decrypted-files`, out],
     { env: { ...process.env, VIGIE_PASSPHRASE: process.env.VIGIE_IDENTITY_PASSPHRASE } },
   ).toString('utf8');
 }
