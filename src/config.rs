@@ -54,6 +54,16 @@ pub struct Settings {
     pub hsts: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Seconds a client has to send a request's head (line and headers).
+    pub request_head_timeout_secs: u64,
+    /// Longest silence allowed while a request body arrives, in seconds;
+    /// also the grace period before `body_min_bytes_per_sec` applies.
+    pub body_idle_timeout_secs: u64,
+    /// Slowest average rate accepted for a request body, in bytes per second,
+    /// counted after the grace period (0: no minimum rate).
+    pub body_min_bytes_per_sec: u64,
+    /// Longest time a whole request body may take, in seconds.
+    pub body_timeout_secs: u64,
     /// Largest encrypted report accepted from a browser, in bytes.
     pub max_ciphertext_bytes: usize,
     /// Largest attachment, in bytes of the file itself.
@@ -123,6 +133,10 @@ impl Default for Settings {
             recipients_file: PathBuf::from("keys/recipients.txt"),
             hsts: false,
             max_body_bytes: 2 * 1024 * 1024,
+            request_head_timeout_secs: 5,
+            body_idle_timeout_secs: 20,
+            body_min_bytes_per_sec: 1024,
+            body_timeout_secs: 1800,
             max_ciphertext_bytes: 1024 * 1024,
             max_attachment_bytes: 25_000_000,
             max_attachments_total_bytes: 100_000_000,
@@ -338,6 +352,24 @@ impl Settings {
             return Err(invalid(
                 "max_description_chars",
                 "limits on text must be at least 1",
+            ));
+        }
+        if self.request_head_timeout_secs == 0 || self.request_head_timeout_secs > 300 {
+            return Err(invalid(
+                "request_head_timeout_secs",
+                "between 1 and 300 seconds",
+            ));
+        }
+        if self.body_idle_timeout_secs == 0 || self.body_idle_timeout_secs > 600 {
+            return Err(invalid(
+                "body_idle_timeout_secs",
+                "between 1 and 600 seconds",
+            ));
+        }
+        if self.body_timeout_secs < self.body_idle_timeout_secs || self.body_timeout_secs > 86400 {
+            return Err(invalid(
+                "body_timeout_secs",
+                "at least body_idle_timeout_secs and at most 86400 seconds",
             ));
         }
         if self.access_log_interval_secs == 0 {

@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod i18n;
 pub mod notify;
+pub mod private_fs;
 pub mod startup;
 pub mod submission;
 pub mod telemetry;

@@ -13,7 +13,10 @@ use crate::{
     i18n::I18n,
     notify::{self, Notifier},
     telemetry,
-    web::{routes, security_headers, AppState, Assets, Limits},
+    web::{
+        body::{self, BodyDeadline},
+        routes, security_headers, AppState, Assets, Limits,
+    },
 };
 
 /// The file name of the demo Secretary identity under the data folder.
@@ -23,11 +26,11 @@ pub const DEMO_IDENTITY_FILE: &str = "demo-secretary.key";
 /// identity kept under the data folder (created on first use).
 pub fn recipients_or_demo(settings: &Settings) -> anyhow::Result<(Recipients, bool)> {
     let recipients = crypto::load_recipients(&settings.recipients_file)?;
+    crate::private_fs::create_dir(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     if !recipients.is_empty() {
         return Ok((recipients, false));
     }
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let path = settings.data_dir.join(DEMO_IDENTITY_FILE);
     if !path.exists() {
         let identity = crypto::generate_identity();
@@ -106,8 +109,9 @@ impl Application {
             assets: Assets::new(),
             content: crate::web::Content::load(&settings.content_dir),
             challenge_limit: Default::default(),
-            lookup_limit: Default::default(),
-            message_limit: Default::default(),
+            lookup_failures: Default::default(),
+            case_lookups: Default::default(),
+            case_messages: Default::default(),
             notify_max_delay: settings.notify_max_delay_secs,
             notify_stale_secs: i64::try_from(settings.notify_stale_secs).unwrap_or(i64::MAX),
         });
@@ -120,14 +124,27 @@ impl Application {
             stats.clone().into_inner(),
             Duration::from_secs(settings.access_log_interval_secs),
         );
+        let deadline = web::Data::new(BodyDeadline {
+            idle: Duration::from_secs(settings.body_idle_timeout_secs),
+            min_bytes_per_sec: settings.body_min_bytes_per_sec,
+            total: Duration::from_secs(settings.body_timeout_secs),
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(stats.clone())
+                .app_data(deadline.clone())
+                .wrap(middleware::from_fn(body::deadline))
                 .wrap(middleware::from_fn(telemetry::access_log))
                 .wrap(security_headers(hsts))
                 .configure(routes)
         })
+        // The head of a request must arrive within its time-out; a client
+        // that stops reading its answer is dropped after two seconds; an
+        // idle kept-alive connection is closed after the body idle time-out.
+        .client_request_timeout(Duration::from_secs(settings.request_head_timeout_secs))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(Duration::from_secs(settings.body_idle_timeout_secs))
         .listen(listener)?
         .run();
         tracing::info!(port, "listening");

@@ -105,12 +105,24 @@ impl Attachment {
         if already + sizes.iter().sum::<i64>() > max_total {
             return Err(ClaimError::TooLarge.into());
         }
-        diesel::update(attachments::table.filter(attachments::id.eq_any(ids)))
-            .set((
-                attachments::case_id.eq(case_id),
-                attachments::pending_until.eq(None::<i64>),
-            ))
-            .execute(conn)?;
+        // The update repeats the conditions of the read above: a concurrent
+        // claim of the same upload (PostgreSQL runs such transactions side
+        // by side) makes this one touch fewer rows, and the caller's
+        // transaction rolls back. Exactly one claim wins.
+        let claimed = diesel::update(
+            attachments::table
+                .filter(attachments::id.eq_any(ids))
+                .filter(attachments::case_id.is_null())
+                .filter(attachments::pending_until.ge(now)),
+        )
+        .set((
+            attachments::case_id.eq(case_id),
+            attachments::pending_until.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+        if claimed != ids.len() {
+            return Err(ClaimError::Unknown.into());
+        }
         Ok(())
     }
 

@@ -167,7 +167,17 @@ impl Db {
 pub fn connect(setting: &DatabaseSetting, size: u32) -> Result<Db, DbError> {
     if let DatabaseSetting::Sqlite(path) = setting {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+            if !parent.exists() {
+                crate::private_fs::create_dir(parent)?;
+            }
+        }
+        // An empty file is a valid new database; SQLite then gives its WAL
+        // and shared-memory files the database file's mode.
+        drop(crate::private_fs::open_file(path)?);
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            crate::private_fs::restrict_if_present(std::path::Path::new(&side))?;
         }
     }
     let pool = r2d2::Pool::builder()

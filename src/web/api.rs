@@ -123,6 +123,14 @@ pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
                 "api-error-too-large",
             ))
         }
+        Err(form::FormError::TimedOut) => {
+            return Err(problem(
+                state,
+                lang,
+                StatusCode::REQUEST_TIMEOUT,
+                "api-error-timeout",
+            ))
+        }
         Err(_) => {
             return Err(problem(
                 state,

@@ -40,11 +40,9 @@ use crate::{
     i18n::Lang,
 };
 
-/// Lookups per minute, for the whole instance. A token has 128 random bits:
-/// guessing is hopeless at any rate; the limit only caps the load.
-pub const LOOKUPS_PER_MINUTE: u32 = 600;
-/// Reporter messages per minute, for the whole instance.
-pub const MESSAGES_PER_MINUTE: u32 = 120;
+use super::limits::{
+    FAILED_LOOKUPS_PER_MINUTE, LOOKUPS_PER_CASE_PER_MINUTE, MESSAGES_PER_CASE_PER_MINUTE,
+};
 
 /// A decrypted entry, for the no-JavaScript page. Zeroized on drop.
 #[derive(Debug, Default, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -162,20 +160,39 @@ enum Lookup {
     Broken,
 }
 
-/// The case a locator names, with its thread: one indexed query, found or not.
+/// What a locator found, once counted (see `limits`).
+enum Fetched {
+    Found(Case, Vec<EntryRow>),
+    Unknown,
+    Busy,
+}
+
+/// The case a locator names, with its thread: one indexed query, found or
+/// not. A found case is counted against its own budget before its thread
+/// is read; a miss is counted against the instance's budget of failures.
 async fn fetch_case(
     state: &web::Data<AppState>,
     locator: Locator,
-) -> Result<Result<Option<(Case, Vec<EntryRow>)>, db::DbError>, actix_web::error::BlockingError> {
+) -> Result<Result<Fetched, db::DbError>, actix_web::error::BlockingError> {
     let worker = state.clone();
     web::block(move || {
         let mut conn = worker.db.conn()?;
+        let now = worker.clock.now();
         match Case::find_by_locator(&mut conn, &locator)? {
             Some(case) => {
+                if !worker
+                    .case_lookups
+                    .allow(now, &case.row.id, LOOKUPS_PER_CASE_PER_MINUTE)
+                {
+                    return Ok(Fetched::Busy);
+                }
                 let entries = case.entries(&mut conn)?;
-                Ok(Some((case, entries)))
+                Ok(Fetched::Found(case, entries))
             }
-            None => Ok(None),
+            None if worker.lookup_failures.allow(now, FAILED_LOOKUPS_PER_MINUTE) => {
+                Ok(Fetched::Unknown)
+            }
+            None => Ok(Fetched::Busy),
         }
     })
     .await
@@ -183,25 +200,21 @@ async fn fetch_case(
 
 /// The one code path for every typed token: a typo is told apart only by
 /// its check symbols; a well-formed token always costs a derivation and an
-/// indexed query, found or not.
-async fn look_up(state: &web::Data<AppState>, typed: &str, counted: bool) -> Lookup {
+/// indexed query, found or not, and is counted (see `limits`).
+async fn look_up(state: &web::Data<AppState>, typed: &str) -> Lookup {
     let Ok(token) = Token::parse(typed) else {
         return Lookup::Typo;
     };
-    if counted
-        && !state
-            .lookup_limit
-            .allow(state.clock.now(), LOOKUPS_PER_MINUTE)
-    {
-        return Lookup::Busy;
-    }
     let derived = crypto::derive_from_token(&token);
     drop(token);
     let locator = derived.locator;
     let found = fetch_case(state, locator).await;
     match found {
-        Ok(Ok(Some((case, entries)))) => Lookup::Found(Box::new(case), entries, Box::new(derived)),
-        Ok(Ok(None)) => Lookup::Unknown,
+        Ok(Ok(Fetched::Found(case, entries))) => {
+            Lookup::Found(Box::new(case), entries, Box::new(derived))
+        }
+        Ok(Ok(Fetched::Unknown)) => Lookup::Unknown,
+        Ok(Ok(Fetched::Busy)) => Lookup::Busy,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "case lookup failed");
             Lookup::Broken
@@ -276,7 +289,7 @@ pub async fn open_case(
     };
     let typed = Zeroizing::new(form::take(&parsed, "token"));
     drop(parsed);
-    match look_up(&state, &typed, true).await {
+    match look_up(&state, &typed).await {
         Lookup::Found(case, entries, derived) => {
             let token = Token::parse(&typed)
                 .map(|t| t.display())
@@ -396,8 +409,7 @@ pub async fn post_message(
                 let body = Zeroizing::new(form::take(&fields, "body"));
                 // The case page again, with the message typed, when the token
                 // is good: only the files have to be chosen again.
-                if let Lookup::Found(case, entries, derived) = look_up(&state, &typed, false).await
-                {
+                if let Lookup::Found(case, entries, derived) = look_up(&state, &typed).await {
                     let shown = Token::parse(&typed)
                         .map(|t| t.display())
                         .unwrap_or_else(|_| SecretString::from(String::new()));
@@ -434,7 +446,7 @@ pub async fn post_message(
     let typed = Zeroizing::new(form::take(&parsed, "token"));
     let body = Zeroizing::new(form::take(&parsed, "body"));
     drop(parsed);
-    let (case, entries, derived) = match look_up(&state, &typed, true).await {
+    let (case, entries, derived) = match look_up(&state, &typed).await {
         Lookup::Found(case, entries, derived) => (case, entries, derived),
         other => {
             upload_form::discard(&state, &files).await;
@@ -467,10 +479,11 @@ pub async fn post_message(
         Some((StatusCode::BAD_REQUEST, "followup-error-empty"))
     } else if text.chars().count() > state.limits.description_chars {
         Some((StatusCode::BAD_REQUEST, "followup-error-too-long"))
-    } else if !state
-        .message_limit
-        .allow(state.clock.now(), MESSAGES_PER_MINUTE)
-    {
+    } else if !state.case_messages.allow(
+        state.clock.now(),
+        &case.row.id,
+        MESSAGES_PER_CASE_PER_MINUTE,
+    ) {
         Some((StatusCode::TOO_MANY_REQUESTS, "error-busy"))
     } else {
         None
@@ -494,9 +507,9 @@ pub async fn post_message(
         );
     };
     match store_message(&state, case.row.id.clone(), sealed, file_ids).await {
-        // Showing the stored message is part of the same request: it is not
-        // counted against the lookup limit a second time.
-        Posted::Stored => match look_up(&state, &typed, false).await {
+        // Showing the stored message reads the case again, counted like
+        // any reading of it.
+        Posted::Stored => match look_up(&state, &typed).await {
             Lookup::Found(case, entries, derived) => case_page(
                 &state,
                 lang,
@@ -579,27 +592,31 @@ async fn find_case(
     lang: Lang,
     locator: Locator,
 ) -> Result<(Case, Vec<EntryRow>), HttpResponse> {
-    if !state
-        .lookup_limit
-        .allow(state.clock.now(), LOOKUPS_PER_MINUTE)
-    {
-        return Err(problem(
-            state,
-            lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            "error-busy",
-        ));
-    }
     let found = fetch_case(state, locator).await;
     match found {
-        Ok(Ok(Some(found))) => Ok(found),
-        Ok(Ok(None)) => Err(problem(
+        Ok(Ok(Fetched::Found(case, entries))) => Ok((case, entries)),
+        Ok(Ok(Fetched::Unknown)) => Err(problem(
             state,
             lang,
             StatusCode::NOT_FOUND,
             "api-error-unknown-case",
         )),
-        _ => Err(problem(
+        Ok(Ok(Fetched::Busy)) => Err(problem(
+            state,
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            "error-busy",
+        )),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "case lookup failed");
+            Err(problem(
+                state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api-error-unavailable",
+            ))
+        }
+        Err(_) => Err(problem(
             state,
             lang,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -668,10 +685,11 @@ pub async fn api_message(
         let locator = locator_of(&state, lang, &body.lookup)?;
         let sealed = parse_ciphertext(&state, lang, &body.ciphertext)?;
         let (case, _) = find_case(&state, lang, locator).await?;
-        if !state
-            .message_limit
-            .allow(state.clock.now(), MESSAGES_PER_MINUTE)
-        {
+        if !state.case_messages.allow(
+            state.clock.now(),
+            &case.row.id,
+            MESSAGES_PER_CASE_PER_MINUTE,
+        ) {
             return Err(problem(
                 &state,
                 lang,

@@ -15,6 +15,10 @@ pub enum FormError {
     NotAForm,
     #[error("the body could not be read")]
     Broken,
+    #[error("the body arrived too slowly")]
+    TimedOut,
+    #[error("the form has too many parts or files")]
+    TooManyParts,
 }
 
 impl FormError {
@@ -23,6 +27,8 @@ impl FormError {
             FormError::TooLarge => "error-body-too-large",
             FormError::InvalidEncoding => "error-invalid-encoding",
             FormError::NotAForm | FormError::Broken => "error-bad-form",
+            FormError::TimedOut => "error-body-timeout",
+            FormError::TooManyParts => "error-too-many-parts",
         }
     }
 }
@@ -44,7 +50,7 @@ pub async fn read_body(
     }
     let mut body = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(limit).min(limit)));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| FormError::Broken)?;
+        let chunk = chunk.map_err(|_| broken(req))?;
         if body.len() + chunk.len() > limit {
             return Err(FormError::TooLarge);
         }
@@ -56,6 +62,15 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Why a body could not be read: too slow, or broken.
+pub fn broken(req: &HttpRequest) -> FormError {
+    if super::body::timed_out(req) {
+        FormError::TimedOut
+    } else {
+        FormError::Broken
+    }
 }
 
 /// True when the request says it carries `application/x-www-form-urlencoded`.

@@ -3,10 +3,12 @@
 mod api;
 mod assets;
 mod attachments;
+pub mod body;
 mod content;
 mod followup;
 mod form;
 mod headers;
+pub mod limits;
 mod pages;
 mod reporter;
 mod secretary;
@@ -86,10 +88,12 @@ pub struct AppState {
     pub content: content::Content,
     /// How many login challenges were issued this minute.
     pub challenge_limit: MinuteLimit,
-    /// Follow-up lookups this minute (global: no addresses are kept).
-    pub lookup_limit: MinuteLimit,
-    /// Reporter messages this minute.
-    pub message_limit: MinuteLimit,
+    /// Follow-up codes that matched no case this minute (see `limits`).
+    pub lookup_failures: MinuteLimit,
+    /// Readings of each case this minute.
+    pub case_lookups: limits::PerCase,
+    /// Reporter messages to each case this minute.
+    pub case_messages: limits::PerCase,
     /// Notifications leave after a random delay of up to this many seconds.
     pub notify_max_delay: u64,
     /// Mail pending longer than this is shown as a problem in the workspace.

@@ -146,7 +146,8 @@ pub async fn report_form(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 
 pub(super) fn form_error_status(e: FormError) -> StatusCode {
     match e {
-        FormError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        FormError::TooLarge | FormError::TooManyParts => StatusCode::PAYLOAD_TOO_LARGE,
+        FormError::TimedOut => StatusCode::REQUEST_TIMEOUT,
         FormError::NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         FormError::InvalidEncoding | FormError::Broken => StatusCode::BAD_REQUEST,
     }

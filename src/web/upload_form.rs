@@ -167,28 +167,94 @@ async fn seal_file(
     }
 }
 
+/// Most parts a form may carry, files included: the report and message
+/// forms have a dozen fields at most.
+pub const MAX_PARTS: usize = crate::db::MAX_PER_CLAIM + 32;
+
+/// What the network delivered so far, shared between the counting stream
+/// and the reader that reports why it stopped.
+#[derive(Clone, Default)]
+struct Counted(std::rc::Rc<std::cell::Cell<u64>>);
+
+/// The raw body under a hard limit: part headers, boundaries, names and
+/// empty parts count like everything else.
+fn counted(
+    payload: web::Payload,
+    limit: u64,
+    seen: Counted,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> {
+    futures_util::stream::unfold((payload, false), move |(mut payload, done)| {
+        let seen = seen.clone();
+        async move {
+            if done {
+                return None;
+            }
+            match payload.next().await {
+                Some(Ok(bytes)) => {
+                    seen.0.set(seen.0.get().saturating_add(bytes.len() as u64));
+                    if seen.0.get() > limit {
+                        Some((
+                            Err(actix_web::error::PayloadError::Overflow),
+                            (payload, true),
+                        ))
+                    } else {
+                        Some((Ok(bytes), (payload, false)))
+                    }
+                }
+                Some(Err(e)) => Some((Err(e), (payload, true))),
+                None => None,
+            }
+        }
+    })
+    .fuse()
+}
+
 /// Reads a multipart form, sealing its files to the Secretary and the
 /// reporter's `R` as they stream in. `R` is given (a new report) or derived
 /// from the `token` field, which the form places before its files (a
 /// follow-up message).
+///
+/// Everything is bounded while it streams, before anything is stored: the
+/// raw size (text limit plus attachment limit plus a margin for part
+/// headers), the number of parts and the number of files.
 pub async fn read(
     req: &HttpRequest,
     payload: web::Payload,
     state: &web::Data<AppState>,
     reporter: Option<&age::x25519::Recipient>,
 ) -> Result<Received, (UploadError, Vec<Field>)> {
-    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
+    let limit = (state.limits.body_bytes as u64)
+        .saturating_add(state.limits.attachments_total_bytes)
+        .saturating_add(256 * 1024);
+    let seen = Counted::default();
+    let mut multipart =
+        actix_multipart::Multipart::new(req.headers(), counted(payload, limit, seen.clone()));
     let mut received = Received {
         fields: Vec::new(),
         files: Vec::new(),
     };
+    // Why the body stopped being readable.
+    let broken = |seen: &Counted| {
+        if seen.0.get() > limit {
+            UploadError::Form(FormError::TooLarge)
+        } else {
+            UploadError::Form(super::form::broken(req))
+        }
+    };
+    let mut derived: Option<age::x25519::Recipient> = None;
+    let mut parts = 0usize;
     let mut text_bytes = 0usize;
     let mut file_bytes = 0u64;
     while let Some(field) = multipart.next().await {
         let Ok(mut field) = field else {
             discard(state, &received.files).await;
-            return Err((UploadError::Form(FormError::Broken), received.fields));
+            return Err((broken(&seen), received.fields));
         };
+        parts += 1;
+        if parts > MAX_PARTS {
+            discard(state, &received.files).await;
+            return Err((UploadError::Form(FormError::TooManyParts), received.fields));
+        }
         let name = field.name().unwrap_or_default().to_string();
         let filename = field
             .content_disposition()
@@ -198,19 +264,26 @@ pub async fn read(
             Some(filename) => {
                 if filename.is_empty() {
                     // An empty file input still sends a part: nothing to keep.
-                    while field.next().await.is_some() {}
+                    while let Some(chunk) = field.next().await {
+                        if chunk.is_err() {
+                            discard(state, &received.files).await;
+                            return Err((broken(&seen), received.fields));
+                        }
+                    }
                     continue;
                 }
-                let derived;
-                let reporter = match reporter {
-                    Some(r) => r,
-                    None => {
+                if received.files.len() >= crate::db::MAX_PER_CLAIM {
+                    discard(state, &received.files).await;
+                    return Err((UploadError::Form(FormError::TooManyParts), received.fields));
+                }
+                let reporter = match (reporter, &derived) {
+                    (Some(r), _) => r,
+                    (None, Some(r)) => r,
+                    (None, None) => {
                         let typed = Zeroizing::new(super::form::take(&received.fields, "token"));
                         match crate::crypto::Token::parse(&typed) {
-                            Ok(token) => {
-                                derived = crate::crypto::derive_from_token(&token).reply_recipient;
-                                &derived
-                            }
+                            Ok(token) => &*derived
+                                .insert(crate::crypto::derive_from_token(&token).reply_recipient),
                             Err(_) => {
                                 discard(state, &received.files).await;
                                 return Err((
@@ -234,6 +307,10 @@ pub async fn read(
                     }),
                     Err(e) => {
                         discard(state, &received.files).await;
+                        let e = match e {
+                            UploadError::Form(FormError::Broken) => broken(&seen),
+                            other => other,
+                        };
                         return Err((e, received.fields));
                     }
                 }
@@ -243,7 +320,7 @@ pub async fn read(
                 while let Some(chunk) = field.next().await {
                     let Ok(chunk) = chunk else {
                         discard(state, &received.files).await;
-                        return Err((UploadError::Form(FormError::Broken), received.fields));
+                        return Err((broken(&seen), received.fields));
                     };
                     text_bytes += chunk.len();
                     if text_bytes > state.limits.body_bytes {

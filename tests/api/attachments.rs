@@ -428,3 +428,37 @@ async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_rest
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[tokio::test]
+async fn two_reports_claiming_one_upload_at_the_same_moment_leave_exactly_one_winner() {
+    let app = spawn_app().await;
+    for round in 0..6 {
+        let token = Token::generate();
+        let r = crypto::derive_from_token(&token).reply_recipient;
+        let sealed = seal_file(&app.recipients, &r, &sample(4096 + round));
+        let (status, up) = upload(&app, "application/octet-stream", sealed).await;
+        assert_eq!(status, 201, "{up}");
+        let id = up["id"].as_str().unwrap_or_default().to_string();
+        let first = report_body(&app, &token, &[(id.clone(), "a.pdf", 4096 + round)]);
+        let other = Token::generate();
+        let second = report_body(&app, &other, &[(id.clone(), "b.pdf", 4096 + round)]);
+        let ((s1, a1), (s2, a2)) =
+            tokio::join!(post_report(&app, &first), post_report(&app, &second));
+        let mut statuses = [s1, s2];
+        statuses.sort();
+        assert_eq!(statuses[0], 201, "round {round}: {a1} {a2}");
+        assert!(
+            (400..500).contains(&statuses[1]),
+            "round {round}: the second claim must be refused: {a1} {a2}"
+        );
+        let owner = Attachment::case_of(&mut app.conn(), &id)
+            .ok()
+            .flatten()
+            .flatten();
+        assert!(
+            owner.is_some(),
+            "round {round}: the upload belongs to one case"
+        );
+    }
+    assert_eq!(app.case_count(), 6, "one case per round, never two");
+}

@@ -402,3 +402,137 @@ async fn without_javascript_a_refused_file_keeps_the_message_typed() {
         .count();
     assert_eq!(messages, 0, "nothing was stored");
 }
+
+#[tokio::test]
+async fn a_flood_of_wrong_codes_never_locks_out_a_reporter_who_holds_the_right_one() {
+    let app = spawn_app().await;
+    let (_, token) = new_case(&app).await;
+    let lookup = hex::encode(*crypto::derive_from_token(&token).lookup);
+    // Well past the instance's budget of failures, in the same minute.
+    let mut statuses = Vec::new();
+    for _ in 0..650 {
+        let wrong = hex::encode(*crypto::derive_from_token(&Token::generate()).lookup);
+        statuses.push(
+            api(&app, "/api/v1/cases/lookup", json!({"lookup": wrong}))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses.first(), Some(&404));
+    assert_eq!(statuses.last(), Some(&429), "the flood itself is slowed");
+
+    // The right code still opens the case, with and without JavaScript,
+    // and a message still goes through.
+    let (status, case) = api(&app, "/api/v1/cases/lookup", json!({"lookup": lookup})).await;
+    assert_eq!(status, 200, "{case}");
+    let res = app
+        .post_form("/fr/follow-up", &[("token", &shown(&token))])
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let (status, _) = api(
+        &app,
+        "/api/v1/cases/messages",
+        json!({"lookup": lookup, "ciphertext": sealed_message(&app, &token, "toujours là")}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // A wrong code typed without JavaScript is told the service is busy.
+    let res = app
+        .post_form("/fr/follow-up", &[("token", &shown(&Token::generate()))])
+        .await;
+    assert_eq!(res.status().as_u16(), 429);
+}
+
+#[tokio::test]
+async fn someone_hammering_their_own_case_uses_up_only_that_case_s_budget() {
+    let app = spawn_app().await;
+    let (_, mine) = new_case(&app).await;
+    let (_, theirs) = new_case(&app).await;
+    let lookup = |t: &Token| hex::encode(*crypto::derive_from_token(t).lookup);
+    let mut last = 0;
+    for _ in 0..40 {
+        last = api(
+            &app,
+            "/api/v1/cases/lookup",
+            json!({"lookup": lookup(&mine)}),
+        )
+        .await
+        .0;
+    }
+    assert_eq!(last, 429, "one case's readings are capped");
+    let mut last = 0;
+    for i in 0..12 {
+        last = api(
+            &app,
+            "/api/v1/cases/messages",
+            json!({"lookup": lookup(&theirs), "ciphertext": sealed_message(&app, &theirs, &format!("n°{i}"))}),
+        )
+        .await
+        .0;
+    }
+    assert_eq!(last, 429, "one case's messages are capped");
+    // Another reporter is untouched by both.
+    let (_, third) = new_case(&app).await;
+    assert_eq!(
+        api(
+            &app,
+            "/api/v1/cases/lookup",
+            json!({"lookup": lookup(&third)})
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, _) = api(
+        &app,
+        "/api/v1/cases/messages",
+        json!({"lookup": lookup(&third), "ciphertext": sealed_message(&app, &third, "bonjour")}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    app.clock.advance(60);
+    assert_eq!(
+        api(
+            &app,
+            "/api/v1/cases/lookup",
+            json!({"lookup": lookup(&mine)})
+        )
+        .await
+        .0,
+        200,
+        "a new minute, a new budget"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_multipart_message_with_a_good_code_is_counted_before_the_thread_is_read() {
+    let app = spawn_app().await;
+    let (_, token) = new_case(&app).await;
+    let body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n{}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"body\"\r\n\r\nbonjour\r\n--XyZ\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.txt\"\r\n\r\nabc",
+        shown(&token)
+    );
+    let mut shown_thread = Vec::new();
+    for _ in 0..32 {
+        let res = app
+            .post_raw(
+                "/fr/follow-up/message",
+                "multipart/form-data; boundary=XyZ",
+                body.clone().into_bytes(),
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 400, "the broken form is refused");
+        let page = res.text().await.unwrap_or_default();
+        shown_thread.push(page.contains("Des fonds détournés"));
+    }
+    assert_eq!(
+        shown_thread.first(),
+        Some(&true),
+        "the thread is shown again"
+    );
+    assert_eq!(
+        shown_thread.last(),
+        Some(&false),
+        "past the case's budget the thread is no longer decrypted for a broken form"
+    );
+}

@@ -7,6 +7,7 @@ mod attachments;
 mod cli;
 mod followup;
 mod helpers;
+mod hostile;
 mod logs;
 mod mail;
 mod report;

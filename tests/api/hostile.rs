@@ -1,0 +1,276 @@
+//! Hostile request bodies: malformed, stalled, trickling or enormous
+//! multipart forms get a clear 4xx quickly, store nothing, and leave no
+//! connection behind; the service keeps answering.
+
+use std::{
+    io::{Read, Write},
+    net::{Shutdown, TcpStream},
+    time::{Duration, Instant},
+};
+
+use vigie::db::Attachment;
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+/// A test app whose bodies must arrive within a second of silence and three
+/// seconds in all.
+async fn impatient_app() -> TestApp {
+    spawn_app_with(|s| {
+        s.body_idle_timeout_secs = 1;
+        s.body_timeout_secs = 3;
+        s.body_min_bytes_per_sec = 1024;
+    })
+    .await
+}
+
+fn port(app: &TestApp) -> u16 {
+    app.address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_default()
+}
+
+const UNTERMINATED: &[u8] = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n";
+
+fn repeated(part: &str, times: usize) -> Vec<u8> {
+    let mut body = part.repeat(times).into_bytes();
+    body.extend_from_slice(b"--XyZ--\r\n");
+    body
+}
+
+/// The bodies of the table: each one a name, a body and its content type.
+fn hostile_bodies() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let xyz = "multipart/form-data; boundary=XyZ";
+    let mut huge_header =
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: ".to_vec();
+    huge_header.extend(std::iter::repeat_n(b'a', 3 * 1024 * 1024));
+    vec![
+        ("a body with no closing boundary", UNTERMINATED.to_vec(), xyz),
+        (
+            "a one-letter boundary and a body of two dashes",
+            b"--\n".to_vec(),
+            "multipart/form-data; boundary=a",
+        ),
+        ("a part header that never ends", huge_header, xyz),
+        (
+            "twenty thousand empty files",
+            repeated(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"x.txt\"\r\nContent-Type: text/plain\r\n\r\n\r\n",
+                20_000,
+            ),
+            xyz,
+        ),
+        (
+            "twenty thousand unnamed file inputs",
+            repeated(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"\"\r\n\r\n\r\n",
+                20_000,
+            ),
+            xyz,
+        ),
+        (
+            "twenty thousand text fields",
+            repeated(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n",
+                20_000,
+            ),
+            xyz,
+        ),
+        (
+            "parts with no name",
+            repeated("--XyZ\r\nContent-Disposition: form-data\r\n\r\nv\r\n", 3),
+            xyz,
+        ),
+        ("no boundary at all", UNTERMINATED.to_vec(), "multipart/form-data"),
+        ("an empty boundary", UNTERMINATED.to_vec(), "multipart/form-data; boundary="),
+    ]
+}
+
+#[tokio::test]
+async fn malformed_multipart_bodies_get_a_clear_refusal_quickly_and_store_nothing() {
+    let app = impatient_app().await;
+    for path in ["/fr/report", "/en/report", "/fr/follow-up/message"] {
+        for (what, body, content_type) in hostile_bodies() {
+            let started = Instant::now();
+            let sent = tokio::time::timeout(
+                Duration::from_secs(10),
+                app.post_raw(path, content_type, body),
+            )
+            .await;
+            let Ok(res) = sent else {
+                panic!("{path}: {what}: no answer within 10 s");
+            };
+            let status = res.status().as_u16();
+            let page = res.text().await.unwrap_or_default();
+            assert!(
+                [400, 408, 413].contains(&status),
+                "{path}: {what}: answered {status}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(8),
+                "{path}: {what}: took {:?}",
+                started.elapsed()
+            );
+            assert!(
+                page.contains("class=\"error\"") || page.contains("role=\"alert\""),
+                "{path}: {what}: the page explains the refusal"
+            );
+        }
+    }
+    assert_eq!(app.case_count(), 0, "no case was stored");
+    assert_eq!(
+        Attachment::counts(&mut app.conn()).unwrap_or((-1, -1, -1)),
+        (0, 0, 0),
+        "no upload was stored, not even for a moment left behind"
+    );
+}
+
+/// Sends a request head announcing `announced` bytes of body, then `body`.
+fn send_head_and_body(port: u16, path: &str, announced: usize, body: &[u8]) -> Option<TcpStream> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let content_type = if path.starts_with("/api/") {
+        "application/json"
+    } else {
+        "multipart/form-data; boundary=XyZ"
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {announced}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    Some(s)
+}
+
+fn status_line(s: &mut TcpStream) -> String {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_sender_that_stalls_mid_body_gets_408_and_its_connection_closed() {
+    let app = impatient_app().await;
+    let port = port(&app);
+    for path in ["/fr/report", "/fr/follow-up/message", "/api/v1/reports"] {
+        let path = path.to_string();
+        let (line, waited) = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let Some(mut s) = send_head_and_body(port, &path, 4096, UNTERMINATED) else {
+                return (String::new(), started.elapsed());
+            };
+            // read_to_end returns only once the server closes the connection.
+            (status_line(&mut s), started.elapsed())
+        })
+        .await
+        .unwrap_or_default();
+        assert!(line.contains(" 408 "), "stalled body answered {line:?}");
+        assert!(waited < Duration::from_secs(6), "took {waited:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_trickling_below_the_minimum_rate_is_cut_off() {
+    let app = impatient_app().await;
+    let port = port(&app);
+    let line = tokio::task::spawn_blocking(move || {
+        let Some(mut s) = send_head_and_body(port, "/fr/report", 100_000, b"--XyZ\r\n") else {
+            return String::new();
+        };
+        // One byte every 300 ms never goes silent for a second, but stays
+        // far below 1 KiB/s.
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(300));
+            if s.write_all(b"a").is_err() {
+                break;
+            }
+        }
+        status_line(&mut s)
+    })
+    .await
+    .unwrap_or_default();
+    assert!(line.contains(" 408 "), "trickling body answered {line:?}");
+}
+
+/// Server-side TCP connections on `port` that are not listening, from the
+/// kernel's table (IPv4 and IPv6).
+fn open_connections(port: u16) -> usize {
+    let hex = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            // Local address, then state: 01 established, 08 close-wait
+            // (the ones that hold a descriptor on the server's side).
+            cols.len() > 3 && cols[1].ends_with(&hex) && (cols[3] == "01" || cols[3] == "08")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn three_hundred_unterminated_uploads_at_once_leave_the_service_answering_and_no_connection_behind(
+) {
+    let app = impatient_app().await;
+    let port = port(&app);
+    // Half the senders stall with the connection open, half leave at once.
+    let senders = tokio::task::spawn_blocking(move || {
+        (0..300)
+            .filter_map(|i| {
+                let path = if i % 2 == 0 {
+                    "/fr/report"
+                } else {
+                    "/fr/follow-up/message"
+                };
+                let s = send_head_and_body(port, path, 8192, UNTERMINATED)?;
+                if i % 3 == 0 {
+                    let _ = s.shutdown(Shutdown::Write);
+                }
+                Some(s)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    assert_eq!(senders.len(), 300, "every sender connected");
+
+    let started = Instant::now();
+    let health = tokio::time::timeout(Duration::from_secs(1), app.get("/healthz")).await;
+    assert!(
+        health.is_ok_and(|r| r.status().as_u16() == 200),
+        "/healthz answers within a second while 300 bodies hang"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // Every sender gets its answer, then the connections go away.
+    let answers = tokio::task::spawn_blocking(move || {
+        senders
+            .into_iter()
+            .map(|mut s| status_line(&mut s))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    for line in &answers {
+        assert!(
+            line.contains(" 400 ") || line.contains(" 408 "),
+            "answered {line:?}"
+        );
+    }
+    let mut left = open_connections(port);
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = open_connections(port);
+    }
+    assert_eq!(left, 0, "no connection is left behind on the server");
+    assert_eq!(app.case_count(), 0);
+}
