@@ -274,3 +274,29 @@ async fn three_hundred_unterminated_uploads_at_once_leave_the_service_answering_
     assert_eq!(left, 0, "no connection is left behind on the server");
     assert_eq!(app.case_count(), 0);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_folder_and_the_database_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = crate::helpers::spawn_app().await;
+    app.submit_report("fr", &[("category", "funds"), ("description", "Un fait")])
+        .await;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    assert_eq!(mode(&app.settings.data_dir), 0o700, "the data folder");
+    if let Some(db) = app.db.sqlite_path() {
+        assert_eq!(mode(db), 0o600, "the database");
+        for suffix in ["-wal", "-shm"] {
+            let mut side = db.as_os_str().to_owned();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                assert_eq!(mode(&side), 0o600, "{}", side.display());
+            }
+        }
+    }
+}
