@@ -300,3 +300,141 @@ async fn the_data_folder_and_the_database_files_are_readable_by_their_owner_only
         }
     }
 }
+
+mod properties {
+    //! The multipart reader against generated forms, whole or damaged.
+    //! Bounded: 96 cases by default; `PROPTEST_CASES` raises it, and a
+    //! failure prints the seed that reproduces it (proptest's own
+    //! persistence is off so that runs stay deterministic in CI).
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    struct Part {
+        name: String,
+        filename: Option<String>,
+        value: Vec<u8>,
+    }
+
+    #[derive(Debug, Clone)]
+    enum Damage {
+        None,
+        Truncate(usize),
+        Flip(usize, u8),
+        Insert(usize, Vec<u8>),
+    }
+
+    fn part() -> impl Strategy<Value = Part> {
+        (
+            prop_oneof![
+                Just("category".to_string()),
+                Just("description".to_string()),
+                Just("privacy_ack".to_string()),
+                Just("token".to_string()),
+                Just("body".to_string()),
+                Just("attachments".to_string()),
+                "[a-z_]{0,12}",
+            ],
+            prop::option::of("[a-zA-Z0-9 ._éà-]{0,16}"),
+            prop::collection::vec(any::<u8>(), 0..200),
+        )
+            .prop_map(|(name, filename, value)| Part {
+                name,
+                filename,
+                value,
+            })
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        prop_oneof![
+            2 => Just(Damage::None),
+            1 => any::<usize>().prop_map(Damage::Truncate),
+            1 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Damage::Flip(i, b)),
+            1 => (any::<usize>(), prop::collection::vec(any::<u8>(), 1..40))
+                .prop_map(|(i, b)| Damage::Insert(i, b)),
+        ]
+    }
+
+    fn encode(boundary: &str, parts: &[Part], damage: &Damage) -> Vec<u8> {
+        let mut body = Vec::new();
+        for p in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let disposition = match &p.filename {
+                Some(f) => format!(
+                    "Content-Disposition: form-data; name=\"{}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n",
+                    p.name
+                ),
+                None => format!("Content-Disposition: form-data; name=\"{}\"\r\n", p.name),
+            };
+            body.extend_from_slice(disposition.as_bytes());
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(&p.value);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let len = body.len().max(1);
+        match damage {
+            Damage::None => {}
+            Damage::Truncate(i) => body.truncate(i % len),
+            Damage::Flip(i, b) => {
+                if let Some(byte) = body.get_mut(i % len) {
+                    *byte ^= b | 1;
+                }
+            }
+            Damage::Insert(i, bytes) => {
+                let at = (i % len).min(body.len());
+                body.splice(at..at, bytes.iter().copied());
+            }
+        }
+        body
+    }
+
+    #[test]
+    fn no_generated_or_damaged_multipart_form_gets_a_server_error_or_a_hang() {
+        let Ok(rt) = tokio::runtime::Runtime::new() else {
+            panic!("no runtime");
+        };
+        let app = rt.block_on(impatient_app());
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(96);
+        let config = ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        let stored = std::cell::Cell::new(0i64);
+        proptest!(config, |(
+            boundary in "[A-Za-z0-9'()+_,-./:=?]{1,40}",
+            parts in prop::collection::vec(part(), 0..8),
+            damage in damage(),
+            path in prop_oneof![Just("/fr/report"), Just("/en/follow-up/message")],
+        )| {
+            let body = encode(&boundary, &parts, &damage);
+            let content_type = format!("multipart/form-data; boundary={boundary}");
+            let status = rt.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(10),
+                    app.post_raw(path, &content_type, body),
+                )
+                .await
+                .map(|r| r.status().as_u16())
+            });
+            let Ok(status) = status else {
+                return Err(TestCaseError::fail("no answer within 10 s"));
+            };
+            prop_assert!(status < 500, "{path} answered {status}");
+            if status == 200 && path == "/fr/report" {
+                stored.set(stored.get() + 1);
+            }
+        });
+        assert_eq!(
+            app.case_count(),
+            stored.get(),
+            "a case is stored exactly when the receipt is shown"
+        );
+    }
+}
