@@ -18,8 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     config::Settings,
-    crypto,
-    db,
+    crypto, db,
     i18n::{I18n, Lang},
     startup::Application,
 };

@@ -107,17 +107,50 @@ enum Item {
 #[derive(Debug)]
 enum Refusal {
     File(FileError),
-    Metadata { path: PathBuf, reason: String },
-    CaseId { path: PathBuf, id: String },
-    FolderName { path: PathBuf, id: ExportId },
-    Status { path: PathBuf, value: String },
-    ClosureReason { path: PathBuf, value: String },
-    EntryFile { path: PathBuf, file: String },
-    AttachmentId { path: PathBuf, id: String },
-    AttachmentFile { path: PathBuf, id: ExportId, file: String },
-    Duplicate { path: PathBuf, value: String },
-    SameCase { path: PathBuf, id: ExportId },
-    TooDeep { path: PathBuf },
+    Metadata {
+        path: PathBuf,
+        reason: String,
+    },
+    CaseId {
+        path: PathBuf,
+        id: String,
+    },
+    FolderName {
+        path: PathBuf,
+        id: ExportId,
+    },
+    Status {
+        path: PathBuf,
+        value: String,
+    },
+    ClosureReason {
+        path: PathBuf,
+        value: String,
+    },
+    EntryFile {
+        path: PathBuf,
+        file: String,
+    },
+    AttachmentId {
+        path: PathBuf,
+        id: String,
+    },
+    AttachmentFile {
+        path: PathBuf,
+        id: ExportId,
+        file: String,
+    },
+    Duplicate {
+        path: PathBuf,
+        value: String,
+    },
+    SameCase {
+        path: PathBuf,
+        id: ExportId,
+    },
+    TooDeep {
+        path: PathBuf,
+    },
 }
 
 fn shown(path: &Path) -> String {
@@ -341,12 +374,12 @@ fn check_case(dir: &Path) -> Result<CheckedCase, Refusal> {
     })?;
     let closure_reason = match &meta.closure_reason {
         None => None,
-        Some(value) => Some(ClosureReason::parse(value).ok_or_else(|| {
-            Refusal::ClosureReason {
+        Some(value) => Some(
+            ClosureReason::parse(value).ok_or_else(|| Refusal::ClosureReason {
                 path: meta_path.clone(),
                 value: value.clone(),
-            }
-        })?),
+            })?,
+        ),
     };
     let mut entries = Vec::new();
     let mut seen = HashSet::new();
@@ -371,14 +404,10 @@ fn check_case(dir: &Path) -> Result<CheckedCase, Refusal> {
     }
     let mut attachments = Vec::new();
     for attachment in &meta.attachments {
-        let attachment_id: ExportId =
-            attachment
-                .id
-                .parse()
-                .map_err(|_| Refusal::AttachmentId {
-                    path: meta_path.clone(),
-                    id: attachment.id.clone(),
-                })?;
+        let attachment_id: ExportId = attachment.id.parse().map_err(|_| Refusal::AttachmentId {
+            path: meta_path.clone(),
+            id: attachment.id.clone(),
+        })?;
         let file = attachment_id.attachment_file();
         if attachment.file != file {
             return Err(Refusal::AttachmentFile {
@@ -502,7 +531,12 @@ impl<W: Write> Printer<'_, W> {
 
     /// Decrypts one attachment of `case`, from `case`'s folder, and writes it
     /// in `case`'s output folder under the name `case`'s entries gave it.
-    fn attachment(&mut self, case: &CheckedCase, id: ExportId, names: &Names) -> anyhow::Result<()> {
+    fn attachment(
+        &mut self,
+        case: &CheckedCase,
+        id: ExportId,
+        names: &Names,
+    ) -> anyhow::Result<()> {
         let path = case.dir.join(id.attachment_file());
         let ciphertext = match files::read_regular(&path, MAX_CIPHERTEXT) {
             Ok(c) => c,
@@ -640,7 +674,11 @@ impl<W: Write> Printer<'_, W> {
             ));
         }
         if let Some(d) = raw("description") {
-            block.push_str(&format!("{} :\n{}\n", self.t("cli-description"), printable(d)));
+            block.push_str(&format!(
+                "{} :\n{}\n",
+                self.t("cli-description"),
+                printable(d)
+            ));
         }
         if let Some(b) = raw("body") {
             block.push_str(&format!("{} :\n{}\n", self.t("cli-body"), printable(b)));
@@ -653,8 +691,7 @@ impl<W: Write> Printer<'_, W> {
         {
             let field = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or_default();
             let size = a.get("size").and_then(|v| v.as_u64()).unwrap_or(0);
-            if let (Some(names), Ok(id)) = (names.as_deref_mut(), field("id").parse::<ExportId>())
-            {
+            if let (Some(names), Ok(id)) = (names.as_deref_mut(), field("id").parse::<ExportId>()) {
                 names.entry(id).or_insert_with(|| field("name").to_string());
             }
             block.push_str(&format!(
@@ -694,24 +731,24 @@ fn write_new(folder: &Path, candidates: &[String], bytes: &[u8]) -> Result<PathB
                     }
                 };
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                match files::kind_of(&target) {
-                    Ok(Some(kind)) if kind.is_symlink() => {
-                        return Err(Written::Refused(FileError::Symlink(target)))
-                    }
-                    Ok(Some(kind)) if kind.is_file() => {
-                        let same = files::read_regular(&target, bytes.len() as u64)
-                            .is_ok_and(|existing| existing == bytes);
-                        if same {
-                            return Ok(target);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(Written::Refused(e)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match files::kind_of(&target) {
+                Ok(Some(kind)) if kind.is_symlink() => {
+                    return Err(Written::Refused(FileError::Symlink(target)))
                 }
-            }
+                Ok(Some(kind)) if kind.is_file() => {
+                    let same = files::read_regular(&target, bytes.len() as u64)
+                        .is_ok_and(|existing| existing == bytes);
+                    if same {
+                        return Ok(target);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(Written::Refused(e)),
+            },
             Err(e) => return Err(Written::Refused(FileError::Io(target, e))),
         }
     }
-    Err(Written::Taken(folder.join(candidates.first().map(String::as_str).unwrap_or(""))))
+    Err(Written::Taken(
+        folder.join(candidates.first().map(String::as_str).unwrap_or("")),
+    ))
 }

@@ -225,8 +225,7 @@ mod tests {
         let file = folder.join("f");
         drop(create_private(&file).unwrap_or_else(|e| panic!("{e}")));
         assert_eq!(mode_of(&file), FILE_MODE);
-        replace_private(&folder, "g", |f| Ok(f.write_all(b"x")?))
-            .unwrap_or_else(|e| panic!("{e}"));
+        replace_private(&folder, "g", |f| Ok(f.write_all(b"x")?)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(mode_of(&folder.join("g")), FILE_MODE);
     }
 

@@ -64,9 +64,7 @@ impl FromStr for ExportId {
     fn from_str(s: &str) -> Result<Self, BadId> {
         let id = uuid::Uuid::try_parse(s).map_err(|_| BadId)?;
         let canonical = id.hyphenated().to_string();
-        if canonical != s
-            || id.get_version_num() != 4
-            || id.get_variant() != uuid::Variant::RFC4122
+        if canonical != s || id.get_version_num() != 4 || id.get_variant() != uuid::Variant::RFC4122
         {
             return Err(BadId);
         }

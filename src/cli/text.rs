@@ -149,10 +149,34 @@ mod tests {
             (0u32..0x20).prop_map(|c| char::from_u32(c).unwrap_or('\0')),
             (0x7Fu32..0xA0).prop_map(|c| char::from_u32(c).unwrap_or('\0')),
             prop::sample::select(vec![
-                '\u{1b}', '\u{7}', '\r', '\n', '\t', '\u{9b}', '\u{9d}', '\u{202A}', '\u{202B}',
-                '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
-                '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{FEFF}',
-                '\u{2028}', '\u{2029}', '\u{E0041}', '/', '\\', '.', ' ',
+                '\u{1b}',
+                '\u{7}',
+                '\r',
+                '\n',
+                '\t',
+                '\u{9b}',
+                '\u{9d}',
+                '\u{202A}',
+                '\u{202B}',
+                '\u{202C}',
+                '\u{202D}',
+                '\u{202E}',
+                '\u{2066}',
+                '\u{2067}',
+                '\u{2068}',
+                '\u{2069}',
+                '\u{200E}',
+                '\u{200F}',
+                '\u{061C}',
+                '\u{200B}',
+                '\u{FEFF}',
+                '\u{2028}',
+                '\u{2029}',
+                '\u{E0041}',
+                '/',
+                '\\',
+                '.',
+                ' ',
             ]),
         ]
     }
@@ -201,7 +225,10 @@ mod tests {
     fn reporter_text_cannot_drive_the_secretarys_terminal() {
         let cases: [(&str, &str); 6] = [
             // OSC 52: write to the clipboard.
-            ("ok\u{1b}]52;c;ZXZpbA==\u{7}", "ok<U+001B>]52;c;ZXZpbA==<U+0007>"),
+            (
+                "ok\u{1b}]52;c;ZXZpbA==\u{7}",
+                "ok<U+001B>]52;c;ZXZpbA==<U+0007>",
+            ),
             // Clear the screen.
             ("\u{1b}[2Jgone", "<U+001B>[2Jgone"),
             // Set the window title, with the 8-bit OSC.
