@@ -211,7 +211,7 @@ impl Refusal {
     }
 }
 
-fn file_error_message(e: &FileError) -> (&'static str, Vec<(&'static str, String)>) {
+pub(super) fn file_error_message(e: &FileError) -> (&'static str, Vec<(&'static str, String)>) {
     let path = ("path", shown(e.path()));
     match e {
         FileError::Symlink(_) => ("cli-refused-symlink", vec![path]),

@@ -67,11 +67,15 @@ pub(super) fn export(
             }
         }
     }
-    files::top_folder(out).with_context(|| shown(out))?;
+    let refused = |e: files::FileError| {
+        let (key, args) = super::decrypt::file_error_message(&e);
+        anyhow::anyhow!(i18n.get_with(lang, key, &args))
+    };
+    files::top_folder(out).map_err(refused)?;
     for case in &cases {
         let row = &case.row;
         let dir = out.join(&row.id);
-        files::private_folder(&dir).with_context(|| shown(&dir))?;
+        files::private_folder(&dir).map_err(refused)?;
         let mut entries = Vec::new();
         for entry in case.entries(&mut conn)? {
             let file = EntryFile::new(i64::from(entry.position), &entry.kind)

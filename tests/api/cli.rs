@@ -1042,4 +1042,16 @@ async fn the_offline_commands_refuse_bad_arguments_clearly_and_write_nothing() {
         assert!(!stderr(&o).contains('\u{1b}'));
         assert!(!out.exists(), "{args:?}: wrote {}", out.display());
     }
+    // An export folder that is a link is not written through.
+    let elsewhere = app.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
+    symlink(&elsewhere, &out).unwrap_or_else(|e| panic!("{e}"));
+    let o = run(vigie(&app).args(["export", "--out"]).arg(&out));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("est un lien symbolique"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(tree(&elsewhere).is_empty(), "wrote through the link");
 }
