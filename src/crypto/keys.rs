@@ -160,6 +160,12 @@ pub fn write_identity_file(
         options.mode(0o600);
     }
     let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        // Owner-only whatever the umask, set again explicitly.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
     file.write_all(&bytes)?;
     file.sync_all()?;
     Ok(())

@@ -1,0 +1,135 @@
+//! `vigie export`: every case (or one) as a folder of stock age files plus
+//! `metadata.json`, all readable by their owner only.
+
+use std::{io::Write, path::Path};
+
+use anyhow::{bail, Context};
+
+use super::{
+    files,
+    format::{EntryFile, ExportId, ExportedAttachment, ExportedCase, ExportedEntry, METADATA},
+    text::printable_line,
+};
+use crate::{
+    config::Settings,
+    db::{self, Attachment, Case, Journal},
+    i18n::{I18n, Lang},
+};
+
+pub(super) fn export(
+    i18n: &I18n,
+    lang: Lang,
+    config: Option<&Path>,
+    out: &Path,
+    only: Option<&str>,
+) -> anyhow::Result<i32> {
+    let shown = |p: &Path| printable_line(&p.display().to_string());
+    if let Some(id) = only {
+        if id.parse::<ExportId>().is_err() {
+            bail!(i18n.get_with(lang, "cli-no-such-case", &[("id", printable_line(id))]));
+        }
+    }
+    let settings = Settings::load(config)?;
+    let database = settings.database()?;
+    let database = db::connect(&database, 2)?;
+    let mut conn = database.conn()?;
+    let cases = match only {
+        Some(id) => match Case::find(&mut conn, id)? {
+            Some(case) => vec![case],
+            None => bail!(i18n.get_with(lang, "cli-no-such-case", &[("id", printable_line(id))])),
+        },
+        None => Case::all(&mut conn)?,
+    };
+    // The database decides the names of what is written: check them all
+    // before writing anything.
+    for case in &cases {
+        let bad = |value: &str| {
+            i18n.get_with(
+                lang,
+                "cli-export-bad-row",
+                &[
+                    ("id", printable_line(&case.row.id)),
+                    ("value", printable_line(value)),
+                ],
+            )
+        };
+        if case.row.id.parse::<ExportId>().is_err() {
+            bail!(bad(&case.row.id));
+        }
+        for entry in case.entries(&mut conn)? {
+            if EntryFile::new(i64::from(entry.position), &entry.kind).is_err() {
+                bail!(bad(&entry.kind));
+            }
+        }
+        for (id, _) in Attachment::of_case(&mut conn, &case.row.id)? {
+            if id.parse::<ExportId>().is_err() {
+                bail!(bad(&id));
+            }
+        }
+    }
+    let refused = |e: files::FileError| {
+        let (key, args) = super::decrypt::file_error_message(&e);
+        anyhow::anyhow!(i18n.get_with(lang, key, &args))
+    };
+    files::top_folder(out).map_err(refused)?;
+    for case in &cases {
+        let row = &case.row;
+        let dir = out.join(&row.id);
+        files::private_folder(&dir).map_err(refused)?;
+        let mut entries = Vec::new();
+        for entry in case.entries(&mut conn)? {
+            let file = EntryFile::new(i64::from(entry.position), &entry.kind)
+                .with_context(|| printable_line(&entry.kind))?
+                .to_string();
+            files::replace_private(&dir, &file, |f| Ok(f.write_all(&entry.ciphertext)?))?;
+            entries.push(ExportedEntry {
+                file,
+                kind: entry.kind,
+                created_on: entry.created_on,
+            });
+        }
+        let mut attachments = Vec::new();
+        for (id, size) in Attachment::of_case(&mut conn, &row.id)? {
+            let file = id
+                .parse::<ExportId>()
+                .with_context(|| printable_line(&id))?
+                .attachment_file();
+            files::replace_private(&dir, &file, |f| {
+                for seq in 0..Attachment::chunk_count(&mut conn, &id)? {
+                    let seq = i32::try_from(seq)?;
+                    let chunk = Attachment::chunk(&mut conn, &id, seq)?.unwrap_or_default();
+                    f.write_all(&chunk)?;
+                }
+                Ok(())
+            })?;
+            attachments.push(ExportedAttachment { id, file, size });
+        }
+        let meta = ExportedCase {
+            id: row.id.clone(),
+            status: row.status.clone(),
+            closure_reason: row.closure_reason.clone(),
+            received_on: row.received_on,
+            ack_due: row.ack_due,
+            acknowledged_on: row.acknowledged_on,
+            feedback_due: row.feedback_due,
+            closed_on: row.closed_on,
+            on_hold: row.on_hold,
+            reporter_recipient: row.reporter_recipient.clone(),
+            entries,
+            attachments,
+        };
+        let json = serde_json::to_vec_pretty(&meta)?;
+        files::replace_private(&dir, METADATA, |f| Ok(f.write_all(&json)?))?;
+        let now = chrono::Utc::now().timestamp();
+        database.write(|conn| Journal::record(conn, Some(&row.id), "exported", None, now))?;
+    }
+    println!(
+        "{}",
+        i18n.get_with(
+            lang,
+            "cli-exported",
+            &[("count", cases.len().to_string()), ("dir", shown(out))]
+        )
+    );
+    Ok(0)
+}
