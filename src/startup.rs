@@ -105,7 +105,6 @@ impl Application {
             demo,
             assets: Assets::new(),
             content: crate::web::Content::load(&settings.content_dir),
-            challenge_limit: Default::default(),
             lookup_limit: Default::default(),
             message_limit: Default::default(),
             notify_max_delay: settings.notify_max_delay_secs,

@@ -84,8 +84,6 @@ pub struct AppState {
     pub assets: Assets,
     /// The published texts (procedure, privacy notice, channels, advice).
     pub content: content::Content,
-    /// How many login challenges were issued this minute.
-    pub challenge_limit: MinuteLimit,
     /// Follow-up lookups this minute (global: no addresses are kept).
     pub lookup_limit: MinuteLimit,
     /// Reporter messages this minute.
@@ -112,7 +110,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(secretary::figures_reports),
         )
         .route(
-            "/api/v1/secretary/attachments/{id}",
+            "/api/v1/secretary/cases/{case}/attachments/{id}",
             web::get().to(secretary::download_attachment),
         )
         .route("/api/v1/cases/lookup", web::post().to(followup::api_lookup))
