@@ -283,6 +283,29 @@ async fn a_flood_of_unanswered_challenges_asks_for_a_proof_of_work_and_never_loc
 ) {
     let app = spawn_app().await;
     let (issued, refused) = flood(&app).await;
+    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    assert_eq!(res.status().as_u16(), 429);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let english = app
+        .client
+        .post(format!("{}/api/v1/secretary/challenges", app.address))
+        .header("Content-Type", "application/json")
+        .header("Accept-Language", "en")
+        .body("{}")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let english: Value = english.json().await.unwrap_or(Value::Null);
+    assert!(english["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("proof of work"));
     assert_eq!(issued, 20, "challenges are free below the threshold");
     assert_eq!(refused["error"], "proof-of-work");
     assert!(refused["message"]
@@ -445,6 +468,12 @@ async fn the_challenge_endpoint_takes_json_only_so_no_other_site_can_spend_the_q
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 201, "{content_type}");
+        let h = res.headers();
+        assert!(h.get("set-cookie").is_none(), "a challenge sets no cookie");
+        assert_eq!(
+            h.get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
     }
     assert_eq!(
         Challenge::sweep(&mut app.conn(), 0, 0, 1000).ok(),
