@@ -108,7 +108,6 @@ impl Application {
             demo,
             assets: Assets::new(),
             content: crate::web::Content::load(&settings.content_dir),
-            challenge_limit: Default::default(),
             lookup_failures: Default::default(),
             case_lookups: Default::default(),
             case_messages: Default::default(),

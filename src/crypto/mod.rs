@@ -12,7 +12,9 @@ mod token;
 mod validate;
 
 pub use challenge::{
-    constant_time_eq, hash_secret, issue_challenge, new_secret, verify_challenge, IssuedChallenge,
+    answer_challenge, constant_time_eq, hash_secret, issue_challenge, leading_zero_bits,
+    new_secret, proof_of_work, random_seed, verify_challenge, IssuedChallenge, CHALLENGE_LEN,
+    CHALLENGE_PREFIX, POW_DOMAIN, RESPONSE_DOMAIN,
 };
 pub use keys::{
     decrypt, generate_identity, identity_from_bytes, load_recipients, read_identity_file,

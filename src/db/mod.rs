@@ -14,7 +14,8 @@ pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
 pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
 pub use retention::{PurgedFigure, Retention};
 pub use workspace::{
-    apply_step, Challenge, InboxPage, Journal, SessionRow, Step, StepError, WorkflowError,
+    apply_step, Challenge, InboxPage, Journal, LoginProof, LoginSeed, SessionRow, Step, StepError,
+    WorkflowError,
 };
 
 use std::{

@@ -37,6 +37,21 @@ diesel::table! {
         id -> Text,
         digest -> Binary,
         expires_at -> BigInt,
+        spent -> Bool,
+    }
+}
+
+diesel::table! {
+    login_seeds (minute) {
+        minute -> BigInt,
+        seed -> Binary,
+    }
+}
+
+diesel::table! {
+    login_proofs (digest) {
+        digest -> Binary,
+        expires_at -> BigInt,
     }
 }
 

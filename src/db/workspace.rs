@@ -6,7 +6,7 @@ use diesel::{dsl::count_star, prelude::*};
 
 use super::{
     models::{Case, CaseRow, EntryKind, EntryRow, NewEntry},
-    schema::{cases, challenges, entries, journal, sessions},
+    schema::{cases, challenges, entries, journal, login_proofs, login_seeds, sessions},
     DbConnection,
 };
 use crate::domain::{deadlines, CaseStatus, ClosureReason};
@@ -244,7 +244,10 @@ impl EntryRow {
     }
 }
 
-/// A one-time login challenge: only the SHA-256 of the 32 random bytes is kept.
+/// A one-time login challenge: only the SHA-256 of the expected answer is
+/// kept. A challenge is answered at most once: a right answer deletes it, a
+/// wrong one leaves it spent, and spent or unanswered challenges are what
+/// the flood guard counts until they are swept.
 pub struct Challenge;
 
 impl Challenge {
@@ -264,19 +267,125 @@ impl Challenge {
         Ok(())
     }
 
-    /// Removes the challenge and returns its digest if it had not expired:
-    /// a challenge can be answered once at most.
+    /// Spends the challenge and returns its digest if it was live: the
+    /// caller then deletes it with [`Challenge::answered`] when the answer
+    /// is right. Marking it spent first (a row lock on PostgreSQL, the write
+    /// lock on SQLite) means two answers can never both use it.
     pub fn take(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<Option<Vec<u8>>> {
-        let row: Option<(Vec<u8>, i64)> = challenges::table
+        let spent = diesel::update(
+            challenges::table
+                .find(id)
+                .filter(challenges::spent.eq(false))
+                .filter(challenges::expires_at.ge(now)),
+        )
+        .set(challenges::spent.eq(true))
+        .execute(conn)?;
+        if spent != 1 {
+            return Ok(None);
+        }
+        challenges::table
             .find(id)
-            .select((challenges::digest, challenges::expires_at))
+            .select(challenges::digest)
             .first(conn)
-            .optional()?;
-        let deleted = diesel::delete(challenges::table.find(id)).execute(conn)?;
-        diesel::delete(challenges::table.filter(challenges::expires_at.lt(now))).execute(conn)?;
-        Ok(row
-            .filter(|(_, expires)| deleted == 1 && *expires >= now)
-            .map(|(d, _)| d))
+            .optional()
+    }
+
+    /// Forgets a rightly answered challenge: it no longer counts as a flood.
+    pub fn answered(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+        diesel::delete(challenges::table.find(id)).execute(conn)?;
+        Ok(())
+    }
+
+    /// Sweeps challenges that ended (expired or spent) more than
+    /// `keep_secs` ago, then the oldest beyond `cap`; returns how many are
+    /// left: the challenges issued recently and not rightly answered.
+    pub fn sweep(conn: &mut DbConnection, now: i64, keep_secs: i64, cap: i64) -> QueryResult<i64> {
+        diesel::delete(challenges::table.filter(challenges::expires_at.lt(now - keep_secs)))
+            .execute(conn)?;
+        let left: i64 = challenges::table.count().get_result(conn)?;
+        if left <= cap {
+            return Ok(left);
+        }
+        let oldest: Vec<String> = challenges::table
+            .order((challenges::expires_at.asc(), challenges::id.asc()))
+            .limit(left - cap)
+            .select(challenges::id)
+            .load(conn)?;
+        diesel::delete(challenges::table.filter(challenges::id.eq_any(&oldest))).execute(conn)?;
+        Ok(cap)
+    }
+}
+
+/// The random seeds of the login's proof of work: one per minute, shared by
+/// every instance through the database.
+pub struct LoginSeed;
+
+impl LoginSeed {
+    /// The seed of `minute` (made now if no instance made it yet) and the
+    /// previous minute's, if any; older seeds are forgotten.
+    pub fn current(
+        conn: &mut DbConnection,
+        minute: i64,
+        fresh: [u8; 32],
+    ) -> QueryResult<(Vec<u8>, Option<Vec<u8>>)> {
+        diesel::delete(login_seeds::table.filter(login_seeds::minute.lt(minute - 1)))
+            .execute(conn)?;
+        let find = |conn: &mut DbConnection, m: i64| {
+            login_seeds::table
+                .find(m)
+                .select(login_seeds::seed)
+                .first::<Vec<u8>>(conn)
+                .optional()
+        };
+        let seed = match find(conn, minute)? {
+            Some(seed) => seed,
+            None => {
+                // Another instance may insert it at the same moment: the
+                // savepoint keeps the transaction usable, and theirs wins.
+                let _ = conn.transaction(|c| {
+                    diesel::insert_into(login_seeds::table)
+                        .values((
+                            login_seeds::minute.eq(minute),
+                            login_seeds::seed.eq(fresh.to_vec()),
+                        ))
+                        .execute(c)
+                });
+                find(conn, minute)?.ok_or(diesel::result::Error::NotFound)?
+            }
+        };
+        Ok((seed, find(conn, minute - 1)?))
+    }
+}
+
+/// Proofs of work already used: each can open one challenge only.
+pub struct LoginProof;
+
+impl LoginProof {
+    /// Records a proof; `false` if it was used already.
+    pub fn spend(
+        conn: &mut DbConnection,
+        digest: &[u8; 32],
+        now: i64,
+        until: i64,
+    ) -> QueryResult<bool> {
+        diesel::delete(login_proofs::table.filter(login_proofs::expires_at.lt(now)))
+            .execute(conn)?;
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(login_proofs::table)
+                .values((
+                    login_proofs::digest.eq(digest.to_vec()),
+                    login_proofs::expires_at.eq(until),
+                ))
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -86,8 +86,6 @@ pub struct AppState {
     pub assets: Assets,
     /// The published texts (procedure, privacy notice, channels, advice).
     pub content: content::Content,
-    /// How many login challenges were issued this minute.
-    pub challenge_limit: MinuteLimit,
     /// Follow-up codes that matched no case this minute (see `limits`).
     pub lookup_failures: MinuteLimit,
     /// Readings of each case this minute.
@@ -116,7 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(secretary::figures_reports),
         )
         .route(
-            "/api/v1/secretary/attachments/{id}",
+            "/api/v1/secretary/cases/{case}/attachments/{id}",
             web::get().to(secretary::download_attachment),
         )
         .route("/api/v1/cases/lookup", web::post().to(followup::api_lookup))

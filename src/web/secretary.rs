@@ -23,22 +23,38 @@ use super::{
 use crate::{
     crypto,
     db::{
-        self, apply_step, Case, Challenge, EntryKind, Journal, NewEntry, SessionRow, Step,
-        StepError, WorkflowError,
+        self, apply_step, Case, Challenge, EntryKind, Journal, LoginProof, LoginSeed, NewEntry,
+        SessionRow, Step, StepError, WorkflowError,
     },
     domain::{CaseStatus, ClosureReason},
     i18n::Lang,
 };
 
-pub const SESSION_COOKIE: &str = "vigie_session";
+/// The `__Host-` prefix makes the browser refuse the cookie unless it is
+/// `Secure`, has `Path=/` and no `Domain`: no sibling host can set or
+/// shadow it.
+pub const SESSION_COOKIE: &str = "__Host-vigie_session";
 /// Idle limit of a session (and of the identity kept in the browser).
 pub const IDLE_SECS: i64 = 15 * 60;
 /// Absolute limit of a session.
 pub const MAX_SECS: i64 = 8 * 60 * 60;
 /// A challenge must be answered within this many seconds.
 pub const CHALLENGE_SECS: i64 = 120;
-/// Challenges issued per minute, for the whole instance.
-pub const CHALLENGES_PER_MINUTE: u32 = 30;
+/// Below this many challenges issued recently and not rightly answered
+/// (unanswered, expired or answered wrongly), challenges are free; from it
+/// on ("under flood"), each one needs a proof of work.
+pub const FLOOD_THRESHOLD: i64 = 20;
+/// How long an ended challenge still counts toward the flood, in seconds.
+pub const FLOOD_KEEP_SECS: i64 = 10 * 60;
+/// Most challenges kept; the oldest go first beyond it.
+pub const CHALLENGE_CAP: i64 = 10_000;
+/// Leading zero bits of the proof of work at the threshold: about 16,000
+/// hashes, a fraction of a second with WebCrypto.
+pub const POW_BITS: u32 = 14;
+/// The ceiling when the backlog keeps doubling: about a million hashes,
+/// seconds in a browser, so that a flood slows the Secretary but never
+/// locks her out.
+pub const POW_BITS_MAX: u32 = 20;
 const PER_PAGE: i64 = 50;
 
 enum AuthError {
@@ -198,41 +214,141 @@ struct IssuedChallenge {
     expires_in: i64,
 }
 
-pub async fn issue_challenge(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let lang = header_lang(&req);
-    let now = state.clock.now();
-    if !state.challenge_limit.allow(now, CHALLENGES_PER_MINUTE) {
-        return problem(
-            &state,
-            lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            "api-error-rate-limited",
-        );
+/// `POST /api/v1/secretary/challenges`: JSON only (a cross-site form or a
+/// "simple" request cannot burn the quota), with `{"proof": {"seed",
+/// "nonce"}}` when the instance is under flood.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChallengeRequest {
+    #[serde(default)]
+    proof: Option<Proof>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Proof {
+    seed: String,
+    nonce: String,
+}
+
+/// What the page must compute before it gets a challenge under flood.
+#[derive(Serialize)]
+struct ProofNeeded {
+    error: &'static str,
+    message: String,
+    proof: Puzzle,
+}
+
+#[derive(Serialize)]
+struct Puzzle {
+    /// The current seed, in hexadecimal.
+    seed: String,
+    /// Leading zero bits SHA-256(domain ‖ seed ‖ nonce) must have.
+    bits: u32,
+    /// The domain-separation string that starts the hashed bytes.
+    domain: &'static str,
+}
+
+enum Issue {
+    Issued(crypto::IssuedChallenge),
+    NeedProof { seed: Vec<u8>, bits: u32 },
+}
+
+enum IssueError {
+    Db,
+    Encrypt,
+}
+
+impl From<diesel::result::Error> for IssueError {
+    fn from(_: diesel::result::Error) -> Self {
+        IssueError::Db
     }
-    let Ok(issued) = crypto::issue_challenge(&state.recipients) else {
-        return problem(
-            &state,
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api-error-unavailable",
-        );
+}
+
+impl From<db::DbError> for IssueError {
+    fn from(_: db::DbError) -> Self {
+        IssueError::Db
+    }
+}
+
+/// The proof of work asked for, given how many challenges were issued
+/// recently and not rightly answered: none below the threshold, then one
+/// more bit each time the backlog doubles, up to a ceiling.
+fn difficulty(backlog: i64) -> Option<u32> {
+    if backlog < FLOOD_THRESHOLD {
+        return None;
+    }
+    let doublings = (backlog / FLOOD_THRESHOLD).max(1).ilog2();
+    Some((POW_BITS + doublings).min(POW_BITS_MAX))
+}
+
+pub async fn issue_challenge(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let lang = header_lang(&req);
+    let body: ChallengeRequest = match read_json(&req, payload, &state, lang).await {
+        Ok(b) => b,
+        Err(response) => return response,
     };
+    let now = state.clock.now();
     let id = uuid::Uuid::new_v4().to_string();
     let worker = state.clone();
     let stored_id = id.clone();
-    let stored = web::block(move || {
-        worker
-            .db
-            .write(|conn| Challenge::insert(conn, &stored_id, &issued.digest, now + CHALLENGE_SECS))
+    let outcome = web::block(move || -> Result<Issue, IssueError> {
+        worker.db.try_write(|conn| {
+            let backlog = Challenge::sweep(conn, now, FLOOD_KEEP_SECS, CHALLENGE_CAP)?;
+            if let Some(bits) = difficulty(backlog) {
+                let minute = now.div_euclid(60);
+                let (seed, previous) = LoginSeed::current(conn, minute, crypto::random_seed())?;
+                let need = |seed: Vec<u8>| Ok(Issue::NeedProof { seed, bits });
+                let Some(proof) = body.proof else {
+                    return need(seed);
+                };
+                let given = hex::decode(&proof.seed).unwrap_or_default();
+                // A seed is good for the rest of its minute and the next one.
+                let until = if given == seed {
+                    (minute + 2) * 60
+                } else if previous.as_ref() == Some(&given) {
+                    (minute + 1) * 60
+                } else {
+                    return need(seed);
+                };
+                let Some(hash) = crypto::proof_of_work(&given, &proof.nonce) else {
+                    return need(seed);
+                };
+                if crypto::leading_zero_bits(&hash) < bits
+                    || !LoginProof::spend(conn, &hash, now, until)?
+                {
+                    return need(seed);
+                }
+            }
+            let issued =
+                crypto::issue_challenge(&worker.recipients).map_err(|_| IssueError::Encrypt)?;
+            Challenge::insert(conn, &stored_id, &issued.digest, now + CHALLENGE_SECS)?;
+            Ok(Issue::Issued(issued))
+        })
     })
     .await;
-    match stored {
-        Ok(Ok(())) => HttpResponse::Created()
+    match outcome {
+        Ok(Ok(Issue::Issued(issued))) => HttpResponse::Created()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(IssuedChallenge {
                 id,
                 ciphertext: base64::engine::general_purpose::STANDARD.encode(&issued.ciphertext),
                 expires_in: CHALLENGE_SECS,
+            }),
+        Ok(Ok(Issue::NeedProof { seed, bits })) => HttpResponse::TooManyRequests()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(ProofNeeded {
+                error: "proof-of-work",
+                message: state.i18n.get(lang, "api-error-proof-of-work"),
+                proof: Puzzle {
+                    seed: hex::encode(seed),
+                    bits,
+                    domain: crypto::POW_DOMAIN,
+                },
             }),
         _ => problem(
             &state,
@@ -275,8 +391,10 @@ pub async fn open_session(
                     return Ok(Err("api-error-challenge"));
                 };
                 if !crypto::verify_challenge(&digest, answer.response.expose_secret()) {
+                    // The challenge stays, spent: a failure counts toward flood.
                     return Ok(Err("api-error-wrong-key"));
                 }
+                Challenge::answered(conn, &answer.id)?;
                 let (session, session_hash) = crypto::new_secret();
                 let (csrf, csrf_hash) = crypto::new_secret();
                 SessionRow::insert(conn, &session_hash, &csrf_hash, now)?;
@@ -750,13 +868,16 @@ pub async fn case_action(
     }
 }
 
-/// `GET /api/v1/secretary/attachments/{id}`: an attachment's age file, for
-/// the Secretary's browser to decrypt.
+/// `GET /api/v1/secretary/cases/{case}/attachments/{id}`: an attachment's
+/// age file, for the Secretary's browser to decrypt. Addressed through its
+/// case, and 404 unless that case claimed it: a report that names another
+/// case's attachment cannot make this case's page fetch it.
 pub async fn download_attachment(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let lang = header_lang(&req);
     if let Err(response) = api_read_session(&req, &state, lang).await {
         return response;
     }
+    let case_id = req.match_info().get("case").unwrap_or_default().to_string();
     let id = req.match_info().get("id").unwrap_or_default().to_string();
     let worker = state.clone();
     let probe = id.clone();
@@ -766,7 +887,9 @@ pub async fn download_attachment(req: HttpRequest, state: web::Data<AppState>) -
     })
     .await;
     match owner {
-        Ok(Ok(Some(Some(_)))) => super::attachments::stream(state.db.clone(), id),
+        Ok(Ok(Some(Some(owner)))) if owner == case_id => {
+            super::attachments::stream(state.db.clone(), id)
+        }
         Ok(Ok(_)) => problem(&state, lang, StatusCode::NOT_FOUND, "error-not-found"),
         _ => problem(
             &state,
@@ -966,5 +1089,28 @@ pub async fn figures_reports(req: HttpRequest, state: web::Data<AppState>) -> Ht
             StatusCode::SERVICE_UNAVAILABLE,
             "api-error-unavailable",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flood_guard_asks_more_work_as_the_backlog_doubles_up_to_a_ceiling() {
+        let table = [
+            (0, None),
+            (19, None),
+            (20, Some(14)),
+            (39, Some(14)),
+            (40, Some(15)),
+            (80, Some(16)),
+            (20 * 64, Some(20)),
+            (CHALLENGE_CAP, Some(20)),
+            (i64::MAX, Some(20)),
+        ];
+        for (backlog, bits) in table {
+            assert_eq!(difficulty(backlog), bits, "{backlog}");
+        }
     }
 }

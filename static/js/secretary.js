@@ -3,13 +3,19 @@
 // after 15 minutes without activity. Reports are decrypted here; replies are
 // encrypted here to every Secretary recipient and to the reporter's R.
 import { Decrypter } from '../vendor/age.js';
-import { fromBase64, padJson, seal, toBase64 } from './protocol.js';
+import { fromBase64, padJson, seal, toBase64, toHex } from './protocol.js';
 import { renderEntry } from './thread.js';
 
 const IDENTITIES = 'vigie.identities';
 const CSRF = 'vigie.csrf';
 const ACTIVITY = 'vigie.activity';
 const IDLE_MS = 15 * 60 * 1000;
+// The login challenge's exact shape and the answer's domain (docs/protocol.md).
+const CHALLENGE_PREFIX = 'vigie/login-challenge/v1\n';
+const RESPONSE_DOMAIN = 'vigie/login-response/v1\n';
+const POW_DOMAIN = 'vigie/login-pow/v1\n';
+const CHALLENGE_LEN = CHALLENGE_PREFIX.length + 64;
+const POW_MAX_BITS = 24;
 const lang = document.documentElement.lang;
 
 const storedIdentities = () => (sessionStorage.getItem(IDENTITIES) || '').split('\n').filter(Boolean);
@@ -76,6 +82,84 @@ async function problemOf(response, fallback) {
   return (p && p.message) || fallback;
 }
 
+const isHex = (b) => (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66);
+
+/**
+ * The answer to a decrypted challenge: SHA-256(RESPONSE_DOMAIN || random
+ * part) in hex, or null when the plaintext is not exactly a challenge (the
+ * prefix, then 64 lowercase hex characters, nothing else). Whatever else
+ * the server sent, a report included, gets no answer at all.
+ */
+async function answerChallenge(plain) {
+  if (plain.length !== CHALLENGE_LEN) return null;
+  for (let i = 0; i < CHALLENGE_PREFIX.length; i += 1) {
+    if (plain[i] !== CHALLENGE_PREFIX.charCodeAt(i)) return null;
+  }
+  const random = plain.subarray(CHALLENGE_PREFIX.length);
+  if (!random.every(isHex)) return null;
+  const input = new Uint8Array(RESPONSE_DOMAIN.length + random.length);
+  input.set(new TextEncoder().encode(RESPONSE_DOMAIN));
+  input.set(random, RESPONSE_DOMAIN.length);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', input));
+  input.fill(0);
+  return toHex(digest);
+}
+
+function leadingZeroBits(bytes) {
+  let bits = 0;
+  for (const b of bytes) {
+    if (b === 0) { bits += 8; continue; }
+    return bits + Math.clz32(b) - 24;
+  }
+  return bits;
+}
+
+/** A nonce such that SHA-256(POW_DOMAIN || seed || nonce) has the asked leading zero bits. */
+async function solveProof(puzzle) {
+  const seed = String(puzzle.seed || '');
+  const bits = Number(puzzle.bits);
+  if (!/^[0-9a-f]{64}$/.test(seed) || !Number.isInteger(bits) || bits < 1 || bits > POW_MAX_BITS) return null;
+  const enc = new TextEncoder();
+  const head = new Uint8Array(POW_DOMAIN.length + 32);
+  head.set(enc.encode(POW_DOMAIN));
+  head.set(Uint8Array.from(seed.match(/../g), (h) => parseInt(h, 16)), POW_DOMAIN.length);
+  // A random start, so that nobody can find and spend our nonce first.
+  const start = toHex(crypto.getRandomValues(new Uint8Array(8)));
+  const BATCH = 256;
+  for (let n = 0; ; n += BATCH) {
+    const nonces = [];
+    const jobs = [];
+    for (let i = 0; i < BATCH; i += 1) {
+      const nonce = start + (n + i).toString(16);
+      const input = new Uint8Array(head.length + nonce.length);
+      input.set(head);
+      input.set(enc.encode(nonce), head.length);
+      nonces.push(nonce);
+      jobs.push(crypto.subtle.digest('SHA-256', input));
+    }
+    const hashes = await Promise.all(jobs);
+    for (let i = 0; i < BATCH; i += 1) {
+      if (leadingZeroBits(new Uint8Array(hashes[i])) >= bits) return { seed, nonce: nonces[i] };
+    }
+  }
+}
+
+/** A challenge; under flood the server asks for a proof of work, computed here. */
+async function requestChallenge(msg, status) {
+  let body = {};
+  for (let attempt = 0; attempt < 4; attempt += 1) {
+    const response = await postJson('/api/v1/secretary/challenges', body);
+    if (response.ok) return response.json();
+    const p = await response.json().catch(() => null);
+    if (response.status !== 429 || !p || !p.proof) throw new LoginError((p && p.message) || msg.failed);
+    show(status, msg.proof, 'status');
+    const proof = await solveProof(p.proof);
+    if (!proof) throw new LoginError(p.message || msg.failed);
+    body = { proof };
+  }
+  throw new LoginError(msg.failed);
+}
+
 function initLogin(form) {
   const msg = document.getElementById('login-messages').dataset;
   const status = document.getElementById('login-status');
@@ -90,18 +174,21 @@ function initLogin(form) {
     show(status, msg.working, 'status');
     try {
       const identities = await readIdentities(file, passphrase, msg);
-      let response = await postJson('/api/v1/secretary/challenges', {});
-      if (!response.ok) throw new LoginError(await problemOf(response, msg.failed));
-      const challenge = await response.json();
+      const challenge = await requestChallenge(msg, status);
+      show(status, msg.working, 'status');
       const d = new Decrypter();
       for (const i of identities) d.addIdentity(i);
-      let answer;
+      let plain;
       try {
-        answer = await d.decrypt(fromBase64(challenge.ciphertext), 'text');
+        plain = await d.decrypt(fromBase64(challenge.ciphertext));
       } catch (e) {
         throw new LoginError(msg.wrongKey);
       }
-      response = await postJson('/api/v1/secretary/sessions', { id: challenge.id, response: answer });
+      // Nothing is sent unless the plaintext is exactly a login challenge.
+      const answer = await answerChallenge(plain);
+      plain.fill(0);
+      if (!answer) throw new LoginError(msg.notAChallenge);
+      const response = await postJson('/api/v1/secretary/sessions', { id: challenge.id, response: answer });
       if (!response.ok) throw new LoginError(await problemOf(response, msg.failed));
       const opened = await response.json();
       sessionStorage.setItem(IDENTITIES, identities.join('\n'));
@@ -143,10 +230,12 @@ function initWorkspace() {
 }
 
 /** Fetches an attachment's age file, decrypts it here, saves it under its name. */
-async function download(decrypter, attachment, button, msg) {
+async function download(decrypter, caseId, attachment, button, msg) {
   button.disabled = true;
   try {
-    const response = await fetch(`/api/v1/secretary/attachments/${encodeURIComponent(attachment.id)}`, {
+    // Through the case: the server refuses a file this case did not claim.
+    const address = `/api/v1/secretary/cases/${encodeURIComponent(caseId)}/attachments/${encodeURIComponent(attachment.id)}`;
+    const response = await fetch(address, {
       credentials: 'same-origin',
       cache: 'no-store',
     });
@@ -171,19 +260,19 @@ async function initCase(caseEl, identities) {
   const msg = document.getElementById('case-messages').dataset;
   const d = new Decrypter();
   for (const i of identities) d.addIdentity(i);
+  const id = caseEl.dataset.case;
   for (const article of document.querySelectorAll('.entry[data-ciphertext]')) {
     try {
       renderEntry(
         article.querySelector('.entry-body'),
         JSON.parse(await d.decrypt(fromBase64(article.dataset.ciphertext), 'text')),
-        (attachment, button) => download(d, attachment, button, msg),
+        (attachment, button) => download(d, id, attachment, button, msg),
       );
     } catch (e) {
       article.querySelector('.entry-body').textContent = msg.undecryptable;
     }
   }
 
-  const id = caseEl.dataset.case;
   const recipients = caseEl.dataset.recipients.split(' ');
   const reporter = recipients.pop();
   const status = document.getElementById('action-status');

@@ -18,7 +18,7 @@ use crate::{
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-fn seal_file(
+pub fn seal_file(
     recipients: &[age::x25519::Recipient],
     reporter: &age::x25519::Recipient,
     bytes: &[u8],
@@ -43,7 +43,7 @@ fn sample(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
-async fn upload(app: &TestApp, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+pub async fn upload(app: &TestApp, content_type: &str, body: Vec<u8>) -> (u16, Value) {
     let res = app
         .client
         .post(format!("{}/api/v1/attachments", app.address))
@@ -61,7 +61,7 @@ fn counts(app: &TestApp) -> (i64, i64, i64) {
 }
 
 /// A report naming attachments, sealed as the browser would.
-fn report_body(app: &TestApp, token: &Token, attachments: &[(String, &str, usize)]) -> Value {
+pub fn report_body(app: &TestApp, token: &Token, attachments: &[(String, &str, usize)]) -> Value {
     let derived = crypto::derive_from_token(token);
     let listed: Vec<Value> = attachments
         .iter()
@@ -84,7 +84,7 @@ fn report_body(app: &TestApp, token: &Token, attachments: &[(String, &str, usize
     })
 }
 
-async fn post_report(app: &TestApp, body: &Value) -> (u16, Value) {
+pub async fn post_report(app: &TestApp, body: &Value) -> (u16, Value) {
     let res = app
         .client
         .post(format!("{}/api/v1/reports", app.address))
@@ -124,7 +124,15 @@ async fn a_file_uploaded_in_chunks_is_claimed_exported_decrypted_and_downloaded_
 
     // The Secretary downloads exactly what was uploaded; nobody else can.
     let s = login(&app).await;
-    let path = format!("/api/v1/secretary/attachments/{id}");
+    let case = vigie::db::Case::find_by_locator(
+        &mut app.conn(),
+        &crypto::derive_from_token(&token).locator,
+    )
+    .ok()
+    .flatten()
+    .map(|c| c.row.id)
+    .unwrap_or_default();
+    let path = format!("/api/v1/secretary/cases/{case}/attachments/{id}");
     let res = page(&app, Some(&s), &path).await;
     assert_eq!(res.status().as_u16(), 200);
     let downloaded = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();

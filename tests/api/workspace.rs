@@ -5,7 +5,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use vigie::{
     crypto::{self, Recipients, Token},
-    db::{Case, Journal},
+    db::{Case, Challenge, Journal},
 };
 use zeroize::Zeroizing;
 
@@ -36,19 +36,34 @@ async fn post(
     req.send().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn challenge(app: &TestApp) -> (String, String) {
-    let res = post(app, "/api/v1/secretary/challenges", json!({}), None).await;
+/// A challenge asked with `body`, decrypted and answered as the browser
+/// does: the id and the answer's digest.
+async fn challenge_with(app: &TestApp, body: Value) -> (String, String) {
+    let res = post(app, "/api/v1/secretary/challenges", body, None).await;
     assert_eq!(res.status().as_u16(), 201);
     let c: Value = res.json().await.unwrap_or(Value::Null);
     let ciphertext = B64
         .decode(c["ciphertext"].as_str().unwrap_or_default())
         .unwrap_or_default();
-    let answer =
+    let plain =
         crypto::decrypt(&app.identities[..1], &ciphertext).unwrap_or_else(|e| panic!("{e}"));
-    (
-        c["id"].as_str().unwrap_or_default().to_string(),
-        String::from_utf8_lossy(&answer).to_string(),
+    let answer = crypto::answer_challenge(&plain).unwrap_or_else(|| panic!("not a challenge"));
+    (c["id"].as_str().unwrap_or_default().to_string(), answer)
+}
+
+async fn challenge(app: &TestApp) -> (String, String) {
+    challenge_with(app, json!({})).await
+}
+
+/// Opens a session with an answered challenge.
+async fn open(app: &TestApp, id: &str, answer: &str) -> reqwest::Response {
+    post(
+        app,
+        "/api/v1/secretary/sessions",
+        json!({"id": id, "response": answer}),
+        None,
     )
+    .await
 }
 
 pub async fn login(app: &TestApp) -> Secretary {
@@ -67,12 +82,20 @@ pub async fn login(app: &TestApp) -> Secretary {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    assert!(
+        set_cookie.starts_with("__Host-vigie_session="),
+        "{set_cookie}"
+    );
     for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(
             set_cookie.contains(attribute),
             "the session cookie lacks {attribute}: {set_cookie}"
         );
     }
+    assert!(
+        !set_cookie.to_ascii_lowercase().contains("domain"),
+        "a __Host- cookie has no Domain: {set_cookie}"
+    );
     let cookie = set_cookie.split(';').next().unwrap_or_default().to_string();
     let opened: Value = res.json().await.unwrap_or(Value::Null);
     Secretary {
@@ -225,27 +248,447 @@ async fn bad_logins_are_refused_with_a_clear_message() {
     assert!(crypto::decrypt(&[crypto::generate_identity()], &ciphertext).is_err());
 }
 
+/// A proof of work for the puzzle of a 429 answer, found as the page does.
+fn solve(puzzle: &Value) -> Value {
+    let seed_hex = puzzle["seed"].as_str().unwrap_or_default();
+    let seed = hex::decode(seed_hex).unwrap_or_default();
+    let bits = puzzle["bits"].as_u64().unwrap_or(0) as u32;
+    assert_eq!(puzzle["domain"], crypto::POW_DOMAIN);
+    let start = uuid::Uuid::new_v4().simple().to_string();
+    let nonce = (0u64..)
+        .map(|n| format!("{start}{n:x}"))
+        .find(|n| {
+            crypto::proof_of_work(&seed, n).is_some_and(|h| crypto::leading_zero_bits(&h) >= bits)
+        })
+        .unwrap_or_default();
+    json!({"proof": {"seed": seed_hex, "nonce": nonce}})
+}
+
+/// Asks for challenges nobody answers until the server asks for a proof of
+/// work; returns how many were issued and the 429 problem.
+async fn flood(app: &TestApp) -> (usize, Value) {
+    for issued in 0..200 {
+        let res = post(app, "/api/v1/secretary/challenges", json!({}), None).await;
+        match res.status().as_u16() {
+            201 => continue,
+            429 => return (issued, res.json().await.unwrap_or(Value::Null)),
+            other => panic!("challenge {issued}: {other}"),
+        }
+    }
+    panic!("no flood guard")
+}
+
 #[tokio::test]
-async fn challenges_are_rate_limited_for_the_whole_instance() {
+async fn a_flood_of_unanswered_challenges_asks_for_a_proof_of_work_and_never_locks_the_secretary_out(
+) {
     let app = spawn_app().await;
-    let mut statuses = Vec::new();
-    for _ in 0..32 {
-        statuses.push(
-            post(&app, "/api/v1/secretary/challenges", json!({}), None)
-                .await
-                .status()
-                .as_u16(),
+    let (issued, refused) = flood(&app).await;
+    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    assert_eq!(res.status().as_u16(), 429);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let english = app
+        .client
+        .post(format!("{}/api/v1/secretary/challenges", app.address))
+        .header("Content-Type", "application/json")
+        .header("Accept-Language", "en")
+        .body("{}")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let english: Value = english.json().await.unwrap_or(Value::Null);
+    assert!(english["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("proof of work"));
+    assert_eq!(issued, 20, "challenges are free below the threshold");
+    assert_eq!(refused["error"], "proof-of-work");
+    assert!(refused["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("preuve de travail"));
+    assert_eq!(refused["proof"]["bits"], 14);
+    assert_eq!(refused["proof"]["seed"].as_str().map(str::len), Some(64));
+
+    // With the proof, a challenge, and the login goes through.
+    let proof = solve(&refused["proof"]);
+    let (id, answer) = challenge_with(&app, proof.clone()).await;
+    let res = open(&app, &id, &answer).await;
+    assert_eq!(res.status().as_u16(), 201);
+
+    // A proof opens one challenge only.
+    let res = post(&app, "/api/v1/secretary/challenges", proof, None).await;
+    assert_eq!(res.status().as_u16(), 429);
+
+    // Every refusal under flood is a 429 with a puzzle, never a 500.
+    let seed = refused["proof"]["seed"].as_str().unwrap_or_default();
+    let bad_proofs = [
+        json!({}),
+        json!({"proof": {"seed": seed, "nonce": "0"}}),
+        json!({"proof": {"seed": seed, "nonce": ""}}),
+        json!({"proof": {"seed": seed, "nonce": "not hex!"}}),
+        json!({"proof": {"seed": seed, "nonce": "a".repeat(65)}}),
+        json!({"proof": {"seed": "00".repeat(32), "nonce": "0"}}),
+        json!({"proof": {"seed": "zz", "nonce": "0"}}),
+        json!({"proof": {"seed": "", "nonce": "0"}}),
+    ];
+    for body in bad_proofs {
+        let res = post(&app, "/api/v1/secretary/challenges", body.clone(), None).await;
+        assert_eq!(res.status().as_u16(), 429, "{body}");
+        let p: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(p["error"], "proof-of-work", "{body}");
+    }
+
+    // The seed rotates each minute; last minute's is still good, older ones not.
+    app.clock.advance(60);
+    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    let now: Value = res.json().await.unwrap_or(Value::Null);
+    assert_ne!(now["proof"]["seed"], refused["proof"]["seed"], "a new seed");
+    let (id, answer) = challenge_with(&app, solve(&refused["proof"])).await;
+    assert_eq!(open(&app, &id, &answer).await.status().as_u16(), 201);
+    app.clock.advance(120);
+    let stale = solve(&now["proof"]);
+    let res = post(&app, "/api/v1/secretary/challenges", stale, None).await;
+    assert_eq!(res.status().as_u16(), 429, "a seed two minutes old");
+
+    // Once the unanswered challenges are swept, challenges are free again.
+    app.clock.advance(11 * 60);
+    let (id, answer) = challenge(&app).await;
+    assert_eq!(open(&app, &id, &answer).await.status().as_u16(), 201);
+}
+
+#[tokio::test]
+async fn answered_challenges_do_not_count_toward_a_flood_but_wrong_answers_do() {
+    let app = spawn_app().await;
+    for _ in 0..25 {
+        let (id, answer) = challenge(&app).await;
+        assert_eq!(open(&app, &id, &answer).await.status().as_u16(), 201);
+    }
+    for n in 0..20 {
+        let (id, _) = challenge(&app).await;
+        let res = open(&app, &id, &"00".repeat(32)).await;
+        assert_eq!(res.status().as_u16(), 401, "wrong answer {n}");
+    }
+    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    assert_eq!(res.status().as_u16(), 429, "twenty failures make a flood");
+}
+
+#[tokio::test]
+async fn the_challenge_table_is_swept_and_capped() {
+    let app = spawn_app().await;
+    let mut conn = app.conn();
+    for n in 0..30 {
+        Challenge::insert(&mut conn, &format!("old-{n}"), &[0; 32], 1000 + n)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let now = 1000 + 600;
+    assert_eq!(Challenge::sweep(&mut conn, now, 600, 100).ok(), Some(30));
+    assert_eq!(
+        Challenge::sweep(&mut conn, now + 10, 600, 100).ok(),
+        Some(20)
+    );
+    assert_eq!(Challenge::sweep(&mut conn, now + 10, 600, 5).ok(), Some(5));
+    assert_eq!(
+        Challenge::sweep(&mut conn, 0, 600, 1000).ok(),
+        Some(5),
+        "the newest are kept"
+    );
+    assert!(Challenge::take(&mut conn, "old-29", 0)
+        .ok()
+        .flatten()
+        .is_some());
+    assert!(Challenge::take(&mut conn, "old-0", 0)
+        .ok()
+        .flatten()
+        .is_none());
+}
+
+#[tokio::test]
+async fn the_challenge_endpoint_takes_json_only_so_no_other_site_can_spend_the_quota() {
+    let app = spawn_app().await;
+    let path = format!("{}/api/v1/secretary/challenges", app.address);
+    let refused: [(Option<&str>, &str); 6] = [
+        (None, "{}"),
+        (Some("text/plain"), "{}"),
+        (Some("application/x-www-form-urlencoded"), "a=b"),
+        (Some("multipart/form-data; boundary=x"), "--x--"),
+        (Some("application/jsonp"), "{}"),
+        (Some("text/json"), "{}"),
+    ];
+    for (content_type, body) in refused {
+        let mut req = app.client.post(&path).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 415, "{content_type:?}");
+        let p: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(p["error"], "content-type", "{content_type:?}");
+        assert!(p["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("application/json"));
+    }
+    let bad_json = [
+        "",
+        "not json",
+        "{\"proof\": 5}",
+        "{\"other\": 1}",
+        "{\"proof\": {\"seed\": 1}}",
+    ];
+    for body in bad_json {
+        let res = app
+            .client
+            .post(&path)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 400, "{body}");
+        let p: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(p["error"], "json", "{body}");
+    }
+    for content_type in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+    ] {
+        let res = app
+            .client
+            .post(&path)
+            .header("Content-Type", content_type)
+            .body("{}")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 201, "{content_type}");
+        let h = res.headers();
+        assert!(h.get("set-cookie").is_none(), "a challenge sets no cookie");
+        assert_eq!(
+            h.get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store")
         );
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 30);
-    assert_eq!(statuses.last(), Some(&429));
-    app.clock.advance(60);
     assert_eq!(
-        post(&app, "/api/v1/secretary/challenges", json!({}), None)
+        Challenge::sweep(&mut app.conn(), 0, 0, 1000).ok(),
+        Some(3),
+        "refusals store nothing"
+    );
+}
+
+#[tokio::test]
+async fn bad_answers_to_a_challenge_are_refused_cleanly() {
+    let app = spawn_app().await;
+    let (id, _) = challenge(&app).await;
+    let path = format!("{}/api/v1/secretary/sessions", app.address);
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        (
+            "text/plain",
+            json!({"id": id, "response": "00"}).to_string(),
+            415,
+            "content-type",
+        ),
+        ("application/json", "not json".into(), 400, "json"),
+        (
+            "application/json",
+            json!({"id": id}).to_string(),
+            400,
+            "json",
+        ),
+        (
+            "application/json",
+            json!({"response": "00"}).to_string(),
+            400,
+            "json",
+        ),
+        (
+            "application/json",
+            json!({"id": 5, "response": "00"}).to_string(),
+            400,
+            "json",
+        ),
+        (
+            "application/json",
+            json!({"id": "nope", "response": "00"}).to_string(),
+            401,
+            "challenge",
+        ),
+        (
+            "application/json",
+            json!({"id": "", "response": ""}).to_string(),
+            401,
+            "challenge",
+        ),
+        (
+            "application/json",
+            json!({"id": id, "response": "zz"}).to_string(),
+            401,
+            "wrong-key",
+        ),
+        // The challenge was spent by the wrong answer above.
+        (
+            "application/json",
+            json!({"id": id, "response": "00".repeat(32)}).to_string(),
+            401,
+            "challenge",
+        ),
+    ];
+    for (content_type, body, status, code) in cases {
+        let res = app
+            .client
+            .post(&path)
+            .header("Content-Type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), status, "{body}");
+        let p: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(p["error"], code, "{body}");
+    }
+    // The plaintext of the challenge is not an answer: only its digest is.
+    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    let c: Value = res.json().await.unwrap_or(Value::Null);
+    let plain = crypto::decrypt(
+        &app.identities[..1],
+        &B64.decode(c["ciphertext"].as_str().unwrap_or_default())
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(plain.starts_with(crypto::CHALLENGE_PREFIX.as_bytes()));
+    let random = String::from_utf8_lossy(&plain[crypto::CHALLENGE_PREFIX.len()..]).to_string();
+    let res = open(&app, c["id"].as_str().unwrap_or_default(), &random).await;
+    assert_eq!(res.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_a_host_cookie_and_nothing_else_opens_the_workspace() {
+    let app = spawn_app().await;
+    let s = login(&app).await;
+    let value = s
+        .cookie
+        .strip_prefix("__Host-vigie_session=")
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(value.len(), 64);
+    let refused = [
+        String::new(),
+        format!("vigie_session={value}"),
+        format!("__Secure-vigie_session={value}"),
+        format!("__host-vigie_session={value}"),
+        "__Host-vigie_session=".to_string(),
+        "__Host-vigie_session=zz".to_string(),
+        format!("__Host-vigie_session={}", "00".repeat(32)),
+        format!("__Host-vigie_session={value}00"),
+    ];
+    for cookie in refused {
+        let mut req = app.client.get(format!("{}/fr/secretary", app.address));
+        if !cookie.is_empty() {
+            req = req.header("Cookie", &cookie);
+        }
+        let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 303, "{cookie}");
+        let res = app
+            .client
+            .get(format!("{}/api/v1/secretary/figures/reports", app.address))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 401, "{cookie}");
+    }
+    assert_eq!(
+        page(&app, Some(&s), "/fr/secretary")
             .await
             .status()
             .as_u16(),
-        201
+        200
+    );
+    // Logging out removes the same cookie, with the same attributes.
+    let res = post(
+        &app,
+        "/api/v1/secretary/logout",
+        json!({}),
+        Some((&s.cookie, &s.csrf)),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 204);
+    let gone = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(gone.starts_with("__Host-vigie_session=;"), "{gone}");
+    for attribute in ["Secure", "Path=/", "Max-Age=0"] {
+        assert!(gone.contains(attribute), "{gone}");
+    }
+    assert!(!gone.to_ascii_lowercase().contains("domain"), "{gone}");
+}
+
+#[tokio::test]
+async fn an_attachment_is_downloaded_only_through_the_case_that_claimed_it() {
+    use crate::attachments::{post_report, report_body, seal_file, upload};
+    let app = spawn_app().await;
+    let first = Token::generate();
+    let r = crypto::derive_from_token(&first).reply_recipient;
+    let sealed = seal_file(&app.recipients, &r, b"the first case's file");
+    let (status, up) = upload(&app, "application/octet-stream", sealed.clone()).await;
+    assert_eq!(status, 201, "{up}");
+    let file = up["id"].as_str().unwrap_or_default().to_string();
+    let (status, answer) = post_report(
+        &app,
+        &report_body(&app, &first, &[(file.clone(), "a.pdf", 21)]),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    // A second report names the first case's file, under a name of its choosing.
+    let second = Token::generate();
+    let mut body = report_body(&app, &second, &[(file.clone(), "facture.pdf", 21)]);
+    body["attachments"] = json!([]);
+    let (status, answer) = post_report(&app, &body).await;
+    assert_eq!(status, 201, "{answer}");
+    let case_of = |token: &Token| {
+        Case::find_by_locator(&mut app.conn(), &crypto::derive_from_token(token).locator)
+            .ok()
+            .flatten()
+            .map(|c| c.row.id)
+            .unwrap_or_default()
+    };
+    let (first_case, second_case) = (case_of(&first), case_of(&second));
+    let s = login(&app).await;
+    let through = |case: &str, id: &str| format!("/api/v1/secretary/cases/{case}/attachments/{id}");
+    let res = page(&app, Some(&s), &through(&first_case, &file)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+        sealed
+    );
+    for (path, who) in [
+        (through(&second_case, &file), Some(&s)),
+        (through("no-such-case", &file), Some(&s)),
+        (through(&first_case, "no-such-file"), Some(&s)),
+        (through(&first_case, ""), Some(&s)),
+        (format!("/api/v1/secretary/attachments/{file}"), Some(&s)),
+    ] {
+        let res = page(&app, who, &path).await;
+        assert_eq!(res.status().as_u16(), 404, "{path}");
+        let p: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(p["error"], "not-found", "{path}");
+    }
+    assert_eq!(
+        page(&app, None, &through(&first_case, &file))
+            .await
+            .status()
+            .as_u16(),
+        401,
+        "no session"
     );
 }
 
@@ -315,7 +758,7 @@ async fn every_change_needs_the_session_and_its_csrf_token() {
             "csrf",
         ),
         (
-            Some(("vigie_session=ffff", s.csrf.as_str())),
+            Some(("__Host-vigie_session=ffff", s.csrf.as_str())),
             401,
             "session",
         ),
