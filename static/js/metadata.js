@@ -26,25 +26,30 @@ function exifKinds(tiff, kinds) {
   }
 }
 
+// A JPEG is followed marker by marker from SOI to EOI, through the image
+// data of every scan (where 0xFF is followed by a stuffed 0 or a restart
+// marker) and the segments between scans. A length that cannot hold itself
+// or runs past the end, no EOI, or bytes after EOI (a second picture or a
+// video may be appended there, with their own metadata): the reader claims
+// nothing about the file.
 function jpeg(bytes) {
   const kinds = new Set();
   const keep = [bytes.subarray(0, 2)];
   let i = 2;
-  let scanned = false;
-  while (i + 4 <= bytes.length && bytes[i] === 0xff) {
-    if (bytes[i + 1] === 0xff) { // fill byte before a marker
+  for (;;) {
+    if (i + 2 > bytes.length || bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1];
+    if (marker === 0xff) { // fill byte before a marker
       i += 1;
       continue;
     }
-    const marker = bytes[i + 1];
-    if (marker === 0xda) { // start of scan: the image data follows
-      keep.push(bytes.subarray(i));
-      i = bytes.length;
-      scanned = true;
+    if (marker === 0xd9) { // end of image
+      if (i + 2 !== bytes.length) return null;
+      keep.push(bytes.subarray(i, i + 2));
       break;
     }
+    if (i + 4 > bytes.length) return null;
     const len = u16(bytes, i + 2, false);
-    // A length that cannot hold itself or runs past the end: not followed.
     if (len < 2 || i + 2 + len > bytes.length) return null;
     const segment = bytes.subarray(i, i + 2 + len);
     const data = bytes.subarray(i + 4, i + 2 + len);
@@ -65,9 +70,15 @@ function jpeg(bytes) {
     }
     if (!drop) keep.push(segment);
     i += 2 + len;
+    if (marker === 0xda) { // start of scan: the image data follows, kept as it is
+      let end = i;
+      while (end + 1 < bytes.length
+        && !(bytes[end] === 0xff && bytes[end + 1] !== 0 && (bytes[end + 1] < 0xd0 || bytes[end + 1] > 0xd7))) end += 1;
+      if (end + 1 >= bytes.length) return null;
+      keep.push(bytes.subarray(i, end));
+      i = end;
+    }
   }
-  // A structure this reader does not follow: claim nothing about the file.
-  if (!scanned) return null;
   return { kinds, strip: () => concat(keep) };
 }
 

@@ -100,8 +100,10 @@ const segment = (marker, data) => concat(Uint8Array.of(0xff, marker), be16(data.
 /**
  * A valid JPEG: SOI, kept segments (APP0, DQT, SOF0, DHT) and metadata
  * segments (APP1 Exif with GPS, APP1 XMP, APP13 IPTC, COM, APP12) in any
- * order, then SOS, entropy-coded data and EOI. Returns the file, the kinds
- * it carries, the clean copy a correct reader makes, and where SOS starts.
+ * order, then one or more scans (SOS and entropy-coded data, with tables and
+ * sometimes a comment between them) and EOI. Returns the file, the kinds it
+ * carries, the clean copy a correct reader makes, where the first SOS starts
+ * and the scans.
  */
 export function validJpeg(r) {
   const kinds = new Set();
@@ -127,16 +129,36 @@ export function validJpeg(r) {
     if (item.keep) clean.push(item.seg);
     else item.kinds.forEach((k) => kinds.add(k));
   }
-  const scan = [...segment(0xda, Uint8Array.of(3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3f, 0))];
-  for (let k = r.int(300); k > 0; k--) {
-    const b = r.int(256);
-    scan.push(b);
-    if (b === 0xff) scan.push(r.bool(0.2) ? 0xd0 + r.int(8) : 0); // stuffing or RSTn
+  const scan = () => {
+    const out = [...segment(0xda, Uint8Array.of(3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3f, 0))];
+    for (let k = r.int(300); k > 0; k--) {
+      const b = r.int(256);
+      out.push(b);
+      if (b === 0xff) out.push(r.bool(0.2) ? 0xd0 + r.int(8) : 0); // stuffing or RSTn
+    }
+    return Uint8Array.from(out);
+  };
+  const sos = parts.reduce((n, p) => n + p.length, 0);
+  const scans = [scan()];
+  parts.push(scans[0]);
+  clean.push(scans[0]);
+  // A progressive picture: more scans, with tables and metadata between them.
+  for (let more = r.bool(0.4) ? 1 + r.int(3) : 0; more > 0; more--) {
+    const tables = segment(0xc4, concat(Uint8Array.of(0x10), r.bytes(16 + r.int(20))));
+    parts.push(tables);
+    clean.push(tables);
+    if (r.bool(0.3)) {
+      parts.push(segment(0xfe, text('between scans')));
+      kinds.add('comment');
+    }
+    scans.push(scan());
+    parts.push(scans.at(-1));
+    clean.push(scans.at(-1));
   }
-  scan.push(0xff, 0xd9);
-  const image = Uint8Array.from(scan);
-  const bytes = concat(...parts, image);
-  return { bytes, kinds, clean: concat(...clean, image), sos: bytes.length - image.length, image };
+  parts.push(Uint8Array.of(0xff, 0xd9));
+  clean.push(Uint8Array.of(0xff, 0xd9));
+  const bytes = concat(...parts);
+  return { bytes, kinds, clean: concat(...clean), sos, scans };
 }
 
 const chunk = (type, data) => {
