@@ -285,20 +285,16 @@ mod tests {
         }
         straddling.truncate(MAX_HEADER - 20);
         straddling.extend_from_slice(b"\n--- QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY\n");
-        let cases: [(&[u8], usize, Result<Option<usize>, CiphertextError>); 3] = [
-            (&armored, 25, Err(CiphertextError::Armored)),
-            (
-                &foreign,
-                MAX_HEADER + 1,
-                Err(CiphertextError::ForeignRecipient),
-            ),
-            (&straddling, MAX_HEADER + 1, Err(CiphertextError::BadHeader)),
+        let cases: [(&[u8], usize, CiphertextError); 3] = [
+            (&armored, 25, CiphertextError::Armored),
+            (&foreign, MAX_HEADER + 1, CiphertextError::ForeignRecipient),
+            (&straddling, MAX_HEADER + 1, CiphertextError::BadHeader),
         ];
         for (bytes, first_chunk, want) in cases {
-            assert_eq!(check_stream_header(bytes, 0), want, "{first_chunk}");
+            assert_eq!(check_stream_header(bytes, 0), Err(want), "{first_chunk}");
             let early = check_stream_header(&bytes[..first_chunk], 0);
             assert!(
-                early == Ok(None) || early == want,
+                early == Ok(None) || early == Err(want),
                 "{first_chunk}: {early:?}"
             );
         }
@@ -390,7 +386,13 @@ mod tests {
             for m in mutations {
                 let len = bytes.len().max(1);
                 let header = len.min(400);
-                let place = |at: &usize| if at % 4 == 0 { at % len } else { at % header };
+                let place = |at: &usize| {
+                    if at.is_multiple_of(4) {
+                        at % len
+                    } else {
+                        at % header
+                    }
+                };
                 match m {
                     Mutation::Xor(at, x) => {
                         if let Some(b) = bytes.get_mut(place(at)) {
