@@ -272,11 +272,11 @@ mod tests {
         assert_eq!(i18n.date(Lang::En, date), "3 August 2026");
     }
 
-    /// Property tests. Each runs proptest's default of 256 cases;
-    /// `PROPTEST_CASES=10000 cargo test --lib i18n::tests::properties` runs
-    /// more, and `PROPTEST_RNG_SEED=<u64>` (with `PROPTEST_RNG_ALGORITHM=cc`)
-    /// replays one run exactly. A failing case is also saved under
-    /// `proptest-regressions/` and replayed first next time.
+    /// Property tests, 256 cases each by default (proptest's own, read from
+    /// the environment): `PROPTEST_CASES=10000 cargo test --lib i18n::tests::properties`
+    /// runs more, and `PROPTEST_RNG_SEED=<u64>` makes a run repeatable: the
+    /// same seed gives the same inputs. A failing case is also
+    /// saved under `proptest-regressions/` and replayed first next time.
     mod properties {
         use super::*;
         use proptest::prelude::*;

@@ -300,11 +300,11 @@ mod tests {
         }
     }
 
-    /// Property tests. Each runs proptest's default of 256 cases;
-    /// `PROPTEST_CASES=10000 cargo test --lib validate::tests::properties`
-    /// runs more, and `PROPTEST_RNG_SEED=<u64>` (with
-    /// `PROPTEST_RNG_ALGORITHM=cc`) replays the same inputs (the age files
-    /// themselves use fresh ephemeral keys each run). A failing case is also
+    /// Property tests, 256 cases each by default (proptest's own, read from
+    /// the environment): `PROPTEST_CASES=10000 cargo test --lib validate::tests::properties`
+    /// runs more, and `PROPTEST_RNG_SEED=<u64>` makes a run repeatable: the
+    /// same seed gives the same inputs (the age files themselves
+    /// use fresh ephemeral keys each run). A failing case is also
     /// saved under `proptest-regressions/` and replayed first next time.
     mod properties {
         use super::*;

@@ -146,11 +146,11 @@ mod tests {
         }
     }
 
-    /// Property tests. Each runs proptest's default of 256 cases;
-    /// `PROPTEST_CASES=10000 cargo test --lib web::form::tests::properties`
-    /// runs more, and `PROPTEST_RNG_SEED=<u64>` (with
-    /// `PROPTEST_RNG_ALGORITHM=cc`) replays one run exactly. A failing case
-    /// is also saved under `proptest-regressions/` and replayed first.
+    /// Property tests, 256 cases each by default (proptest's own, read from
+    /// the environment): `PROPTEST_CASES=10000 cargo test --lib web::form::tests::properties`
+    /// runs more, and `PROPTEST_RNG_SEED=<u64>` makes a run repeatable: the
+    /// same seed gives the same inputs. A failing case is also
+    /// saved under `proptest-regressions/` and replayed first next time.
     mod properties {
         use super::*;
         use actix_web::{dev, error::PayloadError, test::TestRequest, FromRequest};
