@@ -54,7 +54,8 @@ impl Lang {
             let Ok(lang) = primary.parse::<Lang>() else {
                 continue;
             };
-            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+            // French, the default, wins a tie wherever it stands in the list.
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq || (q == bq && lang == Lang::Fr)) {
                 best = Some((q, lang));
             }
         }
@@ -252,6 +253,9 @@ mod tests {
             (Some("en;q=0.2,fr;q=0.9"), Lang::Fr),
             (Some("de"), Lang::Fr),
             (Some("en;q=0"), Lang::Fr),
+            (Some("en, fr"), Lang::Fr),
+            (Some("en-GB;q=0.8,fr-CA;q=0.8"), Lang::Fr),
+            (Some("en;q=NaN"), Lang::Fr),
         ];
         for (header, want) in cases {
             assert_eq!(Lang::negotiate(header), want, "{header:?}");
@@ -266,5 +270,95 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 8, 3).unwrap_or_default();
         assert_eq!(i18n.date(Lang::Fr, date), "3 août 2026");
         assert_eq!(i18n.date(Lang::En, date), "3 August 2026");
+    }
+
+    /// Property tests, 256 cases each by default (proptest's own, read from
+    /// the environment): `PROPTEST_CASES=10000 cargo test --lib i18n::tests::properties`
+    /// runs more, and `PROPTEST_RNG_SEED=<u64>` makes a run repeatable: the
+    /// same seed gives the same inputs. A failing case is also
+    /// saved under `proptest-regressions/` and replayed first next time.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const TAGS: [&str; 14] = [
+            "fr", "FR", "fr-CA", "fr-fr", "en", "EN-gb", "en-US", "de", "de-DE", "*", "frr",
+            "fr_FR", "", "e",
+        ];
+        const QS: [&str; 9] = [
+            "", ";q=1", ";q=0", ";q=0.001", ";q=0.5", "; q=0.9", ";q=1.0", ";q=x", ";level=1",
+        ];
+
+        /// What `negotiate` must answer for a list of (tag, weight) choices:
+        /// the supported language of highest weight above zero, French on a
+        /// tie or when there is none.
+        fn expected(entries: &[(usize, usize)]) -> Lang {
+            let weight = |q: usize| -> f32 {
+                match QS[q] {
+                    ";q=0" => 0.0,
+                    ";q=0.001" => 0.001,
+                    ";q=0.5" => 0.5,
+                    "; q=0.9" => 0.9,
+                    _ => 1.0,
+                }
+            };
+            let best = |lang: Lang| {
+                entries
+                    .iter()
+                    .filter(|(t, _)| {
+                        let primary = TAGS[*t].split('-').next().unwrap_or_default();
+                        primary.eq_ignore_ascii_case(lang.code())
+                    })
+                    .map(|(_, q)| weight(*q))
+                    .filter(|q| *q > 0.0)
+                    .fold(0.0f32, f32::max)
+            };
+            let (fr, en) = (best(Lang::Fr), best(Lang::En));
+            if en > fr {
+                Lang::En
+            } else {
+                Lang::Fr
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::default())]
+
+            #[test]
+            fn any_accept_language_yields_french_or_english_without_panicking(
+                header in any::<String>()
+            ) {
+                let lang = Lang::negotiate(Some(&header));
+                prop_assert!(Lang::ALL.contains(&lang));
+            }
+
+            #[test]
+            fn header_shaped_text_never_panics(
+                pieces in prop::collection::vec(
+                    prop::sample::select(vec![
+                        "fr", "en", "-", ",", ";", "q=", "0.", "1", "NaN", "inf", "-1", "e9",
+                        " ", "\t", "é", "*",
+                    ]),
+                    0..24,
+                )
+            ) {
+                let header = pieces.concat();
+                let lang = Lang::negotiate(Some(&header));
+                prop_assert!(Lang::ALL.contains(&lang));
+            }
+
+            #[test]
+            fn the_heaviest_supported_language_wins_and_french_wins_ties(
+                entries in prop::collection::vec((0..TAGS.len(), 0..QS.len()), 0..6),
+                spaces in any::<bool>(),
+            ) {
+                let header = entries
+                    .iter()
+                    .map(|(t, q)| format!("{}{}", TAGS[*t], QS[*q]))
+                    .collect::<Vec<_>>()
+                    .join(if spaces { ", " } else { "," });
+                prop_assert_eq!(Lang::negotiate(Some(&header)), expected(&entries), "{}", header);
+            }
+        }
     }
 }

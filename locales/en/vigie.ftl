@@ -341,6 +341,7 @@ attachment-metadata-found = Hidden information found:
 attachment-metadata-strip = Remove it before sending
 attachment-metadata-stripped = Removed from this file:
 attachment-metadata-none = No known hidden information found in this picture.
+attachment-metadata-unreadable = The structure of this picture could not be read: its hidden information could be neither checked nor removed. It will be sent as it is; clean it before attaching it if needed.
 metadata-gps = GPS position
 metadata-camera = camera
 metadata-author = author

@@ -341,6 +341,7 @@ attachment-metadata-found = Informations cachées trouvées :
 attachment-metadata-strip = Les retirer avant l'envoi
 attachment-metadata-stripped = Retirées de ce fichier :
 attachment-metadata-none = Aucune information cachée connue trouvée dans cette image.
+attachment-metadata-unreadable = La structure de cette image n'a pas pu être lue : ses informations cachées n'ont pas pu être vérifiées ni retirées. Elle sera envoyée telle quelle ; nettoyez-la avant de la joindre si besoin.
 metadata-gps = position GPS
 metadata-camera = appareil photo
 metadata-author = auteur

@@ -254,4 +254,130 @@ mod tests {
             );
         }
     }
+
+    /// Property tests, 256 cases each by default (proptest's own, read from
+    /// the environment): `PROPTEST_CASES=10000 cargo test --lib token::tests::properties`
+    /// runs more, and `PROPTEST_RNG_SEED=<u64>` makes a run repeatable: the
+    /// same seed gives the same inputs. A failing case is also
+    /// saved under `proptest-regressions/` and replayed first next time.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Characters a person, a paste or an attacker may put in the field.
+        fn typed_char() -> impl Strategy<Value = char> {
+            prop_oneof![
+                4 => prop::sample::select(
+                    "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghjkmnpqrstvwxyzOoIiLlUu- \t"
+                        .chars()
+                        .collect::<Vec<_>>()
+                ),
+                1 => any::<char>(),
+                1 => prop::sample::select(vec!['é', 'ß', '\u{3000}', '\u{a0}', 'ı', 'K', '\0']),
+            ]
+        }
+
+        /// The display form typed sloppily: any case, O for 0, I or L for 1,
+        /// and any run of spaces and hyphens between or inside groups.
+        fn sloppy(shown: &str, choices: &[u8], separators: &[u8]) -> String {
+            const GAPS: [&str; 6] = ["", "", "-", " ", "\t", " - "];
+            let mut out = String::new();
+            let symbols = shown.chars().filter(|c| *c != '-');
+            for (i, c) in symbols.enumerate() {
+                out.push_str(GAPS[usize::from(separators[i]) % GAPS.len()]);
+                let pick = usize::from(choices[i]);
+                let typed = match c {
+                    '0' => ['0', 'O', 'o'][pick % 3],
+                    '1' => ['1', 'I', 'i', 'L', 'l'][pick % 5],
+                    other if pick % 2 == 0 => other.to_ascii_lowercase(),
+                    other => other,
+                };
+                out.push(typed);
+            }
+            out.push_str(GAPS[usize::from(separators[SYMBOLS]) % GAPS.len()]);
+            out
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::default())]
+
+            #[test]
+            fn parsing_never_panics_on_any_string(typed in any::<String>()) {
+                let _ = Token::parse(&typed);
+            }
+
+            #[test]
+            fn parsing_never_panics_on_near_tokens(
+                typed in prop::collection::vec(typed_char(), 0..48)
+            ) {
+                let typed: String = typed.into_iter().collect();
+                let _ = Token::parse(&typed);
+            }
+
+            #[test]
+            fn every_token_reads_back_from_its_display_form(bytes in any::<[u8; 16]>()) {
+                let shown = Token::from_bytes(bytes).display();
+                let shown = shown.expose_secret();
+                prop_assert_eq!(shown.len(), 34);
+                for (i, c) in shown.chars().enumerate() {
+                    if i % 5 == 4 {
+                        prop_assert_eq!(c, '-');
+                    } else {
+                        prop_assert!(ALPHABET.contains(&(c as u8)), "{c:?}");
+                    }
+                }
+                prop_assert_eq!(Token::parse(shown).map(|t| *t.as_bytes()), Ok(bytes));
+            }
+
+            #[test]
+            fn case_separators_and_look_alike_letters_do_not_change_the_token(
+                bytes in any::<[u8; 16]>(),
+                choices in prop::collection::vec(any::<u8>(), SYMBOLS),
+                separators in prop::collection::vec(any::<u8>(), SYMBOLS + 1),
+            ) {
+                let shown = Token::from_bytes(bytes).display();
+                let typed = sloppy(shown.expose_secret(), &choices, &separators);
+                prop_assert_eq!(Token::parse(&typed).map(|t| *t.as_bytes()), Ok(bytes), "{}", typed);
+            }
+
+            #[test]
+            fn a_changed_symbol_is_a_typo_or_another_token_never_the_same(
+                bytes in any::<[u8; 16]>(),
+                position in 0..SYMBOLS,
+                shift in 1..32usize,
+            ) {
+                let shown = Token::from_bytes(bytes).display();
+                let mut symbols: Vec<u8> = shown
+                    .expose_secret()
+                    .bytes()
+                    .filter(|b| *b != b'-')
+                    .collect();
+                let Some(value) = ALPHABET.iter().position(|a| *a == symbols[position]) else {
+                    return Err(TestCaseError::fail("a displayed symbol outside the alphabet"));
+                };
+                symbols[position] = ALPHABET[(value + shift) % 32];
+                let typed = String::from_utf8_lossy(&symbols).into_owned();
+                match Token::parse(&typed) {
+                    Err(e) => prop_assert_eq!(e, TokenError::Typo),
+                    Ok(other) => prop_assert_ne!(*other.as_bytes(), bytes),
+                }
+            }
+
+            #[test]
+            fn a_symbol_too_many_or_too_few_is_a_typo(
+                bytes in any::<[u8; 16]>(),
+                extra in prop::sample::select(ALPHABET.to_vec()),
+                append in any::<bool>(),
+            ) {
+                let shown = Token::from_bytes(bytes).display();
+                let shown = shown.expose_secret();
+                let typed = if append {
+                    format!("{shown}{}", char::from(extra))
+                } else {
+                    shown[..shown.len() - 1].to_string()
+                };
+                prop_assert_eq!(Token::parse(&typed).map(|_| ()), Err(TokenError::Typo));
+            }
+        }
+    }
 }

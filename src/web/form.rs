@@ -160,4 +160,131 @@ mod tests {
             );
         }
     }
+
+    /// Property tests, 256 cases each by default (proptest's own, read from
+    /// the environment): `PROPTEST_CASES=10000 cargo test --lib web::form::tests::properties`
+    /// runs more, and `PROPTEST_RNG_SEED=<u64>` makes a run repeatable: the
+    /// same seed gives the same inputs. A failing case is also
+    /// saved under `proptest-regressions/` and replayed first next time.
+    mod properties {
+        use super::*;
+        use actix_web::{dev, error::PayloadError, test::TestRequest, FromRequest};
+        use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+        use proptest::prelude::*;
+
+        /// Encodes as a browser would, spaces as `+` or `%20`.
+        fn encode(text: &str, plus: bool) -> String {
+            let encoded = utf8_percent_encode(text, NON_ALPHANUMERIC).to_string();
+            if plus {
+                encoded.replace("%20", "+")
+            } else {
+                encoded
+            }
+        }
+
+        fn body_bytes() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..300),
+                prop::collection::vec(
+                    prop::sample::select(b"a=&+%%0F9cCe\xc3\xa9\xff ".to_vec()),
+                    0..120
+                ),
+            ]
+        }
+
+        /// Runs `read_body` on a body that arrives in the given chunks (and
+        /// then, when `broken`, fails), with an optional declared length.
+        fn read(
+            chunks: Vec<Vec<u8>>,
+            broken: bool,
+            declared: Option<usize>,
+            limit: usize,
+        ) -> Result<Vec<u8>, FormError> {
+            let mut items: Vec<Result<web::Bytes, PayloadError>> = chunks
+                .into_iter()
+                .map(|c| Ok(web::Bytes::from(c)))
+                .collect();
+            if broken {
+                items.push(Err(PayloadError::Incomplete(None)));
+            }
+            let stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>> =
+                Box::pin(futures_util::stream::iter(items));
+            let mut request = TestRequest::post();
+            if let Some(n) = declared {
+                request = request.insert_header((header::CONTENT_LENGTH, n.to_string()));
+            }
+            let req = request.to_http_request();
+            let mut raw = dev::Payload::from(stream);
+            let runtime = tokio::runtime::Builder::new_current_thread().build();
+            let Ok(runtime) = runtime else {
+                panic!("a tokio runtime for the test");
+            };
+            runtime.block_on(async {
+                let payload = web::Payload::from_request(&req, &mut raw)
+                    .await
+                    .map_err(|_| FormError::Broken)?;
+                read_body(&req, payload, limit).await.map(|b| b.to_vec())
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::default())]
+
+            #[test]
+            fn any_body_parses_or_is_refused_as_bad_encoding_without_panicking(
+                body in body_bytes()
+            ) {
+                match parse_urlencoded(&body) {
+                    Ok(fields) => {
+                        for f in &fields {
+                            prop_assert!(f.name.len() + f.value.len() <= body.len());
+                        }
+                    }
+                    Err(e) => prop_assert_eq!(e, FormError::InvalidEncoding),
+                }
+            }
+
+            #[test]
+            fn any_names_and_values_survive_url_encoding(
+                fields in prop::collection::vec((any::<String>(), any::<String>()), 0..6),
+                plus in any::<bool>(),
+            ) {
+                let body = fields
+                    .iter()
+                    .map(|(n, v)| format!("{}={}", encode(n, plus), encode(v, plus)))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                let parsed = parse_urlencoded(body.as_bytes());
+                let Ok(parsed) = parsed else {
+                    return Err(TestCaseError::fail(format!("refused: {body}")));
+                };
+                let back: Vec<(String, String)> = parsed
+                    .iter()
+                    .map(|f| (f.name.to_string(), f.value.to_string()))
+                    .collect();
+                prop_assert_eq!(&back, &fields);
+                if let Some((name, value)) = fields.first() {
+                    prop_assert_eq!(&take(&parsed, name), value);
+                }
+            }
+
+            #[test]
+            fn a_body_is_read_whole_within_the_limit_and_refused_beyond_it(
+                chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..8),
+                limit in 0..300usize,
+                declared in prop::option::of(0..400usize),
+                broken in prop::bool::weighted(0.1),
+            ) {
+                let whole: Vec<u8> = chunks.concat();
+                let got = read(chunks, broken, declared, limit);
+                if declared.is_some_and(|n| n > limit) || whole.len() > limit {
+                    prop_assert_eq!(got, Err(FormError::TooLarge));
+                } else if broken {
+                    prop_assert_eq!(got, Err(FormError::Broken));
+                } else {
+                    prop_assert_eq!(got, Ok(whole));
+                }
+            }
+        }
+    }
 }

@@ -30,7 +30,14 @@ export function initFiles(form, msg, fail, inputId, listId) {
       remove.textContent = msg.remove;
       remove.addEventListener('click', () => { selected.splice(index, 1); render(); });
       li.append(remove);
-      if (item.info) {
+      if (item.unreadable) {
+        // A JPEG or PNG whose structure the reader could not follow: say so
+        // rather than "nothing found".
+        const p = document.createElement('p');
+        p.className = 'help';
+        p.textContent = msg.unreadable;
+        li.append(p);
+      } else if (item.info) {
         const p = document.createElement('p');
         p.className = 'help';
         if (item.info.kinds.size) {
@@ -56,8 +63,15 @@ export function initFiles(form, msg, fail, inputId, listId) {
       if (file.size > maxFile) { fail(msg.fileTooLarge); continue; }
       if (total + file.size > maxTotal) { fail(msg.filesTooLarge); continue; }
       let info = null;
-      if (/^image\/(jpeg|png)$/.test(file.type)) info = inspect(new Uint8Array(await file.arrayBuffer()));
-      selected.push({ file, info, strip: true });
+      const picture = /^image\/(jpeg|png)$/.test(file.type);
+      if (picture) {
+        try {
+          info = inspect(new Uint8Array(await file.arrayBuffer()));
+        } catch {
+          info = null;
+        }
+      }
+      selected.push({ file, info, strip: true, unreadable: picture && !info });
     }
     input.value = '';
     render();
