@@ -140,7 +140,13 @@ impl Db {
             .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
-        Ok(conn.transaction(work)?)
+        let sqlite = self.sqlite_writes.is_some();
+        Ok(conn.transaction(|conn| {
+            if sqlite {
+                take_write_lock(conn)?;
+            }
+            work(conn)
+        })?)
     }
 }
 
@@ -159,8 +165,27 @@ impl Db {
             .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
-        conn.transaction(work)
+        let sqlite = self.sqlite_writes.is_some();
+        conn.transaction(|conn| {
+            if sqlite {
+                take_write_lock(conn)?;
+            }
+            work(conn)
+        })
     }
+}
+
+/// On SQLite, takes the write lock as the transaction's first step, as
+/// `BEGIN IMMEDIATE` would. A transaction that read first and wrote later
+/// would fail at once ("database is locked") if another process (`vigie
+/// purge`, a second server) wrote in between, since SQLite cannot wait for
+/// a lock on a snapshot that is already stale; taken first, the lock waits
+/// in the busy handler like any other.
+fn take_write_lock(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("UPDATE __diesel_schema_migrations SET version = version WHERE 0")
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Builds the pool, creating the SQLite folder when needed, and runs the

@@ -121,7 +121,12 @@ async fn purge_dry_run_lists_what_would_go_and_purge_deletes_it() {
     assert!(exists(&app, &case), "a dry run deletes nothing");
     let real = run(false);
     assert!(real.status.success());
-    assert!(!exists(&app, &case));
+    assert!(
+        !exists(&app, &case),
+        "{}{}",
+        String::from_utf8_lossy(&real.stdout),
+        String::from_utf8_lossy(&real.stderr)
+    );
     let locator = crypto::derive_from_token(&token).locator;
     assert!(Case::find_by_locator(&mut app.conn(), &locator)
         .ok()
