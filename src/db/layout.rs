@@ -114,8 +114,7 @@ fn rewrite_sqlite(conn: &mut diesel::SqliteConnection) -> Result<(), DbError> {
     // The WAL now holds the rewritten pages, and may still hold older frames
     // written in arrival order: copy everything into the file, then cut the
     // WAL to zero bytes.
-    let done: Vec<Checkpoint> =
-        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").load(conn)?;
+    let done: Vec<Checkpoint> = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").load(conn)?;
     if let Some(c) = done.first() {
         if c.busy != 0 {
             tracing::warn!(

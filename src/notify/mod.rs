@@ -545,7 +545,10 @@ mod email_tests {
                 raw.contains("Content-Transfer-Encoding: quoted-printable"),
                 "{raw}"
             );
-            assert!(raw.contains("activit=C3=A9") || raw.contains("d=C3=A9lais"), "{raw}");
+            assert!(
+                raw.contains("activit=C3=A9") || raw.contains("d=C3=A9lais"),
+                "{raw}"
+            );
             assert!(!raw.replace("\r\n", "").contains('\n'), "bare LF in {raw}");
             assert!(
                 raw.lines().all(|l| l.len() <= 78),

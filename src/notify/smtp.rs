@@ -217,10 +217,13 @@ impl Relay {
             if !session.conn.can_starttls() {
                 return Err(SendError::Tls);
             }
-            session
-                .conn
-                .starttls(tls, &self.hello)
-                .map_err(|e| if e.is_timeout() { SendError::Timeout } else { SendError::Tls })?;
+            session.conn.starttls(tls, &self.hello).map_err(|e| {
+                if e.is_timeout() {
+                    SendError::Timeout
+                } else {
+                    SendError::Tls
+                }
+            })?;
         }
         if let Some(credentials) = &self.credentials {
             session

@@ -551,10 +551,15 @@ async fn a_relay_without_8bitmime_gets_a_7bit_email_that_decodes_to_the_french_t
     );
     let text = decoded_body(raw);
     assert!(
-        text.contains("Nouvelle activité sur la plateforme de signalement : 1 nouvel(s) élément(s)."),
+        text.contains(
+            "Nouvelle activité sur la plateforme de signalement : 1 nouvel(s) élément(s)."
+        ),
         "{text}"
     );
-    assert!(text.contains("http://127.0.0.1:8080/fr/secretary"), "{text}");
+    assert!(
+        text.contains("http://127.0.0.1:8080/fr/secretary"),
+        "{text}"
+    );
     assert!(!text.contains("Zéphyrin"), "{text}");
 }
 
@@ -573,7 +578,10 @@ async fn a_relay_that_refuses_the_recipient_is_named_with_its_code_in_the_outbox
     assert_eq!(backlog.last_error.as_deref(), Some("recipient-refused"));
     assert_eq!(backlog.last_reply_code, Some(550));
     for stored in stored_errors(&app) {
-        assert_eq!(stored, "recipient-refused 550", "no address, no relay words");
+        assert_eq!(
+            stored, "recipient-refused 550",
+            "no address, no relay words"
+        );
     }
     assert_eq!(pending(&app), 1, "kept, to be retried");
 
@@ -674,7 +682,10 @@ async fn eml_files_and_their_folder_are_private_whatever_the_umask() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(out.status.success(), "{said}");
-        assert!(said.contains("1 passed"), "the test ran under umask 000: {said}");
+        assert!(
+            said.contains("1 passed"),
+            "the test ran under umask 000: {said}"
+        );
         return;
     }
     let mode = |p: &Path| {
