@@ -310,14 +310,19 @@ pub enum WorkerError {
     Query(#[from] diesel::result::Error),
 }
 
-/// Runs one daily or periodic job; a failure is logged and the pass goes on,
-/// so that one broken job never stops the others or the mail.
-fn job<T>(name: &'static str, work: impl FnOnce() -> Result<T, DbError>) -> Option<T> {
+/// Runs one daily or periodic job. A failure of the job itself is logged
+/// and the pass goes on, so that one broken job never stops the others or
+/// the mail; a database that cannot be reached at all ends the pass.
+fn job<T>(
+    name: &'static str,
+    work: impl FnOnce() -> Result<T, DbError>,
+) -> Result<Option<T>, WorkerError> {
     match work() {
-        Ok(done) => Some(done),
+        Ok(done) => Ok(Some(done)),
+        Err(e @ (DbError::Pool(_) | DbError::Connect(_))) => Err(e.into()),
         Err(e) => {
             tracing::error!(job = name, error = %e, "a background job failed; the others go on");
-            None
+            Ok(None)
         }
     }
 }
@@ -335,15 +340,15 @@ pub fn run_once(
     let today = clock.today();
     job("reminder", || {
         db.write(|conn| Outbox::remind_once_a_day(conn, today, now))
-    });
+    })?;
     // Uploads that no report or message claimed in time.
     job("sweep", || {
         db.write(|conn| crate::db::Attachment::sweep(conn, now))
-    });
+    })?;
     // Closed cases past their retention, once a day.
     let purged = job("purge", || {
         db.write(|conn| crate::db::Retention::purge_once_a_day(conn, today, retention_days, now))
-    });
+    })?;
     if let Some(purged @ 1..) = purged {
         tracing::info!(
             count = purged,
@@ -352,11 +357,14 @@ pub fn run_once(
     }
     // A failure to send is reported after the rewrite has had its turn.
     let pass = send_due(db, notifier, clock, me);
+    if let Err(WorkerError::Db(DbError::Pool(_) | DbError::Connect(_))) = pass {
+        return pass;
+    }
     // After the purge and the mail: the day's arrivals, and what the purge
     // removed, are rewritten out of the database file.
     let rewritten = job("storage rewrite", || {
         crate::db::Layout::rewrite_once_a_day(db, today)
-    });
+    })?;
     if let Some(Some(took)) = rewritten {
         tracing::info!(
             millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
