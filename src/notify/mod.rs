@@ -479,6 +479,24 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_job_is_logged_and_the_pass_goes_on_but_a_database_out_of_reach_ends_it() {
+        let broken = job("storage rewrite", || {
+            Err::<(), _>(DbError::Query(diesel::result::Error::NotFound))
+        });
+        assert!(matches!(broken, Ok(None)));
+        let unreachable = job("storage rewrite", || {
+            Err::<(), _>(DbError::Connect(diesel::ConnectionError::BadConnection(
+                "down".into(),
+            )))
+        });
+        assert!(matches!(
+            unreachable,
+            Err(WorkerError::Db(DbError::Connect(_)))
+        ));
+        assert!(matches!(job("sweep", || Ok(3)), Ok(Some(3))));
+    }
+
+    #[test]
     fn retries_back_off_exponentially_up_to_the_cap() {
         let settings = Settings {
             notify_retry_cap_secs: 3600,
