@@ -1,8 +1,10 @@
 //! Storage: one diesel code path over SQLite (embedded default) and
 //! PostgreSQL (`--features postgres`). Models own their queries; handlers
-//! never write diesel DSL. Backend-specific SQL lives in this file only.
+//! never write diesel DSL. Backend-specific SQL lives in this file and, for
+//! the daily rewrite of the physical layout, in `layout.rs`.
 
 mod attachments;
+mod layout;
 mod models;
 mod outbox;
 mod retention;
@@ -10,6 +12,7 @@ pub mod schema;
 mod workspace;
 
 pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES, MAX_PER_CLAIM};
+pub use layout::Layout;
 pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
 pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
 pub use retention::{PurgedFigure, Retention};

@@ -46,7 +46,11 @@ impl DeadlineCounts {
 #[derive(Debug, Clone, Default)]
 pub struct Backlog {
     pub stale: i64,
+    /// The class of the latest failure (`recipient-refused`, `tls`…): the
+    /// suffix of its `mail-error-…` message.
     pub last_error: Option<String>,
+    /// The relay's reply code with that failure, if it gave one.
+    pub last_reply_code: Option<u16>,
 }
 
 pub struct Outbox;
@@ -158,9 +162,17 @@ impl Outbox {
             .select(outbox::last_error)
             .first(conn)
             .optional()?;
+        // Stored as the class then the reply code: `recipient-refused 550`.
+        let stored = last_error.flatten();
+        let (class, code) = match stored.as_deref().map(|s| s.split_once(' ')) {
+            Some(Some((class, code))) => (Some(class.to_string()), code.trim().parse().ok()),
+            Some(None) => (stored.clone(), None),
+            None => (None, None),
+        };
         Ok(Backlog {
             stale,
-            last_error: last_error.flatten(),
+            last_error: class,
+            last_reply_code: code,
         })
     }
 

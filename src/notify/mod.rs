@@ -3,6 +3,11 @@
 //! background worker sends, after a random delay, one email that counts
 //! everything pending: a fixed sentence, a number, the inbox address.
 
+mod files;
+mod smtp;
+
+pub use smtp::{parse_stored, SendError, Step};
+
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use lettre::{
@@ -12,10 +17,10 @@ use lettre::{
     },
     transport::smtp::{
         authentication::Credentials,
-        client::{Certificate, Tls, TlsParameters},
+        client::{Certificate, TlsParameters},
         extension::ClientId,
     },
-    FileTransport, Message, SmtpTransport, Transport as _,
+    Message,
 };
 use rand::Rng;
 use secrecy::ExposeSecret;
@@ -26,6 +31,8 @@ use crate::{
     domain::Clock,
     i18n::{I18n, Lang},
 };
+
+use smtp::{Relay, Security};
 
 /// How long a worker holds the rows it is sending before another instance
 /// may take them over (a worker that crashed mid-send).
@@ -49,62 +56,31 @@ pub enum NotifyError {
     Catalogue,
 }
 
-/// Why an email did not leave. Short, and never the relay's own words
-/// (they could name a host or an address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    #[error("the relay could not be reached")]
-    Unreachable,
-    #[error("TLS failed: the relay's certificate is not trusted, or TLS is not offered")]
-    Tls,
-    #[error("the relay refused the email for now")]
-    Transient,
-    #[error("the relay refused the email")]
-    Permanent,
-    #[error("the relay did not answer in time")]
-    Timeout,
-    #[error("the email could not be written to the mail folder")]
-    File,
-}
-
-impl SendError {
-    /// A stable code, stored with the outbox row and translated on display.
-    pub fn code(self) -> &'static str {
-        match self {
-            SendError::Unreachable => "unreachable",
-            SendError::Tls => "tls",
-            SendError::Transient => "transient",
-            SendError::Permanent => "permanent",
-            SendError::Timeout => "timeout",
-            SendError::File => "file",
-        }
-    }
-
-    pub fn message_key(self) -> String {
-        format!("mail-error-{}", self.code())
-    }
-}
-
-fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    // A certificate refused during the handshake surfaces as a connection
-    // error whose cause names it; only the class is kept, never the text.
-    let cause = format!("{e:?}").to_ascii_lowercase();
-    if e.is_tls() || cause.contains("certificate") || cause.contains("handshake") {
-        SendError::Tls
-    } else if e.is_timeout() {
-        SendError::Timeout
-    } else if e.is_permanent() {
-        SendError::Permanent
-    } else if e.is_transient() {
-        SendError::Transient
-    } else {
-        SendError::Unreachable
+/// A stored error (`recipient-refused 550`) in words, with the relay's
+/// reply code when there is one.
+pub fn describe_stored(i18n: &I18n, lang: Lang, stored: &str) -> String {
+    let (class, code) = parse_stored(stored);
+    let words = i18n.get(lang, &format!("mail-error-{class}"));
+    match code {
+        Some(code) => i18n.get_with(
+            lang,
+            "mail-error-with-code",
+            &[("reason", words), ("code", code.to_string())],
+        ),
+        None => words,
     }
 }
 
 enum Way {
-    Files(PathBuf, FileTransport),
-    Smtp(Box<SmtpTransport>),
+    Files(PathBuf),
+    Smtp(Box<Relay>),
+}
+
+/// An email before it is encoded: its subject and text.
+#[derive(Debug, Clone)]
+pub struct Email {
+    subject: String,
+    body: String,
 }
 
 /// Builds and sends the notification emails.
@@ -138,8 +114,8 @@ impl Notifier {
             .map_err(|_| NotifyError::Address("mail_to"))?;
         let way = match mail {
             MailSetting::Files(dir) => {
-                std::fs::create_dir_all(&dir).map_err(NotifyError::Folder)?;
-                Way::Files(dir.clone(), FileTransport::new(dir))
+                files::private_folder(&dir).map_err(NotifyError::Folder)?;
+                Way::Files(dir)
             }
             MailSetting::Smtp {
                 host,
@@ -154,24 +130,26 @@ impl Notifier {
                     );
                 }
                 let tls = tls.build_rustls().map_err(|_| NotifyError::Tls)?;
-                let mut builder = SmtpTransport::builder_dangerous(host)
-                    .port(port)
-                    .hello_name(ClientId::Domain(settings.smtp_hello_name.clone()))
-                    .timeout(Some(Duration::from_secs(30)))
-                    .tls(match security {
-                        SmtpSecurity::StartTls => Tls::Required(tls),
-                        SmtpSecurity::Tls => Tls::Wrapper(tls),
-                        SmtpSecurity::Plain => Tls::None,
-                    });
-                if let Some(user) = &settings.smtp_username {
+                let credentials = settings.smtp_username.as_ref().map(|user| {
                     let password = settings
                         .smtp_password
                         .as_ref()
                         .map(|p| p.expose_secret().to_string())
                         .unwrap_or_default();
-                    builder = builder.credentials(Credentials::new(user.clone(), password));
-                }
-                Way::Smtp(Box::new(builder.build()))
+                    Credentials::new(user.clone(), password)
+                });
+                Way::Smtp(Box::new(Relay {
+                    host,
+                    port,
+                    hello: ClientId::Domain(settings.smtp_hello_name.clone()),
+                    security: match security {
+                        SmtpSecurity::StartTls => Security::StartTls(tls),
+                        SmtpSecurity::Tls => Security::Implicit(tls),
+                        SmtpSecurity::Plain => Security::Plain,
+                    },
+                    credentials,
+                    timeout: Duration::from_secs(30),
+                }))
             }
         };
         Ok(Notifier {
@@ -194,7 +172,7 @@ impl Notifier {
     /// Where the `.eml` files go, when there is no relay.
     pub fn mail_folder(&self) -> Option<&PathBuf> {
         match &self.way {
-            Way::Files(dir, _) => Some(dir),
+            Way::Files(dir) => Some(dir),
             Way::Smtp(_) => None,
         }
     }
@@ -204,10 +182,21 @@ impl Notifier {
         random_delay(self.max_delay_secs)
     }
 
-    fn message(&self, subject_key: &str, body: String) -> Result<Message, SendError> {
+    fn email(&self, subject_key: &str, body: String) -> Email {
+        Email {
+            subject: self.i18n.get(self.lang, subject_key),
+            body,
+        }
+    }
+
+    /// The email as it travels. The text comes from the catalogues (short
+    /// lines, no NUL) and has accents: as 8-bit text, readable as it is, when
+    /// the relay takes 8BITMIME (and in the mail folder); as quoted-printable,
+    /// 7-bit clean, when it does not.
+    pub fn render(&self, email: &Email, eight_bit: bool) -> Result<Message, SendError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(self.i18n.get(self.lang, subject_key))
+            .subject(email.subject.clone())
             .message_id(Some(format!(
                 "<{}@{}>",
                 uuid::Uuid::new_v4().simple(),
@@ -220,28 +209,28 @@ impl Notifier {
         if self.to.is_empty() {
             builder = builder.to(self.from.clone());
         }
-        // 8bit UTF-8 text, readable as it is: no encoding can hide a word
-        // from the tests that prove there is none to hide. The text comes
-        // from the catalogues (short lines, no NUL), so it is valid 8bit once
-        // its line ends are CRLF.
-        let crlf = body.replace("\r\n", "\n").replace('\n', "\r\n");
-        let body =
-            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit);
+        let crlf = email.body.replace("\r\n", "\n").replace('\n', "\r\n");
+        let body = if eight_bit {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+        } else {
+            Body::new_with_encoding(crlf, ContentTransferEncoding::QuotedPrintable)
+                .map_err(|_| SendError::File)?
+        };
         builder.body(body).map_err(|_| SendError::File)
     }
 
     /// "New activity on the reporting platform: N new item(s)."
-    pub fn activity_email(&self, items: usize) -> Result<Message, SendError> {
+    pub fn activity_email(&self, items: usize) -> Email {
         let body = self.i18n.get_with(
             self.lang,
             "mail-activity-body",
             &[("count", items.to_string()), ("inbox", self.inbox.clone())],
         );
-        self.message("mail-activity-subject", body)
+        self.email("mail-activity-subject", body)
     }
 
     /// Deadline counts, nothing else.
-    pub fn reminder_email(&self, counts: DeadlineCounts) -> Result<Message, SendError> {
+    pub fn reminder_email(&self, counts: DeadlineCounts) -> Email {
         let body = self.i18n.get_with(
             self.lang,
             "mail-reminder-body",
@@ -252,27 +241,37 @@ impl Notifier {
                 ("inbox", self.inbox.clone()),
             ],
         );
-        self.message("mail-reminder-subject", body)
+        self.email("mail-reminder-subject", body)
     }
 
-    pub fn send(&self, message: &Message) -> Result<(), SendError> {
+    pub fn send(&self, email: &Email) -> Result<(), SendError> {
         match &self.way {
-            Way::Files(_, files) => files.send(message).map(|_| ()).map_err(|_| SendError::File),
-            Way::Smtp(smtp) => smtp.send(message).map(|_| ()).map_err(|e| classify(&e)),
+            Way::Files(dir) => {
+                let message = self.render(email, true)?;
+                files::write_eml(dir, &message.formatted())
+                    .map(|_| ())
+                    .map_err(|_| SendError::File)
+            }
+            Way::Smtp(relay) => {
+                let mut session = relay.open()?;
+                let message = self.render(email, session.takes_8bit())?;
+                session.send(message.envelope(), &message.formatted())
+            }
         }
     }
 
-    /// Connects to the relay and says hello (for `vigie check`).
+    /// Connects to the relay, says hello, upgrades to TLS, authenticates,
+    /// and asks whether the relay would take mail from the sender to the
+    /// recipients, without sending any (for `vigie check`).
     pub fn test_connection(&self) -> Result<(), SendError> {
         match &self.way {
-            Way::Files(dir, _) => std::fs::metadata(dir)
+            Way::Files(dir) => std::fs::metadata(dir)
                 .map(|_| ())
                 .map_err(|_| SendError::File),
-            Way::Smtp(smtp) => match smtp.test_connection() {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(SendError::Unreachable),
-                Err(e) => Err(classify(&e)),
-            },
+            Way::Smtp(relay) => {
+                let message = self.render(&self.activity_email(0), false)?;
+                relay.open()?.probe(message.envelope())
+            }
         }
     }
 
@@ -311,7 +310,25 @@ pub enum WorkerError {
     Query(#[from] diesel::result::Error),
 }
 
-/// One pass: queue today's reminder if due, then send what is due.
+/// Runs one daily or periodic job. A failure of the job itself is logged
+/// and the pass goes on, so that one broken job never stops the others or
+/// the mail; a database that cannot be reached at all ends the pass.
+fn job<T>(
+    name: &'static str,
+    work: impl FnOnce() -> Result<T, DbError>,
+) -> Result<Option<T>, WorkerError> {
+    match work() {
+        Ok(done) => Ok(Some(done)),
+        Err(e @ (DbError::Pool(_) | DbError::Connect(_))) => Err(e.into()),
+        Err(e) => {
+            tracing::error!(job = name, error = %e, "a background job failed; the others go on");
+            Ok(None)
+        }
+    }
+}
+
+/// One pass: queue today's reminder if due, sweep, purge, then send what is
+/// due, then (once a day) rewrite the storage in key order.
 pub fn run_once(
     db: &Db,
     notifier: &Notifier,
@@ -321,18 +338,50 @@ pub fn run_once(
 ) -> Result<Pass, WorkerError> {
     let now = clock.now();
     let today = clock.today();
-    db.write(|conn| Outbox::remind_once_a_day(conn, today, now))?;
+    job("reminder", || {
+        db.write(|conn| Outbox::remind_once_a_day(conn, today, now))
+    })?;
     // Uploads that no report or message claimed in time.
-    db.write(|conn| crate::db::Attachment::sweep(conn, now))?;
+    job("sweep", || {
+        db.write(|conn| crate::db::Attachment::sweep(conn, now))
+    })?;
     // Closed cases past their retention, once a day.
-    let purged =
-        db.write(|conn| crate::db::Retention::purge_once_a_day(conn, today, retention_days, now))?;
-    if purged > 0 {
+    let purged = job("purge", || {
+        db.write(|conn| crate::db::Retention::purge_once_a_day(conn, today, retention_days, now))
+    })?;
+    if let Some(purged @ 1..) = purged {
         tracing::info!(
             count = purged,
             "closed cases purged after their retention period"
         );
     }
+    // A failure to send is reported after the rewrite has had its turn.
+    let pass = send_due(db, notifier, clock, me);
+    if let Err(WorkerError::Db(DbError::Pool(_) | DbError::Connect(_))) = pass {
+        return pass;
+    }
+    // After the purge and the mail: the day's arrivals, and what the purge
+    // removed, are rewritten out of the database file.
+    let rewritten = job("storage rewrite", || {
+        crate::db::Layout::rewrite_once_a_day(db, today)
+    })?;
+    if let Some(Some(took)) = rewritten {
+        tracing::info!(
+            millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            "storage rewritten in key order"
+        );
+    }
+    pass
+}
+
+/// Sends what is due: one email per kind.
+fn send_due(
+    db: &Db,
+    notifier: &Notifier,
+    clock: &dyn Clock,
+    me: &str,
+) -> Result<Pass, WorkerError> {
+    let now = clock.now();
     let mut pass = Pass::default();
     for kind in ["activity", "reminder"] {
         let rows = db.write(|conn| Outbox::claim(conn, kind, me, now, LEASE_SECS))?;
@@ -344,7 +393,7 @@ pub fn run_once(
         } else {
             notifier.reminder_email(latest_counts(&rows))
         };
-        match email.and_then(|m| notifier.send(&m)) {
+        match notifier.send(&email) {
             Ok(()) => {
                 let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
                 // Once the relay has accepted, a crash before this commit is
@@ -355,13 +404,20 @@ pub fn run_once(
             Err(e) => {
                 let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
                 let next = clock.now() + notifier.backoff(attempts);
+                let stored = e.stored();
                 db.write(|conn| {
                     for row in &rows {
-                        Outbox::failed(conn, row, next, e.code())?;
+                        Outbox::failed(conn, row, next, &stored)?;
                     }
                     Ok(())
                 })?;
-                tracing::warn!(reason = %e, attempts = attempts + 1, "a notification could not be sent; it will be retried");
+                tracing::warn!(
+                    reason = %e,
+                    class = e.class(),
+                    smtp_code = e.reply_code(),
+                    attempts = attempts + 1,
+                    "a notification could not be sent; it will be retried"
+                );
                 pass.failed += 1;
             }
         }
@@ -423,6 +479,24 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_job_is_logged_and_the_pass_goes_on_but_a_database_out_of_reach_ends_it() {
+        let broken = job("storage rewrite", || {
+            Err::<(), _>(DbError::Query(diesel::result::Error::NotFound))
+        });
+        assert!(matches!(broken, Ok(None)));
+        let unreachable = job("storage rewrite", || {
+            Err::<(), _>(DbError::Connect(diesel::ConnectionError::BadConnection(
+                "down".into(),
+            )))
+        });
+        assert!(matches!(
+            unreachable,
+            Err(WorkerError::Db(DbError::Connect(_)))
+        ));
+        assert!(matches!(job("sweep", || Ok(3)), Ok(Some(3))));
+    }
+
+    #[test]
     fn retries_back_off_exponentially_up_to_the_cap() {
         let settings = Settings {
             notify_retry_cap_secs: 3600,
@@ -446,30 +520,92 @@ mod tests {
 mod email_tests {
     use super::*;
 
-    #[test]
-    fn emails_are_plain_8bit_text_with_crlf_line_ends_and_no_host_name() {
+    fn notifier() -> Notifier {
         let settings = Settings {
             data_dir: std::env::temp_dir().join(format!("vigie-notify-{}", uuid::Uuid::new_v4())),
             ..Settings::default()
         };
-        let n = Notifier::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
-        for m in [
+        Notifier::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn emails(n: &Notifier) -> [Email; 2] {
+        [
             n.activity_email(3),
             n.reminder_email(DeadlineCounts {
                 ack_soon: 1,
                 feedback_soon: 2,
                 overdue: 0,
             }),
-        ] {
-            let raw = m
+        ]
+    }
+
+    #[test]
+    fn emails_are_8bit_text_with_crlf_line_ends_and_no_host_name_when_the_relay_takes_8bit() {
+        let n = notifier();
+        for email in emails(&n) {
+            let raw = n
+                .render(&email, true)
                 .map(|m| String::from_utf8_lossy(&m.formatted()).to_string())
                 .unwrap_or_default();
             assert!(raw.contains("Content-Transfer-Encoding: 8bit"), "{raw}");
+            assert!(raw.contains("plateforme de signalement"), "{raw}");
             assert!(
                 raw.contains("@vigie.invalid>"),
                 "the Message-ID names the configured EHLO domain: {raw}"
             );
             assert!(!raw.replace("\r\n", "").contains('\n'), "bare LF in {raw}");
+        }
+    }
+
+    #[test]
+    fn emails_are_7bit_clean_quoted_printable_when_the_relay_does_not_take_8bit() {
+        let n = notifier();
+        for email in emails(&n) {
+            let bytes = n
+                .render(&email, false)
+                .map(|m| m.formatted())
+                .unwrap_or_default();
+            let raw = String::from_utf8_lossy(&bytes);
+            assert!(bytes.is_ascii(), "{raw}");
+            assert!(
+                raw.contains("Content-Transfer-Encoding: quoted-printable"),
+                "{raw}"
+            );
+            assert!(
+                raw.contains("activit=C3=A9") || raw.contains("d=C3=A9lais"),
+                "{raw}"
+            );
+            assert!(!raw.replace("\r\n", "").contains('\n'), "bare LF in {raw}");
+            assert!(
+                raw.lines().all(|l| l.len() <= 78),
+                "short lines only: {raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stored_error_reads_as_a_sentence_with_its_reply_code() {
+        let i18n = I18n::load().unwrap_or_else(|e| panic!("{e}"));
+        let fr = describe_stored(&i18n, Lang::Fr, "recipient-refused 550");
+        assert!(fr.contains("destinataire") && fr.contains("550"), "{fr}");
+        let en = describe_stored(&i18n, Lang::En, "recipient-refused 550");
+        assert!(en.contains("recipient") && en.contains("550"), "{en}");
+        for class in [
+            "unreachable",
+            "timeout",
+            "tls",
+            "auth",
+            "greeting-refused",
+            "sender-refused",
+            "recipient-refused",
+            "data-refused",
+            "broken",
+            "file",
+        ] {
+            for lang in [Lang::Fr, Lang::En] {
+                let words = describe_stored(&i18n, lang, class);
+                assert!(!words.starts_with("mail-error"), "{class} is translated");
+            }
         }
     }
 }

@@ -55,12 +55,19 @@ fn smtp_available() -> bool {
 
 impl SmtpServer {
     pub fn start(port: u16, mode: &str, cert: Option<&Certs>) -> SmtpServer {
+        Self::start_with(port, mode, cert, &[])
+    }
+
+    /// With extra options of the test server (`--no-8bitmime`,
+    /// `--refuse-rcpt 550`…).
+    pub fn start_with(port: u16, mode: &str, cert: Option<&Certs>, extra: &[&str]) -> SmtpServer {
         let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/smtp_server.py");
         let mut cmd = Command::new("python3");
         cmd.arg(script)
             .args(["--port", &port.to_string(), "--mode", mode, "--out"])
             .arg(out.path())
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if let Some(c) = cert {
@@ -456,4 +463,263 @@ async fn without_a_relay_emails_are_written_as_eml_files() {
         raw.contains("1 nouvel(s) élément(s)"),
         "French by default: {raw}"
     );
+}
+
+/// The body of an email, decoded from quoted-printable when it says so.
+fn decoded_body(raw: &str) -> String {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or(("", raw));
+    if !head
+        .to_ascii_lowercase()
+        .contains("content-transfer-encoding: quoted-printable")
+    {
+        return body.to_string();
+    }
+    let joined = body.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// Waits until the outbox records a failure; returns the backlog.
+async fn first_failure(app: &TestApp) -> vigie::db::Backlog {
+    let started = Instant::now();
+    loop {
+        let backlog =
+            Outbox::backlog(&mut app.conn(), app.clock.now() + 86400, 60).unwrap_or_default();
+        if backlog.last_error.is_some() || started.elapsed() > Duration::from_secs(15) {
+            return backlog;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the outbox rows hold as their last error, as stored.
+fn stored_errors(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use vigie::db::schema::outbox;
+    outbox::table
+        .select(outbox::last_error)
+        .load::<Option<String>>(&mut app.conn())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_relay_without_8bitmime_gets_a_7bit_email_that_decodes_to_the_french_text() {
+    if !smtp_available() {
+        return;
+    }
+    let port = free_port();
+    let server = SmtpServer::start_with(port, "plain", None, &["--no-8bitmime"]);
+    let app = spawn_app_with(|s| relay(s, port, "plain", None)).await;
+    app.submit_report(
+        "fr",
+        &[("category", "funds"), ("description", "Zéphyrin a signé")],
+    )
+    .await;
+    let mail = server.wait_for(1).await;
+    assert_eq!(
+        mail.len(),
+        1,
+        "the relay took the email; outbox errors: {:?}",
+        stored_errors(&app)
+    );
+    let raw = &mail[0].0;
+    assert!(raw.is_ascii(), "7-bit clean: {raw}");
+    assert!(
+        raw.contains("Content-Transfer-Encoding: quoted-printable"),
+        "{raw}"
+    );
+    let text = decoded_body(raw);
+    assert!(
+        text.contains(
+            "Nouvelle activité sur la plateforme de signalement : 1 nouvel(s) élément(s)."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("http://127.0.0.1:8080/fr/secretary"),
+        "{text}"
+    );
+    assert!(!text.contains("Zéphyrin"), "{text}");
+}
+
+#[tokio::test]
+async fn a_relay_that_refuses_the_recipient_is_named_with_its_code_in_the_outbox_the_inbox_and_check(
+) {
+    if !smtp_available() {
+        return;
+    }
+    let port = free_port();
+    let server = SmtpServer::start_with(port, "plain", None, &["--refuse-rcpt", "550"]);
+    let app = spawn_app_with(|s| relay(s, port, "plain", None)).await;
+    app.submit_report("fr", &[("category", "funds"), ("description", "faits")])
+        .await;
+    let backlog = first_failure(&app).await;
+    assert_eq!(backlog.last_error.as_deref(), Some("recipient-refused"));
+    assert_eq!(backlog.last_reply_code, Some(550));
+    for stored in stored_errors(&app) {
+        assert_eq!(
+            stored, "recipient-refused 550",
+            "no address, no relay words"
+        );
+    }
+    assert_eq!(pending(&app), 1, "kept, to be retried");
+
+    // The workspace's notice says why, not "cannot be reached".
+    app.clock.advance(3 * 3600);
+    let s = crate::workspace::login(&app).await;
+    let inbox = crate::workspace::page(&app, Some(&s), "/fr/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(inbox.contains("id=\"mail-warning\""), "{inbox}");
+    assert!(
+        inbox
+            .replace("&#39;", "'")
+            .contains("le relais refuse l'adresse du destinataire"),
+        "{inbox}"
+    );
+    assert!(!inbox.contains("injoignable"));
+
+    // `vigie check` asks the relay about the recipient, without sending.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VIGIE_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .arg("check")
+        .env("VIGIE_DATABASE_URL", app.db.url())
+        .env("VIGIE_RECIPIENTS_FILE", &app.settings.recipients_file)
+        .env("VIGIE_DATA_DIR", &app.settings.data_dir)
+        .env("VIGIE_SMTP_HOST", "127.0.0.1")
+        .env("VIGIE_SMTP_SECURITY", "plain")
+        .env("VIGIE_SMTP_PORT", port.to_string())
+        .env("VIGIE_MAIL_TO", "secretaire@example.org")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("le relais refuse l'adresse du destinataire"),
+        "{said}"
+    );
+    assert!(!said.contains("injoignable"), "{said}");
+    assert!(server.messages().is_empty(), "check sends nothing");
+}
+
+#[tokio::test]
+async fn a_relay_that_nothing_answers_for_is_reported_unreachable() {
+    let port = free_port();
+    let app = spawn_app_with(|s| relay(s, port, "plain", None)).await;
+    app.submit_report("fr", &[("category", "funds"), ("description", "faits")])
+        .await;
+    let backlog = first_failure(&app).await;
+    assert_eq!(backlog.last_error.as_deref(), Some("unreachable"));
+    assert_eq!(backlog.last_reply_code, None);
+}
+
+#[tokio::test]
+async fn a_relay_that_refuses_the_message_after_data_is_not_called_unreachable() {
+    if !smtp_available() {
+        return;
+    }
+    let port = free_port();
+    let _server = SmtpServer::start_with(port, "plain", None, &["--refuse-data", "451"]);
+    let app = spawn_app_with(|s| relay(s, port, "plain", None)).await;
+    app.submit_report("fr", &[("category", "funds"), ("description", "faits")])
+        .await;
+    let backlog = first_failure(&app).await;
+    assert_eq!(backlog.last_error.as_deref(), Some("data-refused"));
+    assert_eq!(backlog.last_reply_code, Some(451));
+}
+
+#[tokio::test]
+async fn eml_files_and_their_folder_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    const CHILD: &str = "VIGIE_TEST_UMASK_000";
+    if std::env::var_os(CHILD).is_none() {
+        // This same test, again, in a process started under umask 000.
+        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("umask 000 && exec \"$0\" \"$@\"")
+            .arg(exe)
+            .args([
+                "--exact",
+                "mail::eml_files_and_their_folder_are_private_whatever_the_umask",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{said}");
+        assert!(
+            said.contains("1 passed"),
+            "the test ran under umask 000: {said}"
+        );
+        return;
+    }
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let probe = std::env::temp_dir().join(format!("vigie-umask-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&probe, b"").unwrap_or_else(|e| panic!("{e}"));
+    let open = mode(&probe);
+    let _ = std::fs::remove_file(&probe);
+    assert_eq!(open, 0o666, "this process runs under umask 000");
+
+    let app = spawn_app_with(|s| {
+        s.notify_max_delay_secs = 0;
+        s.notify_poll_millis = 50;
+    })
+    .await;
+    app.submit_report("fr", &[("category", "funds"), ("description", "faits")])
+        .await;
+    let dir = app.settings.data_dir.join("mail");
+    let started = Instant::now();
+    let mut files = Vec::new();
+    while files.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        files = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(files.len(), 1);
+    assert_eq!(mode(&dir), 0o700, "the mail folder");
+    assert_eq!(mode(&files[0]), 0o600, "the .eml file");
 }

@@ -13,6 +13,7 @@ mod mail;
 mod report;
 mod retention;
 mod security;
+mod storage;
 mod upload;
 mod vectors;
 mod workspace;

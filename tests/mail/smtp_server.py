@@ -2,6 +2,12 @@
 """A real SMTP server on loopback for Vigie's mail tests (aiosmtpd).
 
     smtp_server.py --port P --out DIR [--mode plain|starttls|tls --cert PEM --key PEM]
+                   [--no-8bitmime] [--refuse-rcpt CODE] [--refuse-data CODE]
+
+--no-8bitmime: the server does not advertise 8BITMIME and, like a strict
+relay, refuses a message holding a byte above 127.
+--refuse-rcpt / --refuse-data: every RCPT TO / every message is answered
+with that reply code.
 
 Each accepted message is written to DIR as <id>.eml (the raw source as
 received) with <id>.helo (the EHLO name the client gave). Prints READY
@@ -18,16 +24,36 @@ from aiosmtpd.controller import Controller
 
 
 class Saver:
-    def __init__(self, out):
+    def __init__(self, out, no_8bitmime=False, refuse_rcpt=None, refuse_data=None):
         self.out = out
+        self.no_8bitmime = no_8bitmime
+        self.refuse_rcpt = refuse_rcpt
+        self.refuse_data = refuse_data
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.no_8bitmime:
+            responses = [r for r in responses if "8BITMIME" not in r]
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_rcpt:
+            return f"{self.refuse_rcpt} 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        if self.refuse_data:
+            return f"{self.refuse_data} message refused"
+        if self.no_8bitmime and any(b > 127 for b in raw):
+            return "554 5.6.0 8-bit data without 8BITMIME"
         name = uuid.uuid4().hex
         path = os.path.join(self.out, name)
         with open(path + ".helo", "w", encoding="utf-8") as f:
             f.write(session.host_name or "")
         with open(path + ".tmp", "wb") as f:
-            f.write(envelope.original_content or envelope.content)
+            f.write(raw)
         os.rename(path + ".tmp", path + ".eml")
         return "250 Message accepted"
 
@@ -39,6 +65,9 @@ def main():
     p.add_argument("--mode", choices=["plain", "starttls", "tls"], default="plain")
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--no-8bitmime", action="store_true")
+    p.add_argument("--refuse-rcpt", type=int)
+    p.add_argument("--refuse-data", type=int)
     a = p.parse_args()
     kwargs = {}
     if a.mode != "plain":
@@ -48,7 +77,7 @@ def main():
             kwargs.update(tls_context=ctx, require_starttls=True)
         else:
             kwargs.update(ssl_context=ctx)
-    controller = Controller(Saver(a.out), hostname="127.0.0.1", port=a.port, ready_timeout=10, **kwargs)
+    controller = Controller(Saver(a.out, a.no_8bitmime, a.refuse_rcpt, a.refuse_data), hostname="127.0.0.1", port=a.port, ready_timeout=10, **kwargs)
     try:
         controller.start()
     except Exception:

@@ -1,0 +1,1 @@
+DELETE FROM notify_state WHERE key = 'rewrite_day';
