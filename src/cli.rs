@@ -330,10 +330,7 @@ fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         });
         if let Ok(backlog) = backlog {
             if backlog.stale > 0 {
-                let reason = backlog
-                    .last_error
-                    .map(|code| i18n.get(lang, &format!("mail-error-{code}")))
-                    .unwrap_or_default();
+                let reason = crate::notify::describe_backlog(i18n, lang, &backlog);
                 report(
                     false,
                     i18n.get_with(

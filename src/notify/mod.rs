@@ -60,6 +60,20 @@ pub enum NotifyError {
 /// reply code when there is one.
 pub fn describe_stored(i18n: &I18n, lang: Lang, stored: &str) -> String {
     let (class, code) = parse_stored(stored);
+    describe_failure(i18n, lang, class, code)
+}
+
+/// The latest failure of stuck mail in words, for `vigie check` and the
+/// workspace's notice.
+pub fn describe_backlog(i18n: &I18n, lang: Lang, backlog: &crate::db::Backlog) -> String {
+    backlog
+        .last_error
+        .as_deref()
+        .map(|class| describe_failure(i18n, lang, class, backlog.last_reply_code))
+        .unwrap_or_default()
+}
+
+fn describe_failure(i18n: &I18n, lang: Lang, class: &str, code: Option<u16>) -> String {
     let words = i18n.get(lang, &format!("mail-error-{class}"));
     match code {
         Some(code) => i18n.get_with(

@@ -576,10 +576,7 @@ pub async fn inbox(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
                         ("count", backlog.stale.to_string()),
                         (
                             "reason",
-                            backlog
-                                .last_error
-                                .map(|code| state.i18n.get(lang, &format!("mail-error-{code}")))
-                                .unwrap_or_default(),
+                            crate::notify::describe_backlog(&state.i18n, lang, &backlog),
                         ),
                     ],
                 )

@@ -600,6 +600,10 @@ async fn a_relay_that_refuses_the_recipient_is_named_with_its_code_in_the_outbox
             .contains("le relais refuse l'adresse du destinataire"),
         "{inbox}"
     );
+    assert!(
+        inbox.contains("réponse SMTP 550"),
+        "the relay's code is shown"
+    );
     assert!(!inbox.contains("injoignable"));
 
     // `vigie check` asks the relay about the recipient, without sending.
