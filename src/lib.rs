@@ -2,6 +2,7 @@
 //! permanent secretariat.
 #![forbid(unsafe_code)]
 
+pub mod blocking;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -72,6 +72,8 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("cannot create the database folder: {0}")]
     Folder(#[from] std::io::Error),
+    #[error("the blocking thread pool is gone")]
+    Blocking,
 }
 
 /// Opens connections of the configured backend. Unlike `establish` on the
@@ -129,6 +131,40 @@ pub struct Db {
 impl Db {
     pub fn conn(&self) -> Result<PooledConnection, DbError> {
         Ok(self.pool.get()?)
+    }
+
+    /// Runs `work` with a connection on the blocking thread pool, off the
+    /// async threads: the one way handlers reach the database.
+    pub async fn run<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        crate::blocking::run(move || {
+            let mut conn = db.conn()?;
+            work(&mut conn)
+        })
+        .await
+        .unwrap_or_else(|_| Err(DbError::Blocking.into()))
+    }
+
+    /// [`Db::try_write`] on the blocking thread pool: one durable transaction.
+    pub async fn run_write<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<diesel::result::Error> + From<DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        crate::blocking::run(move || db.try_write(work))
+            .await
+            .unwrap_or_else(|_| Err(DbError::Blocking.into()))
     }
 
     /// Runs `work` in one transaction; when this returns `Ok`, the commit is

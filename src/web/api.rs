@@ -9,16 +9,17 @@ use actix_web::{
     http::{header, StatusCode},
     web, HttpRequest, HttpResponse,
 };
-use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::{form, AppState};
+use super::{
+    request::{header_lang, parse_ciphertext, problem, read_json},
+    AppState,
+};
 use crate::{
-    crypto::{AgeCiphertext, Locator},
+    crypto::Locator,
     db::ClaimError,
-    i18n::Lang,
     submission::{self, Stored, SubmitError},
 };
 
@@ -57,109 +58,6 @@ impl From<Stored> for Created {
             feedback_due: s.deadlines.feedback_due,
         }
     }
-}
-
-#[derive(Serialize)]
-struct Problem {
-    error: &'static str,
-    message: String,
-}
-
-/// A JSON error: a stable code for programs, a translated sentence for people.
-pub(super) fn problem(
-    state: &AppState,
-    lang: Lang,
-    status: StatusCode,
-    key: &'static str,
-) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(Problem {
-            error: key
-                .trim_start_matches("api-error-")
-                .trim_start_matches("error-"),
-            message: state.i18n.get(lang, key),
-        })
-}
-
-pub(super) fn header_lang(req: &HttpRequest) -> Lang {
-    Lang::negotiate(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    )
-}
-
-pub(super) fn is_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// Reads a JSON body of type `T`, or the error response to send.
-pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-    lang: Lang,
-) -> Result<T, HttpResponse> {
-    if !is_json(req) {
-        return Err(problem(
-            state,
-            lang,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "api-error-content-type",
-        ));
-    }
-    let body = match form::read_body(req, payload, state.limits.body_bytes).await {
-        Ok(body) => body,
-        Err(form::FormError::TooLarge) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "api-error-too-large",
-            ))
-        }
-        Err(form::FormError::TimedOut) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::REQUEST_TIMEOUT,
-                "api-error-timeout",
-            ))
-        }
-        Err(_) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::BAD_REQUEST,
-                "api-error-json",
-            ))
-        }
-    };
-    serde_json::from_slice::<T>(&body)
-        .map_err(|_| problem(state, lang, StatusCode::BAD_REQUEST, "api-error-json"))
-}
-
-/// Decodes and checks a base64 age file for the case's recipients.
-pub(super) fn parse_ciphertext(
-    state: &AppState,
-    lang: Lang,
-    b64: &str,
-) -> Result<AgeCiphertext, HttpResponse> {
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) else {
-        return Err(problem(
-            state,
-            lang,
-            StatusCode::BAD_REQUEST,
-            "api-error-not-age",
-        ));
-    };
-    AgeCiphertext::parse(bytes, state.recipients.len(), state.limits.ciphertext_bytes)
-        .map_err(|e| problem(state, lang, StatusCode::BAD_REQUEST, e.message_key()))
 }
 
 pub async fn create_report(

@@ -178,7 +178,7 @@ fn accepts(req: &HttpRequest, encoding: &str) -> bool {
 pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let name = req.match_info().get("name").unwrap_or_default();
     let Some(asset) = state.assets.files.iter().find(|a| a.name == name) else {
-        return super::reporter::not_found(req, state).await;
+        return super::request::not_found(req, state).await;
     };
     let mut res = HttpResponse::Ok();
     res.content_type(asset.content_type)

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::{
-    api::{header_lang, problem},
+    request::{header_lang, problem},
     AppState,
 };
 use crate::{

@@ -12,7 +12,7 @@ use pulldown_cmark::{html, Event, Options, Parser};
 
 use super::{
     pages::{self, Layout},
-    reporter::{lang_of, not_found},
+    request::{lang_of, not_found},
     AppState,
 };
 use crate::i18n::Lang;

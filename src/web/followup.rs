@@ -23,10 +23,12 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{
-    api::{header_lang, parse_ciphertext, problem, read_json},
     form,
     pages::{self, Layout},
-    reporter::{form_error_status, lang_of, not_found, read_form},
+    request::{
+        form_error_status, header_lang, lang_of, not_found, parse_ciphertext, problem, read_form,
+        read_json,
+    },
     upload_form, AppState,
 };
 use crate::{

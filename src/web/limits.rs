@@ -10,6 +10,7 @@
 //! - a code that matches a case counts against that case's own budget of
 //!   readings and messages, so someone holding one code can only use up
 //!   their own case's budget, never another reporter's.
+//!
 //! The work that costs (decrypting a thread, sealing and storing a message)
 //! happens only after the case's budget has allowed it.
 

@@ -11,6 +11,7 @@ mod headers;
 pub mod limits;
 mod pages;
 mod reporter;
+mod request;
 mod secretary;
 mod upload_form;
 
@@ -186,5 +187,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/{lang}/privacy", web::get().to(content::show))
         .route("/{lang}/channels", web::get().to(content::show))
         .route("/{lang}/advice", web::get().to(content::show))
-        .default_service(web::to(reporter::not_found));
+        .default_service(web::to(request::not_found));
 }

@@ -8,8 +8,9 @@ use secrecy::ExposeSecret;
 
 use super::upload_form;
 use super::{
-    form::{self, FormError},
+    form,
     pages::{self, HomePage, Layout, ReceiptPage, ReportPage},
+    request::{form_error_status, lang_of, not_found, read_form},
     AppState,
 };
 use crate::{
@@ -19,20 +20,6 @@ use crate::{
     i18n::Lang,
     submission,
 };
-
-pub(super) fn lang_of(req: &HttpRequest) -> Option<Lang> {
-    req.match_info().get("lang").and_then(|l| l.parse().ok())
-}
-
-/// The language of a path that did not match any route, for its error page.
-fn lang_guess(req: &HttpRequest) -> Lang {
-    req.path()
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .and_then(|l| l.parse().ok())
-        .unwrap_or_default()
-}
 
 pub async fn root(req: HttpRequest) -> HttpResponse {
     let accept = req
@@ -62,15 +49,6 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("text/plain; charset=utf-8")
         .body(if ok { "ok" } else { "unavailable" })
-}
-
-pub async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    pages::error_page(
-        &state,
-        lang_guess(&req),
-        StatusCode::NOT_FOUND,
-        "error-not-found",
-    )
 }
 
 pub async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -142,27 +120,6 @@ pub async fn report_form(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         return not_found(req, state).await;
     };
     report_page(&state, lang, StatusCode::OK, &ReportFields::default(), None)
-}
-
-pub(super) fn form_error_status(e: FormError) -> StatusCode {
-    match e {
-        FormError::TooLarge | FormError::TooManyParts => StatusCode::PAYLOAD_TOO_LARGE,
-        FormError::TimedOut => StatusCode::REQUEST_TIMEOUT,
-        FormError::NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        FormError::InvalidEncoding | FormError::Broken => StatusCode::BAD_REQUEST,
-    }
-}
-
-pub(super) async fn read_form(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<form::Field>, FormError> {
-    if !form::is_urlencoded(req) {
-        return Err(FormError::NotAForm);
-    }
-    let body = form::read_body(req, payload, limit).await?;
-    form::parse_urlencoded(&body)
 }
 
 pub async fn report_submit(

@@ -15,9 +15,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    api::{header_lang, parse_ciphertext, problem, read_json},
     pages::{self, Layout},
-    reporter::lang_of,
+    request::{header_lang, lang_of, parse_ciphertext, problem, read_json},
     AppState,
 };
 use crate::{
@@ -195,7 +194,7 @@ struct LoginPage<'a> {
 
 pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(lang) = lang_of(&req) else {
-        return super::reporter::not_found(req, state).await;
+        return super::request::not_found(req, state).await;
     };
     let expired = req.query_string().contains("expired=1");
     pages::render(
@@ -500,7 +499,7 @@ struct InboxPage<'a> {
 
 pub async fn inbox(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(lang) = lang_of(&req) else {
-        return super::reporter::not_found(req, state).await;
+        return super::request::not_found(req, state).await;
     };
     if let Err(response) = page_session(&req, &state, lang).await {
         return response;
@@ -646,7 +645,7 @@ struct CasePage<'a> {
 
 pub async fn case_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(lang) = lang_of(&req) else {
-        return super::reporter::not_found(req, state).await;
+        return super::request::not_found(req, state).await;
     };
     if let Err(response) = page_session(&req, &state, lang).await {
         return response;
@@ -719,7 +718,7 @@ struct JournalPage<'a> {
 
 pub async fn journal_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(lang) = lang_of(&req) else {
-        return super::reporter::not_found(req, state).await;
+        return super::request::not_found(req, state).await;
     };
     if let Err(response) = page_session(&req, &state, lang).await {
         return response;
@@ -979,7 +978,7 @@ struct FiguresPage<'a> {
 /// `GET /{lang}/secretary/figures?year=YYYY`.
 pub async fn figures_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(lang) = lang_of(&req) else {
-        return super::reporter::not_found(req, state).await;
+        return super::request::not_found(req, state).await;
     };
     if let Err(response) = page_session(&req, &state, lang).await {
         return response;
@@ -1021,7 +1020,7 @@ pub async fn figures_page(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 /// `GET /{lang}/secretary/figures.csv?year=YYYY`.
 pub async fn figures_csv(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(lang) = lang_of(&req) else {
-        return super::reporter::not_found(req, state).await;
+        return super::request::not_found(req, state).await;
     };
     if let Err(response) = page_session(&req, &state, lang).await {
         return response;

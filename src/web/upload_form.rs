@@ -32,7 +32,7 @@ impl UploadError {
     pub fn status(self) -> actix_web::http::StatusCode {
         use actix_web::http::StatusCode;
         match self {
-            UploadError::Form(f) => super::reporter::form_error_status(f),
+            UploadError::Form(f) => super::request::form_error_status(f),
             UploadError::FileTooLarge | UploadError::TotalTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UploadError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

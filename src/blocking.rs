@@ -1,0 +1,16 @@
+//! Work that must not run on the async threads (database queries, sealing,
+//! key derivation, scrypt) goes through [`run`], one helper for all.
+
+/// The blocking thread pool is gone (the server is shutting down).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the blocking thread pool is gone")]
+pub struct Cancelled;
+
+/// Runs `work` on the blocking thread pool and waits for it.
+pub async fn run<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Cancelled> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| Cancelled)
+}
