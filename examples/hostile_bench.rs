@@ -10,24 +10,14 @@
 //!
 //!     cargo run --release --example hostile_bench
 
+#[path = "common/mod.rs"]
+mod common;
+use common::peak_rss_mb;
+
 use std::{sync::Arc, time::Instant};
 
 use futures_util::stream;
-use vigie::{config::Settings, crypto, domain::SystemClock, startup::Application};
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<f64>().ok())
-            })
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
+use vigie::{domain::SystemClock, startup::Application};
 
 /// `head` once, then `unit` repeated until `total` bytes have gone.
 fn body(head: &'static [u8], unit: &'static [u8], total: usize) -> reqwest::Body {
@@ -47,16 +37,8 @@ fn body(head: &'static [u8], unit: &'static [u8], total: usize) -> reqwest::Body
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let identity = crypto::generate_identity();
-    let recipients = dir.path().join("recipients.txt");
-    std::fs::write(&recipients, format!("{}\n", identity.to_public()))?;
-    let settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().join("data"),
-        recipients_file: recipients,
-        log: "error".into(),
-        ..Default::default()
-    };
+    let (mut settings, _) = common::settings(dir.path())?;
+    settings.log = "error".into();
     let app = Application::build_with_clock(&settings, Arc::new(SystemClock))?;
     let url = format!("http://127.0.0.1:{}/fr/report", app.port());
     tokio::spawn(app.run_until_stopped());

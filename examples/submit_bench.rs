@@ -10,13 +10,15 @@
 //! Defaults: N = 5000, C = 32. Target on a 2-core machine: at least 1,000
 //! reports per second with p99 under 50 ms and no error.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use vigie::{
-    config::Settings,
     crypto,
     db::{self, Case},
     domain::SystemClock,
@@ -30,16 +32,7 @@ async fn main() -> anyhow::Result<()> {
     let concurrency: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
 
     let dir = tempfile::tempdir()?;
-    let identity = crypto::generate_identity();
-    let recipients = dir.path().join("recipients.txt");
-    std::fs::write(&recipients, format!("{}\n", identity.to_public()))?;
-    let settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().join("data"),
-        recipients_file: recipients,
-        log: "warn".into(),
-        ..Default::default()
-    };
+    let (settings, identity) = common::settings(dir.path())?;
     let app = Application::build_with_clock(&settings, Arc::new(SystemClock))?;
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
