@@ -303,9 +303,10 @@ async fn the_data_folder_and_the_database_files_are_readable_by_their_owner_only
 
 mod properties {
     //! The multipart reader against generated forms, whole or damaged.
-    //! Bounded: 96 cases by default; `PROPTEST_CASES` raises it, and a
-    //! failure prints the seed that reproduces it (proptest's own
-    //! persistence is off so that runs stay deterministic in CI).
+    //! Bounded: 96 cases by default; `PROPTEST_CASES` changes it and
+    //! `PROPTEST_RNG_SEED` fixes the seed to replay a run. A failure prints
+    //! the smallest failing form (proptest's failure files are off, so the
+    //! source tree is never written to).
 
     use proptest::prelude::*;
 
