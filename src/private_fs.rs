@@ -35,6 +35,28 @@ pub fn open_file(path: &Path) -> io::Result<fs::File> {
     Ok(file)
 }
 
+/// Creates `path` as an empty 0600 file when missing, or narrows an
+/// existing file to 0600 by its path, without opening it.
+pub fn create_or_restrict(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            options.mode(0o600);
+            match options.open(path) {
+                Ok(file) => drop(file),
+                // Created meanwhile by another process: narrow it below.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            restrict(path, 0o600)
+        }
+        Err(e) => Err(e),
+        Ok(_) => restrict(path, 0o600),
+    }
+}
+
 /// Sets `path`'s mode (Unix only; elsewhere a no-op).
 pub fn restrict(path: &Path, mode: u32) -> io::Result<()> {
     #[cfg(unix)]

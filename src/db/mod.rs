@@ -237,8 +237,12 @@ pub fn connect(setting: &DatabaseSetting, size: u32) -> Result<Db, DbError> {
             }
         }
         // An empty file is a valid new database; SQLite then gives its WAL
-        // and shared-memory files the database file's mode.
-        drop(crate::private_fs::open_file(path)?);
+        // and shared-memory files the database file's mode. An existing
+        // database is never opened here, only narrowed by path: closing a
+        // descriptor of a database file drops every POSIX lock this process
+        // holds on it, which would let another process write under the feet
+        // of this one's SQLite connections.
+        crate::private_fs::create_or_restrict(path)?;
         for suffix in ["-wal", "-shm", "-journal"] {
             let mut side = path.as_os_str().to_owned();
             side.push(suffix);
