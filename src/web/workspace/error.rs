@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::{
     db::DbError,
     i18n::Lang,
+    service::workflow::{StepError, WorkflowError},
     web::{
         form::FormError,
         pages,
@@ -288,5 +289,18 @@ impl From<crate::crypto::CiphertextError> for WorkspaceError {
             C::BadPayload => Refusal::PAYLOAD,
             C::TooLarge => Refusal::CIPHERTEXT_TOO_LARGE,
         })
+    }
+}
+
+impl From<StepError> for WorkspaceError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Workflow(WorkflowError::NotFound) => WorkspaceError::NotFound,
+            StepError::Workflow(WorkflowError::Closed) => WorkspaceError::Refused(Refusal::CLOSED),
+            StepError::Workflow(WorkflowError::Illegal) => {
+                WorkspaceError::Refused(Refusal::TRANSITION)
+            }
+            e => WorkspaceError::Unavailable(e.into()),
+        }
     }
 }

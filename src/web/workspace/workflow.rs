@@ -9,8 +9,9 @@ use super::{
     parse_ciphertext, read_json, Session,
 };
 use crate::{
-    db::{apply_step, EntryKind, NewEntry, Step, StepError, WorkflowError},
+    crypto::AgeCiphertext,
     domain::ClosureReason,
+    service::workflow::{self, Action},
     web::AppState,
 };
 
@@ -33,45 +34,25 @@ pub async fn case_action(
 ) -> Result<HttpResponse, WorkspaceError> {
     let body: ActionBody = read_json(&req, payload, &state).await?;
     let id = req.match_info().get("id").unwrap_or_default().to_string();
-    let action = req.match_info().get("action").unwrap_or_default();
-    let today = state.clock.today();
-    let entry = |body: &ActionBody| -> Result<NewEntry, WorkspaceError> {
+    let sealed = |body: &ActionBody| -> Result<AgeCiphertext, WorkspaceError> {
         let b64 = body
             .ciphertext
             .as_deref()
             .ok_or(WorkspaceError::Refused(Refusal::JSON))?;
-        let sealed = parse_ciphertext(&state, b64)?;
-        Ok(NewEntry::later(
-            &id,
-            EntryKind::Reply,
-            today,
-            sealed.into_bytes(),
-        ))
+        parse_ciphertext(&state, b64)
     };
-    let step = match action {
-        "replies" => Step::Reply(entry(&body)?),
-        "acknowledge" => Step::Acknowledge(entry(&body)?),
-        "review" => Step::Review,
+    let action = match req.match_info().get("action").unwrap_or_default() {
+        "replies" => Action::Reply(sealed(&body)?),
+        "acknowledge" => Action::Acknowledge(sealed(&body)?),
+        "review" => Action::Review,
         "close" => match body.reason.as_deref().and_then(ClosureReason::parse) {
-            Some(reason) => Step::Close(reason, entry(&body)?),
+            Some(reason) => Action::Close(reason, sealed(&body)?),
             None => return Err(WorkspaceError::Refused(Refusal::REASON)),
         },
-        "hold" => Step::Hold(body.on_hold.ok_or(WorkspaceError::Refused(Refusal::JSON))?),
+        "hold" => Action::Hold(body.on_hold.ok_or(WorkspaceError::Refused(Refusal::JSON))?),
         _ => return Err(WorkspaceError::NotFound),
     };
-    let now = state.clock.now();
-    state
-        .db
-        .run_write(move |conn| apply_step(conn, &id, step, today, now))
-        .await
-        .map_err(|e| match e {
-            StepError::Workflow(WorkflowError::NotFound) => WorkspaceError::NotFound,
-            StepError::Workflow(WorkflowError::Closed) => WorkspaceError::Refused(Refusal::CLOSED),
-            StepError::Workflow(WorkflowError::Illegal) => {
-                WorkspaceError::Refused(Refusal::TRANSITION)
-            }
-            e => WorkspaceError::Unavailable(e.into()),
-        })?;
+    workflow::act(&state.db, state.clock.as_ref(), id, action).await?;
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
