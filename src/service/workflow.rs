@@ -196,7 +196,8 @@ mod tests {
         use CaseStatus::{Acknowledged, InReview, Received};
         use WorkflowError::Illegal;
         let shut = Err(WorkflowError::Closed);
-        let steps: [(&str, fn() -> Step); 6] = [
+        type MakeStep = fn() -> Step;
+        let steps: [(&str, MakeStep); 6] = [
             ("message", || Step::Message(entry(), 0)),
             ("reply", || Step::Reply(entry())),
             ("acknowledge", || Step::Acknowledge(entry())),
