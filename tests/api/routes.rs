@@ -140,3 +140,16 @@ async fn unknown_workspace_paths_are_behind_the_guard_too() {
     .await;
     assert_eq!(res.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn the_public_workspace_routes_answer_other_methods_with_404_without_a_session() {
+    let app = spawn_app().await;
+    for (method, pattern, guarded) in route_list() {
+        if guarded {
+            continue;
+        }
+        let other = if method == "GET" { "POST" } else { "GET" };
+        let res = call(&app, other, &concrete(&pattern), None).await;
+        assert_eq!(res.status().as_u16(), 404, "{other} {pattern}");
+    }
+}

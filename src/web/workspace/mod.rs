@@ -87,8 +87,9 @@ pub const GUARDED_PAGES: &[WorkspaceRoute] = routes![
 ];
 
 /// The workspace's routes, to be registered before the catch-all `/api`
-/// scope and the reporter's `/{lang}/…` pages. Unmatched paths under the
-/// prefixes are behind the guard too, then answer 404.
+/// scope and the reporter's `/{lang}/…` pages. Unknown paths and other
+/// methods under the prefixes are behind the guard too, then answer 404;
+/// the public paths answer 404 to other methods at once.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(scope(
         API_PREFIX,
@@ -125,7 +126,12 @@ where
 {
     let mut outer = web::scope(prefix);
     for r in public {
-        outer = outer.route(r.path, r.register());
+        // Another method on a public path is refused here, before the guard.
+        outer = outer.service(
+            web::resource(r.path)
+                .route(r.register())
+                .default_service(web::to(not_found.clone())),
+        );
     }
     let mut inner = web::scope("");
     for r in guarded {
