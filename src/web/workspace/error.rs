@@ -211,10 +211,7 @@ pub fn to_login(lang: Lang, expired: bool) -> HttpResponse {
 
 impl ResponseError for WorkspaceError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            WorkspaceError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            _ => self.api_parts().0,
-        }
+        self.api_parts().0
     }
 
     /// Without the request: the code alone. [`render`] replaces it with the

@@ -117,3 +117,20 @@ fn csrf_ok(req: &HttpRequest, session: &SessionRow) -> bool {
         .and_then(crypto::hash_secret)
         .is_some_and(|h| crypto::constant_time_eq(&h, &session.csrf_hash))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_handler_that_takes_a_session_outside_the_guard_refuses_every_request() {
+        let req = actix_web::test::TestRequest::default()
+            .cookie(actix_web::cookie::Cookie::new(SESSION_COOKIE, "anything"))
+            .to_http_request();
+        let got = Session::extract(&req).await;
+        assert!(matches!(
+            got,
+            Err(WorkspaceError::Unauthorized { expired: false })
+        ));
+    }
+}
