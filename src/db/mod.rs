@@ -11,15 +11,15 @@ mod retention;
 pub mod schema;
 mod workspace;
 
+/// The workflow's rules moved to `service::workflow`; these names stay for
+/// callers not yet moved there.
+pub use crate::service::workflow::{apply as apply_step, Step, StepError, WorkflowError};
 pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES, MAX_PER_CLAIM};
 pub use layout::Layout;
 pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
 pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
 pub use retention::{PurgedFigure, Retention};
-pub use workspace::{
-    apply_step, Challenge, InboxPage, Journal, LoginProof, LoginSeed, SessionRow, Step, StepError,
-    WorkflowError,
-};
+pub use workspace::{Challenge, InboxPage, Journal, LoginProof, LoginSeed, SessionRow};
 
 use std::{
     sync::{Arc, Mutex},

@@ -9,7 +9,7 @@ use super::{
     schema::{cases, challenges, entries, journal, login_proofs, login_seeds, sessions},
     DbConnection,
 };
-use crate::domain::{deadlines, CaseStatus, ClosureReason};
+use crate::domain::{CaseStatus, ClosureReason};
 
 /// One page of the inbox.
 pub struct InboxPage {
@@ -78,159 +78,80 @@ impl Case {
     }
 }
 
-/// Why a workflow step was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum WorkflowError {
-    #[error("no such case")]
-    NotFound,
-    #[error("this status change is not allowed")]
-    Illegal,
-    #[error("the case is closed")]
-    Closed,
-}
-
-/// What the Secretary does to a case.
-pub enum Step {
-    /// A reporter's message, announced to the Secretary at the given time;
-    /// never journaled (the journal keeps times, and reporter events keep
-    /// dates only).
-    Message(NewEntry, i64),
-    Reply(NewEntry),
-    Acknowledge(NewEntry),
-    Review,
-    Close(ClosureReason, NewEntry),
-    Hold(bool),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error(transparent)]
-    Workflow(#[from] WorkflowError),
-    #[error(transparent)]
-    Query(#[from] diesel::result::Error),
-    #[error(transparent)]
-    Db(#[from] super::DbError),
-    #[error(transparent)]
-    Claim(#[from] super::ClaimError),
-}
-
-impl From<super::ClaimErrorOr> for StepError {
-    fn from(e: super::ClaimErrorOr) -> Self {
-        match e {
-            super::ClaimErrorOr::Claim(c) => StepError::Claim(c),
-            super::ClaimErrorOr::Query(q) => StepError::Query(q),
+impl Case {
+    /// The case, locked for a workflow step: touching the row first takes
+    /// its lock on PostgreSQL (and the write lock on SQLite), so two steps
+    /// on one case never interleave.
+    pub fn lock(conn: &mut DbConnection, case_id: &str) -> QueryResult<Option<Case>> {
+        let touched = diesel::update(cases::table.find(case_id))
+            .set(cases::on_hold.eq(cases::on_hold))
+            .execute(conn)?;
+        if touched == 0 {
+            return Ok(None);
         }
+        Case::find(conn, case_id)
     }
-}
 
-/// Applies one step inside the caller's transaction, journaling it.
-pub fn apply_step(
-    conn: &mut DbConnection,
-    case_id: &str,
-    step: Step,
-    today: NaiveDate,
-    now: i64,
-) -> Result<(), StepError> {
-    // Touching the row first takes its lock on PostgreSQL (and the write
-    // lock on SQLite), so two steps on one case never interleave.
-    let touched = diesel::update(cases::table.find(case_id))
-        .set(cases::on_hold.eq(cases::on_hold))
-        .execute(conn)?;
-    if touched == 0 {
-        return Err(WorkflowError::NotFound.into());
+    /// Appends an entry after the last one of its case.
+    pub fn append(conn: &mut DbConnection, mut entry: NewEntry) -> QueryResult<()> {
+        let last: Option<i32> = entries::table
+            .filter(entries::case_id.eq(&entry.case_id))
+            .select(diesel::dsl::max(entries::position))
+            .first(conn)?;
+        entry.position = last.unwrap_or(0) + 1;
+        diesel::insert_into(entries::table)
+            .values(&entry)
+            .execute(conn)?;
+        Ok(())
     }
-    let case = Case::find(conn, case_id)?.ok_or(WorkflowError::NotFound)?;
-    let move_to = |next: CaseStatus| -> Result<(), WorkflowError> {
-        if case.status == CaseStatus::Closed {
-            Err(WorkflowError::Closed)
-        } else if case.status.can_move_to(next) {
-            Ok(())
-        } else {
-            Err(WorkflowError::Illegal)
-        }
-    };
-    match step {
-        Step::Message(entry, notify_at) => {
-            if case.status == CaseStatus::Closed {
-                return Err(WorkflowError::Closed.into());
-            }
-            append(conn, entry)?;
-            super::Outbox::announce(conn, notify_at)?;
-        }
-        Step::Reply(entry) => {
-            match case.status {
-                CaseStatus::Closed => return Err(WorkflowError::Closed.into()),
-                // The first word to the reporter is the acknowledgement.
-                CaseStatus::Received => return Err(WorkflowError::Illegal.into()),
-                _ => {}
-            }
-            append(conn, entry)?;
-            Journal::record(conn, Some(case_id), "replied", None, now)?;
-        }
-        Step::Acknowledge(entry) => {
-            move_to(CaseStatus::Acknowledged)?;
-            append(conn, entry)?;
-            let due = deadlines(case.row.received_on, Some(today));
-            diesel::update(cases::table.find(case_id))
-                .set((
-                    cases::status.eq(CaseStatus::Acknowledged.as_str()),
-                    cases::acknowledged_on.eq(Some(today)),
-                    cases::feedback_due.eq(due.feedback_due),
-                ))
-                .execute(conn)?;
-            Journal::record(conn, Some(case_id), "acknowledged", None, now)?;
-        }
-        Step::Review => {
-            move_to(CaseStatus::InReview)?;
-            diesel::update(cases::table.find(case_id))
-                .set(cases::status.eq(CaseStatus::InReview.as_str()))
-                .execute(conn)?;
-            Journal::record(
-                conn,
-                Some(case_id),
-                "status_changed",
-                Some("in_review"),
-                now,
-            )?;
-        }
-        Step::Close(reason, entry) => {
-            move_to(CaseStatus::Closed)?;
-            append(conn, entry)?;
-            diesel::update(cases::table.find(case_id))
-                .set((
-                    cases::status.eq(CaseStatus::Closed.as_str()),
-                    cases::closure_reason.eq(Some(reason.as_str())),
-                    cases::closed_on.eq(Some(today)),
-                ))
-                .execute(conn)?;
-            Journal::record(conn, Some(case_id), "closed", Some(reason.as_str()), now)?;
-        }
-        Step::Hold(on_hold) => {
-            diesel::update(cases::table.find(case_id))
-                .set(cases::on_hold.eq(on_hold))
-                .execute(conn)?;
-            let action = if on_hold {
-                "hold_placed"
-            } else {
-                "hold_released"
-            };
-            Journal::record(conn, Some(case_id), action, None, now)?;
-        }
-    }
-    Ok(())
-}
 
-/// Appends an entry after the last one of its case.
-fn append(conn: &mut DbConnection, mut entry: NewEntry) -> QueryResult<()> {
-    let last: Option<i32> = entries::table
-        .filter(entries::case_id.eq(&entry.case_id))
-        .select(diesel::dsl::max(entries::position))
-        .first(conn)?;
-    entry.position = last.unwrap_or(0) + 1;
-    diesel::insert_into(entries::table)
-        .values(&entry)
-        .execute(conn)?;
-    Ok(())
+    /// Records the acknowledgement and the feedback deadline it sets.
+    pub fn acknowledge(
+        conn: &mut DbConnection,
+        case_id: &str,
+        today: NaiveDate,
+        feedback_due: NaiveDate,
+    ) -> QueryResult<usize> {
+        diesel::update(cases::table.find(case_id))
+            .set((
+                cases::status.eq(CaseStatus::Acknowledged.as_str()),
+                cases::acknowledged_on.eq(Some(today)),
+                cases::feedback_due.eq(feedback_due),
+            ))
+            .execute(conn)
+    }
+
+    pub fn set_status(
+        conn: &mut DbConnection,
+        case_id: &str,
+        status: CaseStatus,
+    ) -> QueryResult<usize> {
+        diesel::update(cases::table.find(case_id))
+            .set(cases::status.eq(status.as_str()))
+            .execute(conn)
+    }
+
+    /// Records the closure, its reason and its date.
+    pub fn close(
+        conn: &mut DbConnection,
+        case_id: &str,
+        reason: ClosureReason,
+        today: NaiveDate,
+    ) -> QueryResult<usize> {
+        diesel::update(cases::table.find(case_id))
+            .set((
+                cases::status.eq(CaseStatus::Closed.as_str()),
+                cases::closure_reason.eq(Some(reason.as_str())),
+                cases::closed_on.eq(Some(today)),
+            ))
+            .execute(conn)
+    }
+
+    pub fn set_hold(conn: &mut DbConnection, case_id: &str, on_hold: bool) -> QueryResult<usize> {
+        diesel::update(cases::table.find(case_id))
+            .set(cases::on_hold.eq(on_hold))
+            .execute(conn)
+    }
 }
 
 impl EntryRow {

@@ -12,8 +12,8 @@ pub mod limits;
 mod pages;
 mod reporter;
 mod request;
-mod secretary;
 mod upload_form;
+pub mod workspace;
 
 pub use assets::Assets;
 pub use content::Content;
@@ -110,49 +110,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(api::method_not_allowed)),
         )
         .route("/api/v1/attachments", web::post().to(attachments::upload))
-        .route(
-            "/api/v1/secretary/figures/reports",
-            web::get().to(secretary::figures_reports),
-        )
-        .route(
-            "/api/v1/secretary/cases/{case}/attachments/{id}",
-            web::get().to(secretary::download_attachment),
-        )
+        // Before the `/api` catch-all and the reporter's `/{lang}/…` pages.
+        .configure(workspace::routes)
         .route("/api/v1/cases/lookup", web::post().to(followup::api_lookup))
         .route(
             "/api/v1/cases/messages",
             web::post().to(followup::api_message),
         )
-        .route(
-            "/api/v1/secretary/challenges",
-            web::post().to(secretary::issue_challenge),
-        )
-        .route(
-            "/api/v1/secretary/sessions",
-            web::post().to(secretary::open_session),
-        )
-        .route(
-            "/api/v1/secretary/logout",
-            web::post().to(secretary::close_session),
-        )
-        .route(
-            "/api/v1/secretary/cases/{id}/{action}",
-            web::post().to(secretary::case_action),
-        )
         .service(web::scope("/api").default_service(web::to(api::not_found)))
-        .route("/{lang}/secretary", web::get().to(secretary::inbox))
-        .route(
-            "/{lang}/secretary/login",
-            web::get().to(secretary::login_page),
-        )
-        .route(
-            "/{lang}/secretary/journal",
-            web::get().to(secretary::journal_page),
-        )
-        .route(
-            "/{lang}/secretary/cases/{id}",
-            web::get().to(secretary::case_page),
-        )
         .service(
             web::resource("/{lang}/")
                 .route(web::get().to(reporter::home))
@@ -174,14 +139,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/{lang}/follow-up/message")
                 .route(web::post().to(followup::post_message))
                 .default_service(web::to(reporter::method_not_allowed)),
-        )
-        .route(
-            "/{lang}/secretary/figures",
-            web::get().to(secretary::figures_page),
-        )
-        .route(
-            "/{lang}/secretary/figures.csv",
-            web::get().to(secretary::figures_csv),
         )
         .route("/{lang}/procedure", web::get().to(content::show))
         .route("/{lang}/privacy", web::get().to(content::show))

@@ -12,6 +12,7 @@ mod logs;
 mod mail;
 mod report;
 mod retention;
+mod routes;
 mod security;
 mod storage;
 mod upload;

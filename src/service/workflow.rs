@@ -1,0 +1,237 @@
+//! Workflow steps on a case, the one way a case changes: the Secretary's
+//! acknowledgement, replies, review, closure and hold, and the reporter's
+//! messages. The rules live here; the queries live in `db`.
+//!
+//! - A case moves received → acknowledged → in review → closed, and may be
+//!   closed as soon as it is acknowledged ([`CaseStatus::can_move_to`]).
+//! - The first word to the reporter is the acknowledgement: no reply before it.
+//! - A closed case refuses every step but a hold (a hold keeps it from the
+//!   purge).
+
+use chrono::NaiveDate;
+
+use crate::{
+    crypto::AgeCiphertext,
+    db::{self, Case, DbConnection, EntryKind, Journal, NewEntry, Outbox},
+    domain::{deadlines, CaseStatus, Clock, ClosureReason},
+};
+
+/// What is done to a case.
+pub enum Step {
+    /// A reporter's message, announced to the Secretary at the given time;
+    /// never journaled (the journal keeps times, and reporter events keep
+    /// dates only).
+    Message(NewEntry, i64),
+    Reply(NewEntry),
+    Acknowledge(NewEntry),
+    Review,
+    Close(ClosureReason, NewEntry),
+    Hold(bool),
+}
+
+/// Why a workflow step was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("no such case")]
+    NotFound,
+    #[error("this status change is not allowed")]
+    Illegal,
+    #[error("the case is closed")]
+    Closed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Claim(#[from] db::ClaimError),
+}
+
+impl From<db::ClaimErrorOr> for StepError {
+    fn from(e: db::ClaimErrorOr) -> Self {
+        match e {
+            db::ClaimErrorOr::Claim(c) => StepError::Claim(c),
+            db::ClaimErrorOr::Query(q) => StepError::Query(q),
+        }
+    }
+}
+
+/// Whether `step` may be taken on a case in `status`.
+pub fn check(status: CaseStatus, step: &Step) -> Result<(), WorkflowError> {
+    let move_to = |next: CaseStatus| {
+        if status == CaseStatus::Closed {
+            Err(WorkflowError::Closed)
+        } else if status.can_move_to(next) {
+            Ok(())
+        } else {
+            Err(WorkflowError::Illegal)
+        }
+    };
+    match step {
+        Step::Hold(_) => Ok(()),
+        Step::Message(..) if status == CaseStatus::Closed => Err(WorkflowError::Closed),
+        Step::Message(..) => Ok(()),
+        Step::Reply(_) => match status {
+            CaseStatus::Closed => Err(WorkflowError::Closed),
+            // The first word to the reporter is the acknowledgement.
+            CaseStatus::Received => Err(WorkflowError::Illegal),
+            _ => Ok(()),
+        },
+        Step::Acknowledge(_) => move_to(CaseStatus::Acknowledged),
+        Step::Review => move_to(CaseStatus::InReview),
+        Step::Close(..) => move_to(CaseStatus::Closed),
+    }
+}
+
+/// Takes one step inside the caller's transaction, journaling it.
+pub fn apply(
+    conn: &mut DbConnection,
+    case_id: &str,
+    step: Step,
+    today: NaiveDate,
+    now: i64,
+) -> Result<(), StepError> {
+    let case = Case::lock(conn, case_id)?.ok_or(WorkflowError::NotFound)?;
+    check(case.status, &step)?;
+    match step {
+        Step::Message(entry, notify_at) => {
+            Case::append(conn, entry)?;
+            Outbox::announce(conn, notify_at)?;
+        }
+        Step::Reply(entry) => {
+            Case::append(conn, entry)?;
+            Journal::record(conn, Some(case_id), "replied", None, now)?;
+        }
+        Step::Acknowledge(entry) => {
+            Case::append(conn, entry)?;
+            let due = deadlines(case.row.received_on, Some(today));
+            Case::acknowledge(conn, case_id, today, due.feedback_due)?;
+            Journal::record(conn, Some(case_id), "acknowledged", None, now)?;
+        }
+        Step::Review => {
+            Case::set_status(conn, case_id, CaseStatus::InReview)?;
+            Journal::record(
+                conn,
+                Some(case_id),
+                "status_changed",
+                Some("in_review"),
+                now,
+            )?;
+        }
+        Step::Close(reason, entry) => {
+            Case::append(conn, entry)?;
+            Case::close(conn, case_id, reason, today)?;
+            Journal::record(conn, Some(case_id), "closed", Some(reason.as_str()), now)?;
+        }
+        Step::Hold(on_hold) => {
+            Case::set_hold(conn, case_id, on_hold)?;
+            let action = if on_hold {
+                "hold_placed"
+            } else {
+                "hold_released"
+            };
+            Journal::record(conn, Some(case_id), action, None, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// What the Secretary does to a case, from her workspace. Words to the
+/// reporter are age files already checked for the case's recipients.
+pub enum Action {
+    Reply(AgeCiphertext),
+    Acknowledge(AgeCiphertext),
+    Review,
+    Close(ClosureReason, AgeCiphertext),
+    Hold(bool),
+}
+
+impl Action {
+    fn into_step(self, case_id: &str, today: NaiveDate) -> Step {
+        let reply = |sealed: AgeCiphertext| {
+            NewEntry::later(case_id, EntryKind::Reply, today, sealed.into_bytes())
+        };
+        match self {
+            Action::Reply(sealed) => Step::Reply(reply(sealed)),
+            Action::Acknowledge(sealed) => Step::Acknowledge(reply(sealed)),
+            Action::Review => Step::Review,
+            Action::Close(reason, sealed) => Step::Close(reason, reply(sealed)),
+            Action::Hold(on) => Step::Hold(on),
+        }
+    }
+}
+
+/// The Secretary's step on a case, in its own durable transaction, off the
+/// async threads.
+pub async fn act(
+    db: &db::Db,
+    clock: &dyn Clock,
+    case_id: String,
+    action: Action,
+) -> Result<(), StepError> {
+    let today = clock.today();
+    let now = clock.now();
+    db.run_write(move |conn| {
+        let step = action.into_step(&case_id, today);
+        apply(conn, &case_id, step, today, now)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> NewEntry {
+        NewEntry::later("case", EntryKind::Reply, NaiveDate::default(), Vec::new())
+    }
+
+    #[test]
+    fn the_rules_refuse_a_reply_before_the_acknowledgement_and_any_step_on_a_closed_case() {
+        use CaseStatus::{Acknowledged, InReview, Received};
+        use WorkflowError::Illegal;
+        let shut = Err(WorkflowError::Closed);
+        type MakeStep = fn() -> Step;
+        let steps: [(&str, MakeStep); 6] = [
+            ("message", || Step::Message(entry(), 0)),
+            ("reply", || Step::Reply(entry())),
+            ("acknowledge", || Step::Acknowledge(entry())),
+            ("review", || Step::Review),
+            ("close", || Step::Close(ClosureReason::Unfounded, entry())),
+            ("hold", || Step::Hold(true)),
+        ];
+        // For each status: message, reply, acknowledge, review, close, hold.
+        let table: [(CaseStatus, [Result<(), WorkflowError>; 6]); 4] = [
+            (
+                Received,
+                [
+                    Ok(()),
+                    Err(Illegal),
+                    Ok(()),
+                    Err(Illegal),
+                    Err(Illegal),
+                    Ok(()),
+                ],
+            ),
+            (
+                Acknowledged,
+                [Ok(()), Ok(()), Err(Illegal), Ok(()), Ok(()), Ok(())],
+            ),
+            (
+                InReview,
+                [Ok(()), Ok(()), Err(Illegal), Err(Illegal), Ok(()), Ok(())],
+            ),
+            (CaseStatus::Closed, [shut, shut, shut, shut, shut, Ok(())]),
+        ];
+        for (status, expected) in table {
+            for ((name, step), want) in steps.iter().zip(expected) {
+                assert_eq!(check(status, &step()), want, "{name} on {status}");
+            }
+        }
+    }
+}

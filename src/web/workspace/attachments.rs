@@ -1,0 +1,29 @@
+//! `GET /api/v1/secretary/cases/{case}/attachments/{id}`: an attachment's
+//! age file, for the Secretary's browser to decrypt. Addressed through its
+//! case, and 404 unless that case claimed it: a report that names another
+//! case's attachment cannot make this case's page fetch it.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{error::WorkspaceError, Session};
+use crate::{db::Attachment, web::AppState};
+
+pub async fn download(
+    _: Session,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WorkspaceError> {
+    let case_id = req.match_info().get("case").unwrap_or_default().to_string();
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let probe = id.clone();
+    let owner = state
+        .db
+        .run(move |conn| -> Result<_, WorkspaceError> { Ok(Attachment::case_of(conn, &probe)?) })
+        .await?;
+    match owner {
+        Some(Some(owner)) if owner == case_id => {
+            Ok(crate::web::attachments::stream(state.db.clone(), id))
+        }
+        _ => Err(WorkspaceError::NotFound),
+    }
+}

@@ -1,0 +1,92 @@
+//! The case page: the thread (ciphertext for the browser to decrypt), the
+//! workflow buttons and the case's journal. Opening it marks the thread read.
+
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use base64::Engine;
+use chrono::NaiveDate;
+
+use super::{
+    error::WorkspaceError,
+    journal::{journal_views, JournalView},
+    Session,
+};
+use crate::{
+    db::{self, Case, EntryKind, Journal},
+    domain::ClosureReason,
+    web::{
+        pages::{self, Layout},
+        request::lang_of,
+        AppState,
+    },
+};
+
+pub struct EntryView {
+    pub position: i32,
+    pub kind: &'static str,
+    pub created_on: NaiveDate,
+    pub ciphertext: String,
+    pub unread: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "secretary/case.html")]
+struct CasePage<'a> {
+    l: Layout<'a>,
+    case: &'a db::CaseRow,
+    status: &'static str,
+    status_key: String,
+    entries: Vec<EntryView>,
+    journal: Vec<JournalView>,
+    recipients: String,
+    categories: Vec<&'a crate::config::CategorySetting>,
+    reasons: Vec<&'static str>,
+}
+
+/// `GET /{lang}/secretary/cases/{id}`.
+pub async fn page(
+    _: Session,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WorkspaceError> {
+    let lang = lang_of(&req).ok_or(WorkspaceError::NotFound)?;
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let now = state.clock.now();
+    let (case, entries, journal) = state
+        .db
+        .run_write(move |conn| -> Result<_, WorkspaceError> {
+            let case = Case::find(conn, &id)?.ok_or(WorkspaceError::NotFound)?;
+            let entries = case.entries(conn)?;
+            Case::mark_read(conn, &id)?;
+            Journal::record(conn, Some(&id), "opened", None, now)?;
+            let journal = Journal::recent(conn, Some(&id), 200)?;
+            Ok((case, entries, journal))
+        })
+        .await?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let entries = entries
+        .into_iter()
+        .map(|e| EntryView {
+            position: e.position,
+            kind: e.kind().map(EntryKind::as_str).unwrap_or("report"),
+            created_on: e.created_on,
+            ciphertext: b64.encode(&e.ciphertext),
+            unread: e.unread,
+        })
+        .collect();
+    let mut recipients: Vec<String> = state.recipients.iter().map(|r| r.to_string()).collect();
+    recipients.push(case.row.reporter_recipient.clone());
+    Ok(pages::render(
+        StatusCode::OK,
+        &CasePage {
+            l: Layout::secretary(&state, lang, &format!("secretary/cases/{}", case.row.id)),
+            status: case.status.as_str(),
+            status_key: format!("status-{}", case.status.as_str()),
+            case: &case.row,
+            entries,
+            journal: journal_views(&state, lang, journal),
+            recipients: recipients.join(" "),
+            categories: state.categories.iter().collect(),
+            reasons: ClosureReason::ALL.iter().map(|r| r.as_str()).collect(),
+        },
+    ))
+}

@@ -1,0 +1,133 @@
+//! The inbox: every case with its deadlines judged, filtered and paged, and
+//! a warning when notifications are stuck.
+
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+
+use super::{error::WorkspaceError, Session};
+use crate::{
+    db::{self, Case},
+    domain::CaseStatus,
+    web::{
+        pages::{self, Layout},
+        request::lang_of,
+        AppState,
+    },
+};
+
+const PER_PAGE: i64 = 50;
+
+/// One row of the inbox, with its deadlines already judged.
+pub struct InboxRow {
+    pub id: String,
+    pub received_on: NaiveDate,
+    pub status_key: String,
+    pub ack: Option<(NaiveDate, &'static str)>,
+    pub feedback: Option<(NaiveDate, &'static str)>,
+    pub unread: i64,
+    pub on_hold: bool,
+}
+
+/// "overdue", "due-soon" (within `soon` days) or "" for a deadline.
+fn urgency(due: NaiveDate, today: NaiveDate, soon: i64) -> &'static str {
+    let days = (due - today).num_days();
+    if days < 0 {
+        "overdue"
+    } else if days <= soon {
+        "due-soon"
+    } else {
+        ""
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "secretary/inbox.html")]
+struct InboxPage<'a> {
+    l: Layout<'a>,
+    rows: Vec<InboxRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    status: &'a str,
+    statuses: [&'static str; 4],
+    /// Notifications that have waited too long, and why.
+    mail_warning: Option<String>,
+}
+
+/// `GET /{lang}/secretary?status=…&page=…`.
+pub async fn page(
+    _: Session,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WorkspaceError> {
+    let lang = lang_of(&req).ok_or(WorkspaceError::NotFound)?;
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    let status: Option<CaseStatus> = query.get("status").and_then(|s| s.parse().ok());
+    let page: i64 = query
+        .get("page")
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
+    let now = state.clock.now();
+    let stale_secs = state.notify_stale_secs;
+    let (found, backlog) = state
+        .db
+        .run(move |conn| -> Result<_, WorkspaceError> {
+            let page = Case::inbox(conn, status, page - 1, PER_PAGE)?;
+            let backlog = db::Outbox::backlog(conn, now, stale_secs)?;
+            Ok((page, backlog))
+        })
+        .await?;
+    let today = state.clock.today();
+    let rows = found
+        .cases
+        .into_iter()
+        .map(|(case, unread)| {
+            let open = case.status != CaseStatus::Closed;
+            InboxRow {
+                ack: (case.status == CaseStatus::Received)
+                    .then(|| (case.row.ack_due, urgency(case.row.ack_due, today, 2))),
+                feedback: open.then(|| {
+                    (
+                        case.row.feedback_due,
+                        urgency(case.row.feedback_due, today, 2),
+                    )
+                }),
+                status_key: format!("status-{}", case.status.as_str()),
+                id: case.row.id,
+                received_on: case.row.received_on,
+                unread,
+                on_hold: case.row.on_hold,
+            }
+        })
+        .collect();
+    let pages = ((found.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    Ok(pages::render(
+        StatusCode::OK,
+        &InboxPage {
+            l: Layout::secretary(&state, lang, "secretary"),
+            rows,
+            total: found.total,
+            page,
+            pages,
+            status: status.map(|s| s.as_str()).unwrap_or(""),
+            statuses: ["received", "acknowledged", "in_review", "closed"],
+            mail_warning: (backlog.stale > 0).then(|| {
+                state.i18n.get_with(
+                    lang,
+                    "mail-backlog",
+                    &[
+                        ("count", backlog.stale.to_string()),
+                        (
+                            "reason",
+                            crate::notify::describe_backlog(&state.i18n, lang, &backlog),
+                        ),
+                    ],
+                )
+            }),
+        },
+    ))
+}

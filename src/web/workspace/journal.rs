@@ -1,0 +1,74 @@
+//! The journal: who did what and when, for the whole workspace or one case.
+
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+
+use super::{error::WorkspaceError, Session};
+use crate::{
+    db::Journal,
+    i18n::Lang,
+    web::{
+        pages::{self, Layout},
+        request::lang_of,
+        AppState,
+    },
+};
+
+/// One journal line, ready for a template.
+pub struct JournalView {
+    pub when: String,
+    pub action_key: String,
+    pub detail_key: Option<String>,
+    pub case_id: Option<String>,
+}
+
+pub fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<JournalView> {
+    rows.into_iter()
+        .map(|j| {
+            let when = chrono::DateTime::from_timestamp(j.occurred_at, 0)
+                .map(|t| {
+                    format!(
+                        "{} {} UTC",
+                        state.i18n.date(lang, t.date_naive()),
+                        t.format("%H:%M")
+                    )
+                })
+                .unwrap_or_default();
+            JournalView {
+                when,
+                action_key: format!("journal-{}", j.action),
+                detail_key: j.detail.map(|d| match j.action.as_str() {
+                    "closed" => format!("reason-{d}"),
+                    _ => format!("status-{d}"),
+                }),
+                case_id: j.case_id,
+            }
+        })
+        .collect()
+}
+
+#[derive(askama::Template)]
+#[template(path = "secretary/journal.html")]
+struct JournalPage<'a> {
+    l: Layout<'a>,
+    journal: Vec<JournalView>,
+}
+
+/// `GET /{lang}/secretary/journal`.
+pub async fn page(
+    _: Session,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WorkspaceError> {
+    let lang = lang_of(&req).ok_or(WorkspaceError::NotFound)?;
+    let rows = state
+        .db
+        .run(|conn| -> Result<_, WorkspaceError> { Ok(Journal::recent(conn, None, 500)?) })
+        .await?;
+    Ok(pages::render(
+        StatusCode::OK,
+        &JournalPage {
+            l: Layout::secretary(&state, lang, "secretary/journal"),
+            journal: journal_views(&state, lang, rows),
+        },
+    ))
+}

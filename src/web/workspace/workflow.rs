@@ -1,0 +1,59 @@
+//! Workflow steps on a case, from the case page's buttons:
+//! `POST /api/v1/secretary/cases/{id}/{action}`.
+
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{
+    error::{Refusal, WorkspaceError},
+    parse_ciphertext, read_json, Session,
+};
+use crate::{
+    crypto::AgeCiphertext,
+    domain::ClosureReason,
+    service::workflow::{self, Action},
+    web::AppState,
+};
+
+#[derive(Deserialize)]
+struct ActionBody {
+    #[serde(default)]
+    ciphertext: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    on_hold: Option<bool>,
+}
+
+/// `POST /api/v1/secretary/cases/{id}/{action}`.
+pub async fn case_action(
+    _: Session,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WorkspaceError> {
+    let body: ActionBody = read_json(&req, payload, &state).await?;
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let sealed = |body: &ActionBody| -> Result<AgeCiphertext, WorkspaceError> {
+        let b64 = body
+            .ciphertext
+            .as_deref()
+            .ok_or(WorkspaceError::Refused(Refusal::JSON))?;
+        parse_ciphertext(&state, b64)
+    };
+    let action = match req.match_info().get("action").unwrap_or_default() {
+        "replies" => Action::Reply(sealed(&body)?),
+        "acknowledge" => Action::Acknowledge(sealed(&body)?),
+        "review" => Action::Review,
+        "close" => match body.reason.as_deref().and_then(ClosureReason::parse) {
+            Some(reason) => Action::Close(reason, sealed(&body)?),
+            None => return Err(WorkspaceError::Refused(Refusal::REASON)),
+        },
+        "hold" => Action::Hold(body.on_hold.ok_or(WorkspaceError::Refused(Refusal::JSON))?),
+        _ => return Err(WorkspaceError::NotFound),
+    };
+    workflow::act(&state.db, state.clock.as_ref(), id, action).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
