@@ -11,7 +11,7 @@ pub mod domain;
 pub mod i18n;
 pub mod notify;
 pub mod private_fs;
+pub mod service;
 pub mod startup;
-pub mod submission;
 pub mod telemetry;
 pub mod web;

@@ -5,7 +5,6 @@ mod assets;
 mod attachments;
 pub mod body;
 mod content;
-mod followup;
 mod form;
 mod headers;
 pub mod limits;
@@ -109,7 +108,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(api::create_report))
                 .default_service(web::to(api::method_not_allowed)),
         )
-        .route("/api/v1/attachments", web::post().to(attachments::upload))
+        .route("/api/v1/attachments", web::post().to(api::upload))
         .route(
             "/api/v1/secretary/figures/reports",
             web::get().to(secretary::figures_reports),
@@ -118,11 +117,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/secretary/cases/{case}/attachments/{id}",
             web::get().to(secretary::download_attachment),
         )
-        .route("/api/v1/cases/lookup", web::post().to(followup::api_lookup))
-        .route(
-            "/api/v1/cases/messages",
-            web::post().to(followup::api_message),
-        )
+        .route("/api/v1/cases/lookup", web::post().to(api::api_lookup))
+        .route("/api/v1/cases/messages", web::post().to(api::api_message))
         .route(
             "/api/v1/secretary/challenges",
             web::post().to(secretary::issue_challenge),
@@ -160,19 +156,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/{lang}/report")
-                .route(web::get().to(reporter::report_form))
-                .route(web::post().to(reporter::report_submit))
+                .route(web::get().to(reporter::report::report_form))
+                .route(web::post().to(reporter::report::report_submit))
                 .default_service(web::to(reporter::method_not_allowed)),
         )
         .service(
             web::resource("/{lang}/follow-up")
-                .route(web::get().to(followup::form))
-                .route(web::post().to(followup::open_case))
+                .route(web::get().to(reporter::followup::form))
+                .route(web::post().to(reporter::followup::open_case))
                 .default_service(web::to(reporter::method_not_allowed)),
         )
         .service(
             web::resource("/{lang}/follow-up/message")
-                .route(web::post().to(followup::post_message))
+                .route(web::post().to(reporter::followup::post_message))
                 .default_service(web::to(reporter::method_not_allowed)),
         )
         .route(

@@ -3,22 +3,23 @@
 //! their limits (forms, JSON, age files in base64), and the shared error
 //! answers (a JSON problem, the not-found page). Handlers import these from
 //! here, never from one another.
-// The error side of these results is the response to send, built at most
-// once per request: its size does not matter.
-#![allow(clippy::result_large_err)]
 
 use actix_web::{
     http::{header, StatusCode},
-    web, HttpRequest, HttpResponse,
+    web, HttpRequest, HttpResponse, ResponseError,
 };
 use base64::Engine;
 use serde::Serialize;
 
 use super::{
+    api::ApiError,
     form::{self, FormError},
     pages, AppState,
 };
-use crate::{crypto::AgeCiphertext, i18n::Lang};
+use crate::{
+    crypto::{AgeCiphertext, CiphertextError},
+    i18n::Lang,
+};
 
 #[derive(Serialize)]
 struct Problem {
@@ -59,68 +60,59 @@ pub fn is_json(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Reads a JSON body of type `T`, or the error response to send.
+/// Reads a JSON body of type `T`.
+pub async fn json_body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    if !is_json(req) {
+        return Err(ApiError::ContentType);
+    }
+    let body = form::read_body(req, payload, limit)
+        .await
+        .map_err(|e| match e {
+            FormError::TooLarge => ApiError::TooLarge,
+            FormError::TimedOut => ApiError::TimedOut,
+            _ => ApiError::Json,
+        })?;
+    serde_json::from_slice::<T>(&body).map_err(|_| ApiError::Json)
+}
+
+/// Decodes and checks a base64 age file for the case's recipients.
+pub fn ciphertext_of(
+    b64: &str,
+    recipients: usize,
+    limit: usize,
+) -> Result<AgeCiphertext, ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|_| ApiError::Ciphertext(CiphertextError::NotAge))?;
+    Ok(AgeCiphertext::parse(bytes, recipients, limit)?)
+}
+
+/// [`json_body`], answered: for handlers that build their responses by hand.
+#[allow(clippy::result_large_err)] // the error is the response, built once
 pub async fn read_json<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     lang: Lang,
 ) -> Result<T, HttpResponse> {
-    if !is_json(req) {
-        return Err(problem(
-            state,
-            lang,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "api-error-content-type",
-        ));
-    }
-    let body = match form::read_body(req, payload, state.limits.body_bytes).await {
-        Ok(body) => body,
-        Err(form::FormError::TooLarge) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "api-error-too-large",
-            ))
-        }
-        Err(form::FormError::TimedOut) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::REQUEST_TIMEOUT,
-                "api-error-timeout",
-            ))
-        }
-        Err(_) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::BAD_REQUEST,
-                "api-error-json",
-            ))
-        }
-    };
-    serde_json::from_slice::<T>(&body)
-        .map_err(|_| problem(state, lang, StatusCode::BAD_REQUEST, "api-error-json"))
+    json_body(req, payload, state.limits.body_bytes)
+        .await
+        .map_err(|e| e.in_lang(&state.i18n, lang).error_response())
 }
 
-/// Decodes and checks a base64 age file for the case's recipients.
+/// [`ciphertext_of`], answered: for handlers that build their responses by hand.
+#[allow(clippy::result_large_err)] // the error is the response, built once
 pub fn parse_ciphertext(
     state: &AppState,
     lang: Lang,
     b64: &str,
 ) -> Result<AgeCiphertext, HttpResponse> {
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) else {
-        return Err(problem(
-            state,
-            lang,
-            StatusCode::BAD_REQUEST,
-            "api-error-not-age",
-        ));
-    };
-    AgeCiphertext::parse(bytes, state.recipients.len(), state.limits.ciphertext_bytes)
-        .map_err(|e| problem(state, lang, StatusCode::BAD_REQUEST, e.message_key()))
+    ciphertext_of(b64, state.recipients.len(), state.limits.ciphertext_bytes)
+        .map_err(|e| e.in_lang(&state.i18n, lang).error_response())
 }
 
 pub fn lang_of(req: &HttpRequest) -> Option<Lang> {
