@@ -71,11 +71,7 @@ pub async fn root(req: HttpRequest) -> HttpResponse {
 }
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let ok = state
-        .db
-        .run(db::ping)
-        .await
-        .is_ok();
+    let ok = state.db.run(db::ping).await.is_ok();
     let mut builder = if ok {
         HttpResponse::Ok()
     } else {
