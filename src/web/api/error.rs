@@ -221,15 +221,17 @@ impl ResponseError for ApiProblem {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_public_code_is_its_message_key_without_prefix() {
-        let all = [
+    fn every_refusal() -> Vec<ApiError> {
+        vec![
             ApiError::ContentType,
             ApiError::ContentTypeBinary,
             ApiError::TooLarge,
             ApiError::TimedOut,
             ApiError::Json,
             ApiError::Ciphertext(CiphertextError::NotAge),
+            ApiError::Ciphertext(CiphertextError::Armored),
+            ApiError::Ciphertext(CiphertextError::BadHeader),
+            ApiError::Ciphertext(CiphertextError::WrongRecipientCount),
             ApiError::Ciphertext(CiphertextError::ForeignRecipient),
             ApiError::Ciphertext(CiphertextError::BadPayload),
             ApiError::Ciphertext(CiphertextError::TooLarge),
@@ -246,13 +248,50 @@ mod tests {
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
             ApiError::unavailable(DbError::Blocking),
-        ];
-        for e in all {
+        ]
+    }
+
+    #[test]
+    fn every_public_code_is_its_message_key_without_prefix() {
+        for e in every_refusal() {
             let key = e.message_key();
             let stripped = key
                 .trim_start_matches("api-error-")
                 .trim_start_matches("error-");
             assert_eq!(e.code(), stripped, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_is_translated_in_french_and_english() {
+        let i18n = I18n::load().unwrap_or_else(|e| panic!("{e}"));
+        for e in every_refusal() {
+            for lang in [Lang::Fr, Lang::En] {
+                assert!(i18n.has(lang, e.message_key()), "{e:?} in {lang:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_public_codes_keep_their_statuses() {
+        let table = [
+            (ApiError::ContentType, 415, "content-type"),
+            (ApiError::TooLarge, 413, "too-large"),
+            (
+                ApiError::Ciphertext(CiphertextError::TooLarge),
+                400,
+                "too-large",
+            ),
+            (ApiError::AttachmentsTooLarge, 400, "attachments-too-large"),
+            (ApiError::AttachmentTooLarge, 413, "attachment-too-large"),
+            (ApiError::Duplicate, 409, "duplicate"),
+            (ApiError::UnknownCase, 404, "unknown-case"),
+            (ApiError::Busy, 429, "busy"),
+            (ApiError::TimedOut, 408, "timeout"),
+            (ApiError::unavailable(DbError::Blocking), 503, "unavailable"),
+        ];
+        for (e, status, code) in table {
+            assert_eq!((e.status().as_u16(), e.code()), (status, code), "{e:?}");
         }
     }
 }

@@ -250,3 +250,38 @@ pub async fn post_message(
         Err(refusal) => follow_up_page(&state, lang, &typed, Some(refusal)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_follow_up_refusal_has_its_status_and_a_translated_reason() {
+        let i18n = crate::i18n::I18n::load().unwrap_or_else(|e| panic!("{e}"));
+        let table = [
+            (Refusal::Form(FormError::TooLarge), 413),
+            (Refusal::Upload(UploadError::FileTooLarge), 413),
+            (Refusal::Typo, 400),
+            (Refusal::Unknown, 404),
+            (Refusal::BusyLookup, 429),
+            (Refusal::Closed, 409),
+            (Refusal::Empty { files: false }, 400),
+            (Refusal::Empty { files: true }, 400),
+            (Refusal::TooLong { files: false }, 400),
+            (Refusal::TooLong { files: true }, 400),
+            (Refusal::BusyMessage { files: false }, 429),
+            (Refusal::BusyMessage { files: true }, 429),
+            (Refusal::AttachmentsTooLarge, 413),
+            (Refusal::Unavailable, 503),
+        ];
+        for (refusal, status) in table {
+            assert_eq!(refusal.status().as_u16(), status, "{refusal:?}");
+            for lang in [Lang::Fr, Lang::En] {
+                assert!(
+                    i18n.has(lang, refusal.message_key()),
+                    "{refusal:?} in {lang:?}"
+                );
+            }
+        }
+    }
+}

@@ -192,3 +192,45 @@ pub async fn report_submit(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_report_form_refusal_has_its_status_and_a_translated_reason() {
+        let i18n = crate::i18n::I18n::load().unwrap_or_else(|e| panic!("{e}"));
+        let table = [
+            (Refusal::Form(FormError::NotAForm), 415),
+            (Refusal::Form(FormError::TimedOut), 408),
+            (Refusal::Upload(UploadError::TotalTooLarge), 413),
+            (Refusal::Upload(UploadError::Unavailable), 503),
+            (
+                Refusal::Draft {
+                    error: ReportError::EmptyDescription,
+                    files: false,
+                },
+                400,
+            ),
+            (
+                Refusal::Draft {
+                    error: ReportError::PrivacyNotConfirmed,
+                    files: true,
+                },
+                400,
+            ),
+            (Refusal::Attachments(ClaimError::TooLarge), 413),
+            (Refusal::Attachments(ClaimError::Unknown), 413),
+            (Refusal::Unavailable, 503),
+        ];
+        for (refusal, status) in table {
+            assert_eq!(refusal.status().as_u16(), status, "{refusal:?}");
+            for lang in [Lang::Fr, Lang::En] {
+                assert!(
+                    i18n.has(lang, refusal.message_key()),
+                    "{refusal:?} in {lang:?}"
+                );
+            }
+        }
+    }
+}
