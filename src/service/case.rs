@@ -8,10 +8,9 @@ use std::sync::Arc;
 use crate::{
     crypto::{self, Derived, Locator, Token},
     db::{Case, DbError, EntryRow},
-    domain::Clock,
 };
 
-use super::Budgets;
+use super::{Budgets, Desk};
 
 /// What a locator found, once counted.
 pub enum Found {
@@ -23,22 +22,22 @@ pub enum Found {
 /// The case a locator names, with its thread: one indexed query, found or
 /// not, on the blocking pool.
 pub async fn by_locator(
-    db: &crate::db::Db,
-    clock: &dyn Clock,
+    desk: Desk<'_>,
     budgets: Arc<dyn Budgets>,
     locator: Locator,
 ) -> Result<Found, DbError> {
-    let now = clock.now();
-    db.run(move |conn| match Case::find_by_locator(conn, &locator)? {
-        Some(case) if budgets.reading(now, &case.row.id) => {
-            let entries = case.entries(conn)?;
-            Ok(Found::Case(case, entries))
-        }
-        Some(_) => Ok(Found::Busy),
-        None if budgets.miss(now) => Ok(Found::Unknown),
-        None => Ok(Found::Busy),
-    })
-    .await
+    let now = desk.clock.now();
+    desk.db
+        .run(move |conn| match Case::find_by_locator(conn, &locator)? {
+            Some(case) if budgets.reading(now, &case.row.id) => {
+                let entries = case.entries(conn)?;
+                Ok(Found::Case(case, entries))
+            }
+            Some(_) => Ok(Found::Busy),
+            None if budgets.miss(now) => Ok(Found::Unknown),
+            None => Ok(Found::Busy),
+        })
+        .await
 }
 
 /// A case found from a typed token, with what the token derives (the
@@ -64,8 +63,7 @@ pub enum ByToken {
 /// its check symbols; a well-formed token always costs a derivation and an
 /// indexed query, found or not, and is counted.
 pub async fn by_token(
-    db: &crate::db::Db,
-    clock: &dyn Clock,
+    desk: Desk<'_>,
     budgets: Arc<dyn Budgets>,
     typed: &str,
 ) -> Result<ByToken, DbError> {
@@ -75,16 +73,14 @@ pub async fn by_token(
     let derived = crypto::derive_from_token(&token);
     let shown = token.display();
     drop(token);
-    Ok(
-        match by_locator(db, clock, budgets, derived.locator).await? {
-            Found::Case(case, entries) => ByToken::Found(Box::new(Opened {
-                case,
-                entries,
-                derived,
-                token: shown,
-            })),
-            Found::Unknown => ByToken::Unknown,
-            Found::Busy => ByToken::Busy,
-        },
-    )
+    Ok(match by_locator(desk, budgets, derived.locator).await? {
+        Found::Case(case, entries) => ByToken::Found(Box::new(Opened {
+            case,
+            entries,
+            derived,
+            token: shown,
+        })),
+        Found::Unknown => ByToken::Unknown,
+        Found::Busy => ByToken::Busy,
+    })
 }

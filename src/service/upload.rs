@@ -127,7 +127,7 @@ pub struct FileLimits {
 /// Seals a file for the Secretary and the reporter as it streams in, into
 /// pending storage. `total` counts the bytes of every file of the form.
 /// Returns the upload's id and the file's own size.
-pub async fn seal_stream<S, E>(
+pub async fn seal_stream<S, B, E>(
     db: &Db,
     secretary: &Recipients,
     reporter: &ReporterRecipient,
@@ -136,7 +136,8 @@ pub async fn seal_stream<S, E>(
     total: &mut u64,
 ) -> Result<(String, u64), SealError>
 where
-    S: Stream<Item = Result<actix_web::web::Bytes, E>> + Unpin,
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
 {
     let mut upload = Upload::start(db, limits.pending_until)
         .await
@@ -146,6 +147,7 @@ where
         let mut size = 0u64;
         while let Some(chunk) = file.next().await {
             let chunk = chunk.map_err(|_| SealError::Broken)?;
+            let chunk = chunk.as_ref();
             size += chunk.len() as u64;
             *total += chunk.len() as u64;
             if size > limits.file_bytes {
@@ -154,7 +156,7 @@ where
             if *total > limits.total_bytes {
                 return Err(SealError::TotalTooLarge);
             }
-            sealer.write(&chunk).map_err(SealError::Seal)?;
+            sealer.write(chunk).map_err(SealError::Seal)?;
             if let Some(out) = sealer.take(CHUNK_BYTES) {
                 upload.push(&out).await.map_err(SealError::Store)?;
             }
@@ -202,14 +204,15 @@ pub struct SealedLimits {
 /// Stores an age file sealed in the browser as it streams in, checking its
 /// header (the case's recipients) before anything past it is stored, and
 /// its payload's shape at the end. Returns the upload's id and stored size.
-pub async fn store_sealed_stream<S, E>(
+pub async fn store_sealed_stream<S, B, E>(
     db: &Db,
     recipients: usize,
     limits: SealedLimits,
     body: &mut S,
 ) -> Result<(String, u64), StoreError>
 where
-    S: Stream<Item = Result<actix_web::web::Bytes, E>> + Unpin,
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
 {
     let mut upload = Upload::start(db, limits.pending_until)
         .await
@@ -224,20 +227,22 @@ where
 }
 
 /// Writes the body into `upload`; returns the file's own size.
-async fn stream_into<S, E>(
+async fn stream_into<S, B, E>(
     upload: &mut Upload,
     recipients: usize,
     limits: SealedLimits,
     body: &mut S,
 ) -> Result<u64, StoreError>
 where
-    S: Stream<Item = Result<actix_web::web::Bytes, E>> + Unpin,
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
 {
     let mut header = Vec::new();
     let mut payload_len: Option<usize> = None;
     let mut total: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|_| StoreError::Ciphertext(CiphertextError::NotAge))?;
+        let chunk = chunk.as_ref();
         total += chunk.len() as u64;
         if total > limits.ciphertext_bytes {
             return Err(StoreError::TooLarge);
@@ -245,10 +250,10 @@ where
         match payload_len {
             Some(len) => {
                 payload_len = Some(len + chunk.len());
-                upload.push(&chunk).await.map_err(StoreError::Store)?;
+                upload.push(chunk).await.map_err(StoreError::Store)?;
             }
             None => {
-                header.extend_from_slice(&chunk);
+                header.extend_from_slice(chunk);
                 if let Some(start) = crypto::check_stream_header(&header, recipients)
                     .map_err(StoreError::Ciphertext)?
                 {

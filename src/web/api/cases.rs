@@ -96,7 +96,7 @@ async fn find(
     locator: Locator,
 ) -> Result<(Case, Vec<EntryRow>), ApiError> {
     let budgets = state.clone().into_inner();
-    match case::by_locator(&state.db, state.clock.as_ref(), budgets, locator).await? {
+    match case::by_locator(state.desk(), budgets, locator).await? {
         Found::Case(case, entries) => Ok((case, entries)),
         Found::Unknown => Err(ApiError::UnknownCase),
         Found::Busy => Err(ApiError::Busy),

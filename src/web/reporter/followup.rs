@@ -133,7 +133,7 @@ fn follow_up_page(
 /// The case a typed token opens, or why the follow-up form comes back.
 async fn open(state: &web::Data<AppState>, typed: &str) -> Result<Box<Opened>, Refusal> {
     let budgets = state.clone().into_inner();
-    match case::by_token(&state.db, state.clock.as_ref(), budgets, typed).await {
+    match case::by_token(state.desk(), budgets, typed).await {
         Ok(ByToken::Found(opened)) => Ok(opened),
         Ok(ByToken::Typo) => Err(Refusal::Typo),
         Ok(ByToken::Unknown) => Err(Refusal::Unknown),
