@@ -1,8 +1,12 @@
 //! What every handler needs to read a request and to refuse one: the
 //! language (from the path or from `Accept-Language`), bodies read within
 //! their limits (forms, JSON, age files in base64), and the shared error
-//! answers (a JSON problem, the not-found page). Handlers import these from
-//! here, never from one another.
+//! answers (the not-found page). Handlers import these from here, never
+//! from one another.
+//!
+//! [`json_body`] and [`ciphertext_of`] refuse with an [`ApiError`]. The
+//! answered forms ([`read_json`], [`parse_ciphertext`], [`problem`]) remain
+//! for handlers that still build their error responses by hand.
 
 use actix_web::{
     http::{header, StatusCode},
@@ -27,7 +31,8 @@ struct Problem {
     message: String,
 }
 
-/// A JSON error: a stable code for programs, a translated sentence for people.
+/// A JSON error: a stable code for programs, a translated sentence for
+/// people. The reporter API uses [`ApiError`], whose codes are explicit.
 pub fn problem(
     state: &AppState,
     lang: Lang,
