@@ -13,6 +13,5 @@ pub mod notify;
 pub mod private_fs;
 pub mod service;
 pub mod startup;
-pub mod submission;
 pub mod telemetry;
 pub mod web;

@@ -8,6 +8,7 @@
 mod challenge;
 mod keys;
 mod padding;
+mod seal;
 mod token;
 mod validate;
 
@@ -21,6 +22,7 @@ pub use keys::{
     write_identity_file, DecryptError, IdentityFileError, KeyError, Recipients,
 };
 pub use padding::{pad, padded_len};
+pub use seal::{open_as_reporter, seal_for_case, FileSealer, NotARecipient, ReporterRecipient};
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
 pub use validate::{check_stream_header, stream_payload_ok, AgeCiphertext, CiphertextError};
 

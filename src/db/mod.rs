@@ -13,7 +13,6 @@ mod workspace;
 
 /// The workflow's rules moved to `service::workflow`; these names stay for
 /// callers not yet moved there.
-pub use crate::service::workflow::{apply as apply_step, Step, StepError, WorkflowError};
 pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES, MAX_PER_CLAIM};
 pub use layout::Layout;
 pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};

@@ -5,7 +5,6 @@ mod assets;
 mod attachments;
 pub mod body;
 mod content;
-mod followup;
 mod form;
 mod headers;
 pub mod limits;
@@ -109,14 +108,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(api::create_report))
                 .default_service(web::to(api::method_not_allowed)),
         )
-        .route("/api/v1/attachments", web::post().to(attachments::upload))
+        .route("/api/v1/attachments", web::post().to(api::upload))
         // Before the `/api` catch-all and the reporter's `/{lang}/…` pages.
         .configure(workspace::routes)
-        .route("/api/v1/cases/lookup", web::post().to(followup::api_lookup))
-        .route(
-            "/api/v1/cases/messages",
-            web::post().to(followup::api_message),
-        )
+        .route("/api/v1/cases/lookup", web::post().to(api::api_lookup))
+        .route("/api/v1/cases/messages", web::post().to(api::api_message))
         .service(web::scope("/api").default_service(web::to(api::not_found)))
         .service(
             web::resource("/{lang}/")
@@ -125,19 +121,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/{lang}/report")
-                .route(web::get().to(reporter::report_form))
-                .route(web::post().to(reporter::report_submit))
+                .route(web::get().to(reporter::report::report_form))
+                .route(web::post().to(reporter::report::report_submit))
                 .default_service(web::to(reporter::method_not_allowed)),
         )
         .service(
             web::resource("/{lang}/follow-up")
-                .route(web::get().to(followup::form))
-                .route(web::post().to(followup::open_case))
+                .route(web::get().to(reporter::followup::form))
+                .route(web::post().to(reporter::followup::open_case))
                 .default_service(web::to(reporter::method_not_allowed)),
         )
         .service(
             web::resource("/{lang}/follow-up/message")
-                .route(web::post().to(followup::post_message))
+                .route(web::post().to(reporter::followup::post_message))
                 .default_service(web::to(reporter::method_not_allowed)),
         )
         .route("/{lang}/procedure", web::get().to(content::show))

@@ -1,47 +1,28 @@
 //! What every handler needs to read a request and to refuse one: the
 //! language (from the path or from `Accept-Language`), bodies read within
 //! their limits (forms, JSON, age files in base64), and the shared error
-//! answers (a JSON problem, the not-found page). Handlers import these from
-//! here, never from one another.
-// The error side of these results is the response to send, built at most
-// once per request: its size does not matter.
-#![allow(clippy::result_large_err)]
+//! answers (the not-found page). Handlers import these from here, never
+//! from one another.
+//!
+//! [`json_body`] and [`ciphertext_of`] refuse with an [`ApiError`]. The
+//! answered forms ([`read_json`], [`parse_ciphertext`], [`problem`]) remain
+//! for handlers that still build their error responses by hand.
 
 use actix_web::{
     http::{header, StatusCode},
     web, HttpRequest, HttpResponse,
 };
 use base64::Engine;
-use serde::Serialize;
 
 use super::{
+    api::ApiError,
     form::{self, FormError},
     pages, AppState,
 };
-use crate::{crypto::AgeCiphertext, i18n::Lang};
-
-#[derive(Serialize)]
-struct Problem {
-    error: &'static str,
-    message: String,
-}
-
-/// A JSON error: a stable code for programs, a translated sentence for people.
-pub fn problem(
-    state: &AppState,
-    lang: Lang,
-    status: StatusCode,
-    key: &'static str,
-) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(Problem {
-            error: key
-                .trim_start_matches("api-error-")
-                .trim_start_matches("error-"),
-            message: state.i18n.get(lang, key),
-        })
-}
+use crate::{
+    crypto::{AgeCiphertext, CiphertextError},
+    i18n::Lang,
+};
 
 pub fn header_lang(req: &HttpRequest) -> Lang {
     Lang::negotiate(
@@ -59,68 +40,35 @@ pub fn is_json(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Reads a JSON body of type `T`, or the error response to send.
-pub async fn read_json<T: serde::de::DeserializeOwned>(
+/// Reads a JSON body of type `T`.
+pub async fn json_body<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
-    state: &AppState,
-    lang: Lang,
-) -> Result<T, HttpResponse> {
+    limit: usize,
+) -> Result<T, ApiError> {
     if !is_json(req) {
-        return Err(problem(
-            state,
-            lang,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "api-error-content-type",
-        ));
+        return Err(ApiError::ContentType);
     }
-    let body = match form::read_body(req, payload, state.limits.body_bytes).await {
-        Ok(body) => body,
-        Err(form::FormError::TooLarge) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "api-error-too-large",
-            ))
-        }
-        Err(form::FormError::TimedOut) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::REQUEST_TIMEOUT,
-                "api-error-timeout",
-            ))
-        }
-        Err(_) => {
-            return Err(problem(
-                state,
-                lang,
-                StatusCode::BAD_REQUEST,
-                "api-error-json",
-            ))
-        }
-    };
-    serde_json::from_slice::<T>(&body)
-        .map_err(|_| problem(state, lang, StatusCode::BAD_REQUEST, "api-error-json"))
+    let body = form::read_body(req, payload, limit)
+        .await
+        .map_err(|e| match e {
+            FormError::TooLarge => ApiError::TooLarge,
+            FormError::TimedOut => ApiError::TimedOut,
+            _ => ApiError::Json,
+        })?;
+    serde_json::from_slice::<T>(&body).map_err(|_| ApiError::Json)
 }
 
 /// Decodes and checks a base64 age file for the case's recipients.
-pub fn parse_ciphertext(
-    state: &AppState,
-    lang: Lang,
+pub fn ciphertext_of(
     b64: &str,
-) -> Result<AgeCiphertext, HttpResponse> {
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) else {
-        return Err(problem(
-            state,
-            lang,
-            StatusCode::BAD_REQUEST,
-            "api-error-not-age",
-        ));
-    };
-    AgeCiphertext::parse(bytes, state.recipients.len(), state.limits.ciphertext_bytes)
-        .map_err(|e| problem(state, lang, StatusCode::BAD_REQUEST, e.message_key()))
+    recipients: usize,
+    limit: usize,
+) -> Result<AgeCiphertext, ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|_| ApiError::Ciphertext(CiphertextError::NotAge))?;
+    Ok(AgeCiphertext::parse(bytes, recipients, limit)?)
 }
 
 pub fn lang_of(req: &HttpRequest) -> Option<Lang> {

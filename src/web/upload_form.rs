@@ -3,21 +3,19 @@
 //! encrypted as it arrives, for the Secretary and the reporter's `R`, into
 //! chunked storage. No plaintext byte is ever written to disk.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-};
-
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 use zeroize::Zeroizing;
 
 use super::{
-    attachments::Upload,
     form::{Field, FormError},
     AppState,
 };
-use crate::{db::CHUNK_BYTES, domain::AttachmentRef};
+use crate::{
+    crypto::{self, ReporterRecipient},
+    domain::AttachmentRef,
+    service::upload::{self, FileLimits, SealError},
+};
 
 /// Why a multipart form was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,30 +57,6 @@ pub fn is_multipart(req: &HttpRequest) -> bool {
         })
 }
 
-/// The encryptor's output, shared with the loop that stores it.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Sink {
-    fn take(&self, at_least: usize) -> Option<Vec<u8>> {
-        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        (buf.len() >= at_least.max(1)).then(|| std::mem::take(&mut *buf))
-    }
-}
-
 /// What the form carried: its text fields, and the files already sealed
 /// and stored (pending until the report claims them).
 pub struct Received {
@@ -91,80 +65,36 @@ pub struct Received {
 }
 
 /// Forgets the files of a refused form.
-pub async fn discard(state: &web::Data<AppState>, files: &[AttachmentRef]) {
-    for f in files {
-        let database = state.db.clone();
-        let id = f.id.clone();
-        let _ =
-            web::block(move || database.write(|conn| crate::db::Attachment::discard(conn, &id)))
-                .await;
+async fn discard(state: &web::Data<AppState>, files: &[AttachmentRef]) {
+    upload::discard_all(&state.db, files).await;
+}
+
+impl From<SealError> for UploadError {
+    fn from(e: SealError) -> Self {
+        match e {
+            SealError::Broken => UploadError::Form(FormError::Broken),
+            SealError::FileTooLarge => UploadError::FileTooLarge,
+            SealError::TotalTooLarge => UploadError::TotalTooLarge,
+            other => {
+                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "an attached file could not be stored");
+                UploadError::Unavailable
+            }
+        }
     }
 }
 
 async fn seal_file(
     state: &web::Data<AppState>,
-    reporter: &age::x25519::Recipient,
+    reporter: &ReporterRecipient,
     field: &mut actix_multipart::Field,
     total: &mut u64,
 ) -> Result<(String, u64), UploadError> {
-    let mut upload = Upload::start(state)
-        .await
-        .map_err(|_| UploadError::Unavailable)?;
-    let sink = Sink::default();
-    let mut all: Vec<&dyn age::Recipient> = state
-        .recipients
-        .iter()
-        .map(|r| r as &dyn age::Recipient)
-        .collect();
-    all.push(reporter);
-    let sealed = async {
-        let encryptor = age::Encryptor::with_recipients(all.into_iter())
-            .map_err(|_| UploadError::Unavailable)?;
-        let mut writer = encryptor
-            .wrap_output(sink.clone())
-            .map_err(|_| UploadError::Unavailable)?;
-        let mut size = 0u64;
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| UploadError::Form(FormError::Broken))?;
-            size += chunk.len() as u64;
-            *total += chunk.len() as u64;
-            if size > state.limits.attachment_bytes {
-                return Err(UploadError::FileTooLarge);
-            }
-            if *total > state.limits.attachments_total_bytes {
-                return Err(UploadError::TotalTooLarge);
-            }
-            writer
-                .write_all(&chunk)
-                .map_err(|_| UploadError::Unavailable)?;
-            if let Some(out) = sink.take(CHUNK_BYTES) {
-                upload
-                    .push(&out)
-                    .await
-                    .map_err(|_| UploadError::Unavailable)?;
-            }
-        }
-        writer.finish().map_err(|_| UploadError::Unavailable)?;
-        if let Some(out) = sink.take(1) {
-            upload
-                .push(&out)
-                .await
-                .map_err(|_| UploadError::Unavailable)?;
-        }
-        Ok(size)
-    }
-    .await;
-    match sealed {
-        Ok(size) => upload
-            .finish(size)
-            .await
-            .map(|(id, _)| (id, size))
-            .map_err(|_| UploadError::Unavailable),
-        Err(e) => {
-            upload.discard().await;
-            Err(e)
-        }
-    }
+    let limits = FileLimits {
+        file_bytes: state.limits.attachment_bytes,
+        total_bytes: state.limits.attachments_total_bytes,
+        pending_until: state.clock.now() + state.limits.attachment_pending_secs,
+    };
+    Ok(upload::seal_stream(&state.db, &state.recipients, reporter, limits, field, total).await?)
 }
 
 /// Most parts a form may carry, files included: the report and message
@@ -221,7 +151,7 @@ pub async fn read(
     req: &HttpRequest,
     payload: web::Payload,
     state: &web::Data<AppState>,
-    reporter: Option<&age::x25519::Recipient>,
+    reporter: Option<&ReporterRecipient>,
 ) -> Result<Received, (UploadError, Vec<Field>)> {
     let limit = (state.limits.body_bytes as u64)
         .saturating_add(state.limits.attachments_total_bytes)
@@ -241,7 +171,7 @@ pub async fn read(
             UploadError::Form(super::form::broken(req))
         }
     };
-    let mut derived: Option<age::x25519::Recipient> = None;
+    let mut derived: Option<ReporterRecipient> = None;
     let mut parts = 0usize;
     let mut text_bytes = 0usize;
     let mut file_bytes = 0u64;
@@ -281,9 +211,9 @@ pub async fn read(
                     (None, Some(r)) => r,
                     (None, None) => {
                         let typed = Zeroizing::new(super::form::take(&received.fields, "token"));
-                        match crate::crypto::Token::parse(&typed) {
+                        match crypto::Token::parse(&typed) {
                             Ok(token) => &*derived
-                                .insert(crate::crypto::derive_from_token(&token).reply_recipient),
+                                .insert(ReporterRecipient::of(&crypto::derive_from_token(&token))),
                             Err(_) => {
                                 discard(state, &received.files).await;
                                 return Err((

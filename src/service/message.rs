@@ -1,0 +1,150 @@
+//! A reporter's message to the Secretary: sealed in the browser (the API)
+//! or by the server from a typed token (the no-JavaScript page), stored
+//! with the files it claims, and announced after a random delay.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{Budgets, Desk};
+use crate::{
+    crypto::{self, AgeCiphertext, EncryptError, ReporterRecipient},
+    db::{self, ClaimError, DbError, EntryKind, NewEntry},
+    domain::{AttachmentRef, CaseStatus},
+    i18n::Lang,
+};
+
+use super::{
+    case::Opened,
+    workflow::{apply as apply_step, Step, StepError, WorkflowError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("the case is closed")]
+    Closed,
+    #[error("the message is empty")]
+    Empty,
+    #[error("the message is too long")]
+    TooLong,
+    #[error("too many messages to this case this minute")]
+    Busy,
+    #[error("an attachment could not be claimed")]
+    Attachment(ClaimError),
+    #[error("the message could not be sealed")]
+    Seal(#[source] EncryptError),
+    #[error("the message could not be stored")]
+    Store(#[source] StepError),
+}
+
+impl From<StepError> for MessageError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Workflow(WorkflowError::Closed) => MessageError::Closed,
+            StepError::Claim(c) => MessageError::Attachment(c),
+            other => MessageError::Store(other),
+        }
+    }
+}
+
+impl From<DbError> for MessageError {
+    fn from(e: DbError) -> Self {
+        MessageError::Store(StepError::Db(e))
+    }
+}
+
+/// Stores a sealed message and claims its files, in one durable transaction.
+async fn store(
+    desk: Desk<'_>,
+    case_id: String,
+    sealed: AgeCiphertext,
+    attachments: Vec<String>,
+) -> Result<(), MessageError> {
+    let today = desk.clock.today();
+    let now = desk.clock.now();
+    let entry = NewEntry::later(&case_id, EntryKind::Message, today, sealed.into_bytes());
+    let notify_at = now + crate::notify::random_delay(desk.notify_max_delay);
+    let max_total = desk.attachments_total;
+    desk.db
+        .run_write(move |conn| -> Result<(), StepError> {
+            apply_step(conn, &case_id, Step::Message(entry, notify_at), today, now)?;
+            db::Attachment::claim(conn, &attachments, &case_id, now, max_total)?;
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// A message sealed in the reporter's browser, for a case already found.
+pub async fn add_sealed(
+    desk: Desk<'_>,
+    budgets: Arc<dyn Budgets>,
+    case_id: String,
+    sealed: AgeCiphertext,
+    attachments: Vec<String>,
+) -> Result<(), MessageError> {
+    if !budgets.message(desk.clock.now(), &case_id) {
+        return Err(MessageError::Busy);
+    }
+    store(desk, case_id, sealed, attachments).await
+}
+
+/// A message typed without JavaScript, sealed here for the Secretary and
+/// the reporter, with the files already sealed as they streamed in.
+pub async fn write(
+    desk: Desk<'_>,
+    budgets: Arc<dyn Budgets>,
+    opened: &Opened,
+    body: &str,
+    files: &[AttachmentRef],
+    lang: Lang,
+    max_chars: usize,
+) -> Result<(), MessageError> {
+    let text = body.trim();
+    if opened.case.status == CaseStatus::Closed {
+        return Err(MessageError::Closed);
+    }
+    if text.is_empty() {
+        return Err(MessageError::Empty);
+    }
+    if text.chars().count() > max_chars {
+        return Err(MessageError::TooLong);
+    }
+    if !budgets.message(desk.clock.now(), &opened.case.row.id) {
+        return Err(MessageError::Busy);
+    }
+    let reporter = ReporterRecipient::of(&opened.derived);
+    let sealed = seal(desk, &reporter, lang, text, files).map_err(MessageError::Seal)?;
+    let ids = files.iter().map(|f| f.id.clone()).collect();
+    store(desk, opened.case.row.id.clone(), sealed, ids).await
+}
+
+/// Seals a reporter's message for the Secretary and the reporter.
+fn seal(
+    desk: Desk<'_>,
+    reporter: &ReporterRecipient,
+    lang: Lang,
+    body: &str,
+    attachments: &[AttachmentRef],
+) -> Result<AgeCiphertext, EncryptError> {
+    #[derive(Serialize)]
+    struct Message<'a> {
+        v: u8,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        lang: &'a str,
+        body: &'a str,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        attachments: &'a [AttachmentRef],
+    }
+    // Measured, then written once into a buffer of its padded size.
+    let json = crate::domain::to_padded_json(&Message {
+        v: 1,
+        kind: "message",
+        lang: lang.code(),
+        body,
+        attachments,
+    });
+    let padded = crypto::pad(json);
+    crypto::seal_for_case(desk.recipients, reporter, &padded)
+}

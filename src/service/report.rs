@@ -1,0 +1,131 @@
+//! Submitting a report: seal it (or take it sealed by the browser), store
+//! it with the files it claims, and hand back the receipt.
+
+use chrono::NaiveDate;
+use secrecy::SecretString;
+
+use super::Desk;
+use crate::{
+    crypto::{self, AgeCiphertext, EncryptError, Locator, ReporterRecipient, Token},
+    db::{Attachment, Case, ClaimError, ClaimErrorOr, DbError, NewCase, NewEntry, Outbox},
+    domain::{deadlines, Deadlines, ReportDraft},
+    i18n::Lang,
+};
+
+/// The dates of a stored case, for the receipt.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored {
+    pub received_on: NaiveDate,
+    pub deadlines: Deadlines,
+}
+
+/// What the reporter of the no-JavaScript path is shown.
+pub struct Receipt {
+    pub token: SecretString,
+    pub stored: Stored,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the report could not be encrypted")]
+    Encrypt(#[from] EncryptError),
+    #[error("a case already has this locator")]
+    Duplicate,
+    #[error("the report could not be stored")]
+    Store(#[source] DbError),
+    #[error("an attachment could not be claimed")]
+    Attachment(#[from] ClaimError),
+}
+
+impl From<diesel::result::Error> for SubmitError {
+    fn from(e: diesel::result::Error) -> Self {
+        SubmitError::from(DbError::Query(e))
+    }
+}
+
+impl From<ClaimErrorOr> for SubmitError {
+    fn from(e: ClaimErrorOr) -> Self {
+        match e {
+            ClaimErrorOr::Claim(c) => SubmitError::Attachment(c),
+            ClaimErrorOr::Query(q) => q.into(),
+        }
+    }
+}
+
+impl From<DbError> for SubmitError {
+    fn from(e: DbError) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                SubmitError::Duplicate
+            }
+            other => SubmitError::Store(other),
+        }
+    }
+}
+
+/// A report sealed in the browser, as the API receives it.
+pub struct SealedReport {
+    pub locator: Locator,
+    pub reporter: ReporterRecipient,
+    pub report: AgeCiphertext,
+    /// Files uploaded beforehand, claimed by the report in its transaction.
+    pub attachments: Vec<String>,
+}
+
+/// Stores a case whose report is already sealed, claims its files, and
+/// tells the Secretary (after a random delay), all in one transaction:
+/// when this returns `Ok`, the commit is durable.
+pub async fn store_sealed(desk: Desk<'_>, sealed: SealedReport) -> Result<Stored, SubmitError> {
+    let today = desk.clock.today();
+    let due = deadlines(today, None);
+    let case = NewCase::received(&sealed.locator, sealed.reporter.to_string(), today, due);
+    let entry = NewEntry::report(&case, sealed.report.into_bytes());
+    let now = desk.clock.now();
+    let notify_at = now + crate::notify::random_delay(desk.notify_max_delay);
+    let (ids, max_total) = (sealed.attachments, desk.attachments_total);
+    desk.db
+        .run_write(move |conn| -> Result<(), SubmitError> {
+            Case::insert_with_report(conn, &case, &entry)?;
+            Attachment::claim(conn, &ids, &case.id, now, max_total)?;
+            Outbox::announce(conn, notify_at)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Stored {
+        received_on: today,
+        deadlines: due,
+    })
+}
+
+/// The no-JavaScript path: the server made the token (before any attached
+/// file, which is sealed to its `R` too), encrypts the report exactly as the
+/// browser would have, stores it with its files, and hands the token back
+/// for the receipt only. Plaintext buffers are zeroized as they drop.
+pub async fn seal_and_store(
+    desk: Desk<'_>,
+    token: Token,
+    draft: ReportDraft,
+    lang: Lang,
+) -> Result<Receipt, SubmitError> {
+    let recipients = desk.recipients.clone();
+    let sealed = crate::blocking::run(move || {
+        let derived = crypto::derive_from_token(&token);
+        let reporter = ReporterRecipient::of(&derived);
+        let padded = crypto::pad(draft.to_json(lang.code()));
+        let report = crypto::seal_for_case(&recipients, &reporter, &padded)?;
+        drop(padded);
+        let sealed = SealedReport {
+            locator: derived.locator,
+            reporter,
+            report,
+            attachments: draft.attachment_ids(),
+        };
+        Ok::<_, SubmitError>((token.display(), sealed))
+    })
+    .await
+    .map_err(|_| SubmitError::Store(DbError::Blocking))?;
+    let (token, sealed) = sealed?;
+    let stored = store_sealed(desk, sealed).await?;
+    Ok(Receipt { token, stored })
+}

@@ -1,0 +1,236 @@
+//! `/{lang}/report`: the report form without JavaScript, and its receipt.
+//! The server draws the token, seals the attached files as they stream in
+//! and the report once it is read, and forgets the token once the receipt
+//! is rendered.
+
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use secrecy::ExposeSecret;
+
+use crate::{
+    crypto::{self, ReporterRecipient, Token},
+    db::ClaimError,
+    domain::{ReportDraft, ReportError, ReportFields},
+    i18n::Lang,
+    service::{
+        report::{self, SubmitError},
+        upload,
+    },
+    web::{
+        form::{self, FormError},
+        pages::{self, Layout, ReceiptPage, ReportPage},
+        request::{form_error_status, lang_of, not_found, read_form},
+        upload_form::{self, UploadError},
+        AppState,
+    },
+};
+
+/// Why the report form is shown again, with what was typed.
+#[derive(Debug)]
+enum Refusal {
+    /// The body could not be read as a form.
+    Form(FormError),
+    /// The form with files could not be read, or a file was refused.
+    Upload(UploadError),
+    /// A field is missing or wrong; `files` when files must be chosen again.
+    Draft { error: ReportError, files: bool },
+    /// The files could not be claimed by the report.
+    Attachments(ClaimError),
+    /// The report could not be sealed or stored (its cause is logged).
+    Unavailable,
+}
+
+impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Form(e) => form_error_status(*e),
+            Refusal::Upload(e) => e.status(),
+            Refusal::Draft { .. } => StatusCode::BAD_REQUEST,
+            Refusal::Attachments(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn message_key(&self) -> &'static str {
+        match self {
+            Refusal::Form(e) => e.message_key(),
+            Refusal::Upload(e) => e.message_key(),
+            Refusal::Draft {
+                error,
+                files: false,
+            } => error.message_key(),
+            Refusal::Draft { error, files: true } => error.message_key_with_files(),
+            Refusal::Attachments(ClaimError::TooLarge) => "error-attachments-too-large",
+            Refusal::Attachments(ClaimError::Unknown) | Refusal::Unavailable => "error-internal",
+        }
+    }
+}
+
+impl From<SubmitError> for Refusal {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Attachment(c) => Refusal::Attachments(c),
+            other => {
+                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "report could not be stored");
+                Refusal::Unavailable
+            }
+        }
+    }
+}
+
+fn report_page(
+    state: &AppState,
+    lang: Lang,
+    fields: &ReportFields,
+    refusal: Option<Refusal>,
+) -> HttpResponse {
+    pages::render(
+        refusal.as_ref().map_or(StatusCode::OK, Refusal::status),
+        &ReportPage {
+            l: Layout::new(state, lang, "report"),
+            categories: state.categories.iter().collect(),
+            fields,
+            error: refusal.as_ref().map(Refusal::message_key),
+            max_description: state.limits.description_chars,
+            max_field: state.limits.field_chars,
+            max_file: state.limits.attachment_bytes,
+            max_total: state.limits.attachments_total_bytes,
+        },
+    )
+}
+
+fn fields_of(parsed: &[form::Field]) -> ReportFields {
+    ReportFields {
+        category: form::take(parsed, "category"),
+        description: form::take(parsed, "description"),
+        period: form::take(parsed, "period"),
+        place: form::take(parsed, "place"),
+        persons: form::take(parsed, "persons"),
+        evidence: form::take(parsed, "evidence"),
+        privacy_ack: form::take(parsed, "privacy_ack"),
+    }
+}
+
+/// `GET /{lang}/report`.
+pub async fn report_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    report_page(&state, lang, &ReportFields::default(), None)
+}
+
+/// `POST /{lang}/report`: a report from a browser without JavaScript.
+pub async fn report_submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(lang) = lang_of(&req) else {
+        return not_found(req, state).await;
+    };
+    // The token is drawn first: attached files are sealed to its R as they
+    // stream in, before the report itself.
+    let token = Token::generate();
+    let reporter = ReporterRecipient::of(&crypto::derive_from_token(&token));
+    let (parsed, files) = if upload_form::is_multipart(&req) {
+        match upload_form::read(&req, payload, &state, Some(&reporter)).await {
+            Ok(received) => (received.fields, received.files),
+            Err((e, fields)) => {
+                return report_page(&state, lang, &fields_of(&fields), Some(Refusal::Upload(e)))
+            }
+        }
+    } else {
+        match read_form(&req, payload, state.limits.body_bytes).await {
+            Ok(parsed) => (parsed, Vec::new()),
+            // Not logged: a line would date the attempt; the request
+            // counts already show refusals.
+            Err(e) => {
+                return report_page(
+                    &state,
+                    lang,
+                    &ReportFields::default(),
+                    Some(Refusal::Form(e)),
+                )
+            }
+        }
+    };
+    let fields = fields_of(&parsed);
+    drop(parsed);
+    let draft = match ReportDraft::parse(
+        &fields,
+        &state.categories,
+        state.limits.description_chars,
+        state.limits.field_chars,
+    ) {
+        Ok(draft) => draft.with_attachments(files),
+        Err(error) => {
+            upload::discard_all(&state.db, &files).await;
+            let refusal = Refusal::Draft {
+                error,
+                files: !files.is_empty(),
+            };
+            return report_page(&state, lang, &fields, Some(refusal));
+        }
+    };
+    let attached = draft.attachment_refs();
+    match report::seal_and_store(state.desk(), token, draft, lang).await {
+        Ok(receipt) => {
+            drop(fields);
+            pages::render(
+                StatusCode::OK,
+                &ReceiptPage {
+                    l: Layout::new(&state, lang, "report"),
+                    token: receipt.token.expose_secret(),
+                    received_on: receipt.stored.received_on,
+                    ack_due: receipt.stored.deadlines.ack_due,
+                    feedback_due: receipt.stored.deadlines.feedback_due,
+                },
+            )
+        }
+        Err(e) => {
+            upload::discard_all(&state.db, &attached).await;
+            report_page(&state, lang, &fields, Some(e.into()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_report_form_refusal_has_its_status_and_a_translated_reason() {
+        let i18n = crate::i18n::I18n::load().unwrap_or_else(|e| panic!("{e}"));
+        let table = [
+            (Refusal::Form(FormError::NotAForm), 415),
+            (Refusal::Form(FormError::TimedOut), 408),
+            (Refusal::Upload(UploadError::TotalTooLarge), 413),
+            (Refusal::Upload(UploadError::Unavailable), 503),
+            (
+                Refusal::Draft {
+                    error: ReportError::EmptyDescription,
+                    files: false,
+                },
+                400,
+            ),
+            (
+                Refusal::Draft {
+                    error: ReportError::PrivacyNotConfirmed,
+                    files: true,
+                },
+                400,
+            ),
+            (Refusal::Attachments(ClaimError::TooLarge), 413),
+            (Refusal::Attachments(ClaimError::Unknown), 413),
+            (Refusal::Unavailable, 503),
+        ];
+        for (refusal, status) in table {
+            assert_eq!(refusal.status().as_u16(), status, "{refusal:?}");
+            for lang in [Lang::Fr, Lang::En] {
+                assert!(
+                    i18n.has(lang, refusal.message_key()),
+                    "{refusal:?} in {lang:?}"
+                );
+            }
+        }
+    }
+}
