@@ -8,7 +8,7 @@ use vigie::{
     db::Attachment,
 };
 
-use crate::helpers::{seal_file, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{require_tool, seal_file, spawn_app, spawn_app_with, TestApp};
 
 fn sample(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
@@ -77,11 +77,7 @@ async fn a_file_uploaded_in_chunks_is_claimed_exported_decrypted_and_downloaded_
         .unwrap_or_default();
     let exported = std::fs::read(case_dir.join(format!("attachment-{id}.age"))).unwrap_or_default();
     assert_eq!(exported, sealed, "exported byte for byte");
-    if Command::new("age")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    if require_tool("age") {
         let o = Command::new("age")
             .arg("-d")
             .arg("-i")

@@ -564,3 +564,30 @@ impl TestApp {
         })
     }
 }
+
+/// Whether a stock tool or service a test needs is here: `age` (the stock
+/// command, for interoperability) or `aiosmtpd` (the SMTP test server). When
+/// it is missing the test fails if the `CI` variable is set, and otherwise
+/// prints a SKIPPED line and gets `false`, so that it can return early.
+pub fn require_tool(tool: &str) -> bool {
+    let (program, args, install): (&str, &[&str], &str) = match tool {
+        "age" => ("age", &["--version"], "Debian package `age`"),
+        "aiosmtpd" => (
+            "python3",
+            &["-c", "import aiosmtpd"],
+            "python3 -m pip install aiosmtpd",
+        ),
+        other => panic!("require_tool does not know how to look for {other}"),
+    };
+    let found = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{tool} is required in CI ({install})");
+        }
+        eprintln!("SKIPPED: {tool} is not installed here ({install})");
+    }
+    found
+}
