@@ -591,3 +591,90 @@ pub fn require_tool(tool: &str) -> bool {
     }
     found
 }
+
+/// The real `vigie serve` binary, started on a free port, with its log
+/// (stdout and stderr) collected line by line. Killed when dropped.
+pub struct ServerProcess {
+    pub address: String,
+    child: std::process::Child,
+    log: Arc<std::sync::Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts `vigie serve` with the settings' folders and recipients, the
+    /// test database and the log level given; returns once it listens.
+    pub fn start(settings: &Settings, db: &TestDb, level: &str) -> ServerProcess {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("VIGIE_") {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd
+            .arg("serve")
+            .env("VIGIE_LISTEN", "127.0.0.1:0")
+            .env("VIGIE_DATA_DIR", &settings.data_dir)
+            .env("VIGIE_RECIPIENTS_FILE", &settings.recipients_file)
+            .env("VIGIE_DATABASE_URL", db.url())
+            .env("VIGIE_LOG", level)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<u16>();
+        let streams = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ];
+        for stream in streams.into_iter().flatten() {
+            let (log, tx) = (log.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if let Some(port) = line
+                        .split("port=")
+                        .nth(1)
+                        .and_then(|p| p.split_whitespace().next())
+                        .and_then(|p| p.parse::<u16>().ok())
+                    {
+                        let _ = tx.send(port);
+                    }
+                    if let Ok(mut log) = log.lock() {
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                }
+            });
+        }
+        let port = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the server did not start"));
+        ServerProcess {
+            address: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        }
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -10,6 +10,7 @@ mod helpers;
 mod hostile;
 mod logs;
 mod mail;
+mod outage;
 mod report;
 mod retention;
 mod security;
