@@ -152,6 +152,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = TestDb::fresh(dir.path());
+    spawn_app_on(dir, db, change).await
+}
+
+/// A test app on a database the test prepared itself, in `dir`.
+pub async fn spawn_app_on(dir: TempDir, db: TestDb, change: impl FnOnce(&mut Settings)) -> TestApp {
     let (mut settings, identity_path, identities) = test_settings(dir.path(), &db);
     change(&mut settings);
     let clock = Arc::new(ManualClock::at(

@@ -10,6 +10,7 @@ mod helpers;
 mod hostile;
 mod logs;
 mod mail;
+mod migrations;
 mod outage;
 mod report;
 mod retention;
