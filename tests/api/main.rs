@@ -14,6 +14,7 @@ mod migrations;
 mod outage;
 mod report;
 mod retention;
+mod retention_boundary;
 mod security;
 mod storage;
 mod upload;
