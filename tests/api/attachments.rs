@@ -8,7 +8,7 @@ use vigie::{
     db::Attachment,
 };
 
-use crate::helpers::{require_tool, seal_file, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{require_tool, seal_file, spawn_app, spawn_app_with, ServerProcess, TestApp};
 
 fn sample(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
@@ -258,45 +258,11 @@ async fn a_report_can_only_claim_fresh_uploads_within_the_total_limit() {
 }
 
 /// Starts the real binary on `settings`; returns the child and its port.
-fn start_server(settings: &vigie::config::Settings, db_url: &str) -> (std::process::Child, u16) {
-    use std::io::BufRead;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("VIGIE_") {
-            cmd.env_remove(key);
-        }
-    }
-    let mut child = cmd
-        .arg("serve")
-        .env("VIGIE_LISTEN", "127.0.0.1:0")
-        .env("VIGIE_DATA_DIR", &settings.data_dir)
-        .env("VIGIE_RECIPIENTS_FILE", &settings.recipients_file)
-        .env("VIGIE_DATABASE_URL", db_url)
-        .env("VIGIE_ATTACHMENT_PENDING_SECS", "1")
-        .env("VIGIE_NOTIFY_POLL_MILLIS", "50")
-        .env("VIGIE_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let mut port = 0;
-    for line in std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-    {
-        if let Some(p) = line.split("port=").nth(1) {
-            port = p
-                .split_whitespace()
-                .next()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            break;
-        }
-    }
-    assert!(port > 0, "the server did not start");
-    (child, port)
-}
+/// Unclaimed uploads swept after a second, by a worker that polls often.
+const PENDING_FAST: [(&str, &str); 2] = [
+    ("VIGIE_ATTACHMENT_PENDING_SECS", "1"),
+    ("VIGIE_NOTIFY_POLL_MILLIS", "50"),
+];
 
 #[tokio::test]
 async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_restart() {
@@ -309,7 +275,8 @@ async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_rest
     let r = crypto::derive_from_token(&Token::generate()).reply_recipient;
     let sealed = seal_file(&recipients, &r, &sample(4 * 1024 * 1024));
 
-    let (mut server, port) = start_server(&settings, &db.url());
+    let server = ServerProcess::start_with(&settings, &db, "info", &PENDING_FAST);
+    let port = server.port;
     let database = vigie::db::connect(&settings.database().unwrap_or_else(|e| panic!("{e}")), 1)
         .unwrap_or_else(|e| panic!("{e}"));
     let counts = || {
@@ -338,12 +305,11 @@ async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_rest
         counts().2 >= 1,
         "chunks were being stored when the server died"
     );
-    server.kill().unwrap_or_else(|e| panic!("{e}"));
-    let _ = server.wait();
+    server.stop();
     drop(stream);
 
     // Restarted: the half upload is swept, nothing else exists.
-    let (mut server, _) = start_server(&settings, &db.url());
+    let server = ServerProcess::start_with(&settings, &db, "info", &PENDING_FAST);
     let started = std::time::Instant::now();
     while counts() != (0, 0, 0) && started.elapsed() < std::time::Duration::from_secs(10) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -355,8 +321,7 @@ async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_rest
         0,
         "no half case"
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    server.stop();
 }
 
 #[tokio::test]

@@ -601,14 +601,27 @@ pub fn require_tool(tool: &str) -> bool {
 /// (stdout and stderr) collected line by line. Killed when dropped.
 pub struct ServerProcess {
     pub address: String,
+    pub port: u16,
     child: std::process::Child,
     log: Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ServerProcess {
     /// Starts `vigie serve` with the settings' folders and recipients, the
     /// test database and the log level given; returns once it listens.
     pub fn start(settings: &Settings, db: &TestDb, level: &str) -> ServerProcess {
+        ServerProcess::start_with(settings, db, level, &[])
+    }
+
+    /// The same, with more environment variables (`VIGIE_…` settings,
+    /// `RUST_LOG`). No other `VIGIE_` variable of the test's own is passed on.
+    pub fn start_with(
+        settings: &Settings,
+        db: &TestDb,
+        level: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"));
         for (key, _) in std::env::vars() {
@@ -623,6 +636,7 @@ impl ServerProcess {
             .env("VIGIE_RECIPIENTS_FILE", &settings.recipients_file)
             .env("VIGIE_DATABASE_URL", db.url())
             .env("VIGIE_LOG", level)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -639,9 +653,10 @@ impl ServerProcess {
                 .take()
                 .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ];
+        let mut readers = Vec::new();
         for stream in streams.into_iter().flatten() {
             let (log, tx) = (log.clone(), tx.clone());
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in std::io::BufReader::new(stream)
                     .lines()
                     .map_while(Result::ok)
@@ -659,21 +674,39 @@ impl ServerProcess {
                         log.push('\n');
                     }
                 }
-            });
+            }));
         }
-        let port = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("the server did not start"));
-        ServerProcess {
-            address: format!("http://127.0.0.1:{port}"),
+        let port = rx.recv_timeout(std::time::Duration::from_secs(30));
+        let mut server = ServerProcess {
+            address: String::new(),
+            port: 0,
             child,
             log,
+            readers,
+        };
+        match port {
+            Ok(port) => {
+                server.address = format!("http://127.0.0.1:{port}");
+                server.port = port;
+                server
+            }
+            Err(_) => panic!("the server did not start:\n{}", server.stop()),
         }
     }
 
     /// What the server has logged so far.
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Kills the server and returns everything it logged.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        self.log()
     }
 }
 
