@@ -284,6 +284,24 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Reverts every applied migration, newest first, with their `down.sql`:
+/// for the test that runs them down and up again. Returns how many ran.
+pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    let n = match conn {
+        DbConnection::Sqlite(c) => c
+            .revert_all_migrations(SQLITE_MIGRATIONS)
+            .map_err(err)?
+            .len(),
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(c) => c
+            .revert_all_migrations(POSTGRES_MIGRATIONS)
+            .map_err(err)?
+            .len(),
+    };
+    Ok(n)
+}
+
 /// Migrations embedded in this binary that the database has not applied yet.
 pub fn pending_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
     let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());

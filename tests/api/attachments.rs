@@ -3,98 +3,19 @@
 
 use std::{io::Write, process::Command};
 
-use base64::Engine;
-use serde_json::{json, Value};
 use vigie::{
-    crypto::{self, Recipients, Token},
+    crypto::{self, Token},
     db::Attachment,
 };
-use zeroize::Zeroizing;
 
-use crate::{
-    helpers::{spawn_app, spawn_app_with, TestApp},
-    workspace::{login, page},
-};
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-pub fn seal_file(
-    recipients: &[age::x25519::Recipient],
-    reporter: &age::x25519::Recipient,
-    bytes: &[u8],
-) -> Vec<u8> {
-    let mut all: Vec<&dyn age::Recipient> = recipients
-        .iter()
-        .map(|r| r as &dyn age::Recipient)
-        .collect();
-    all.push(reporter);
-    let encryptor =
-        age::Encryptor::with_recipients(all.into_iter()).unwrap_or_else(|e| panic!("{e}"));
-    let mut out = Vec::new();
-    let mut w = encryptor
-        .wrap_output(&mut out)
-        .unwrap_or_else(|e| panic!("{e}"));
-    w.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
-    w.finish().unwrap_or_else(|e| panic!("{e}"));
-    out
-}
+use crate::helpers::{require_tool, seal_file, spawn_app, spawn_app_with, ServerProcess, TestApp};
 
 fn sample(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
-pub async fn upload(app: &TestApp, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-    let res = app
-        .client
-        .post(format!("{}/api/v1/attachments", app.address))
-        .header("Content-Type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 fn counts(app: &TestApp) -> (i64, i64, i64) {
     Attachment::counts(&mut app.conn()).unwrap_or((-1, -1, -1))
-}
-
-/// A report naming attachments, sealed as the browser would.
-pub fn report_body(app: &TestApp, token: &Token, attachments: &[(String, &str, usize)]) -> Value {
-    let derived = crypto::derive_from_token(token);
-    let listed: Vec<Value> = attachments
-        .iter()
-        .map(|(id, name, size)| json!({"id": id, "name": name, "type": "application/pdf", "size": size}))
-        .collect();
-    let plain = json!({"v": 1, "type": "report", "lang": "fr", "category": "funds", "description": "Voir les pièces jointes", "attachments": listed});
-    let padded = crypto::pad(Zeroizing::new(plain.to_string().into_bytes()));
-    let sealed = crypto::encrypt_for_case(
-        &Recipients::new(app.recipients.clone()),
-        &derived.reply_recipient,
-        &padded,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    json!({
-        "ciphertext": B64.encode(sealed.as_bytes()),
-        "lookup": hex::encode(*derived.lookup),
-        "recipient": derived.reply_recipient.to_string(),
-        "privacy_acknowledged": true,
-        "attachments": attachments.iter().map(|a| a.0.clone()).collect::<Vec<_>>(),
-    })
-}
-
-pub async fn post_report(app: &TestApp, body: &Value) -> (u16, Value) {
-    let res = app
-        .client
-        .post(format!("{}/api/v1/reports", app.address))
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]
@@ -104,26 +25,23 @@ async fn a_file_uploaded_in_chunks_is_claimed_exported_decrypted_and_downloaded_
     let r = crypto::derive_from_token(&token).reply_recipient;
     let original = sample(3 * 1024 * 1024 + 12345);
     let sealed = seal_file(&app.recipients, &r, &original);
-    let (status, up) = upload(&app, "application/octet-stream", sealed.clone()).await;
+    let (status, up) = app.upload("application/octet-stream", sealed.clone()).await;
     assert_eq!(status, 201, "{up}");
     let id = up["id"].as_str().unwrap_or_default().to_string();
     assert_eq!(up["size"].as_u64(), Some(sealed.len() as u64));
     assert_eq!(counts(&app), (1, 1, 4), "pending, in 1 MiB chunks");
 
-    let (status, answer) = post_report(
-        &app,
-        &report_body(
-            &app,
+    let (status, answer) = app
+        .submit_report_js(&app.report_with_attachments(
             &token,
             &[(id.clone(), "relevé bancaire.pdf", original.len())],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, 201, "{answer}");
     assert_eq!(counts(&app), (1, 0, 4), "claimed by the case");
 
     // The Secretary downloads exactly what was uploaded; nobody else can.
-    let s = login(&app).await;
+    let s = app.login().await;
     let case = vigie::db::Case::find_by_locator(
         &mut app.conn(),
         &crypto::derive_from_token(&token).locator,
@@ -133,11 +51,11 @@ async fn a_file_uploaded_in_chunks_is_claimed_exported_decrypted_and_downloaded_
     .map(|c| c.row.id)
     .unwrap_or_default();
     let path = format!("/api/v1/secretary/cases/{case}/attachments/{id}");
-    let res = page(&app, Some(&s), &path).await;
+    let res = s.page(&path).await;
     assert_eq!(res.status().as_u16(), 200);
     let downloaded = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
     assert_eq!(downloaded, sealed);
-    assert_eq!(page(&app, None, &path).await.status().as_u16(), 401);
+    assert_eq!(app.get(&path).await.status().as_u16(), 401);
 
     // Export, then the stock age command and vigie decrypt recover the file.
     let out = app.dir.path().join("export");
@@ -159,11 +77,7 @@ async fn a_file_uploaded_in_chunks_is_claimed_exported_decrypted_and_downloaded_
         .unwrap_or_default();
     let exported = std::fs::read(case_dir.join(format!("attachment-{id}.age"))).unwrap_or_default();
     assert_eq!(exported, sealed, "exported byte for byte");
-    if Command::new("age")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    if require_tool("age") {
         let o = Command::new("age")
             .arg("-d")
             .arg("-i")
@@ -265,7 +179,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
         ),
     ];
     for (what, content_type, body, status, code) in cases {
-        let (got, p) = upload(&app, content_type, body).await;
+        let (got, p) = app.upload(content_type, body).await;
         assert_eq!((got, p["error"].as_str()), (status, Some(code)), "{what}");
         assert!(!p["message"].as_str().unwrap_or_default().is_empty());
         assert_eq!(counts(&app), (0, 0, 0), "{what}: nothing left behind");
@@ -284,12 +198,12 @@ async fn a_report_can_only_claim_fresh_uploads_within_the_total_limit() {
     let r = crypto::derive_from_token(&token).reply_recipient;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let (status, up) = upload(
-            &app,
-            "application/octet-stream",
-            seal_file(&app.recipients, &r, &sample(200_000)),
-        )
-        .await;
+        let (status, up) = app
+            .upload(
+                "application/octet-stream",
+                seal_file(&app.recipients, &r, &sample(200_000)),
+            )
+            .await;
         assert_eq!(status, 201);
         ids.push(up["id"].as_str().unwrap_or_default().to_string());
     }
@@ -297,13 +211,17 @@ async fn a_report_can_only_claim_fresh_uploads_within_the_total_limit() {
         .iter()
         .map(|id| (id.clone(), "a.pdf", 200_000))
         .collect();
-    let (status, p) = post_report(&app, &report_body(&app, &token, &both)).await;
+    let (status, p) = app
+        .submit_report_js(&app.report_with_attachments(&token, &both))
+        .await;
     assert_eq!(
         (status, p["error"].as_str()),
         (400, Some("attachments-too-large"))
     );
     let unknown = vec![("00000000-0000-4000-8000-000000000000".to_string(), "x", 1)];
-    let (status, p) = post_report(&app, &report_body(&app, &Token::generate(), &unknown)).await;
+    let (status, p) = app
+        .submit_report_js(&app.report_with_attachments(&Token::generate(), &unknown))
+        .await;
     assert_eq!(
         (status, p["error"].as_str()),
         (400, Some("attachment-unknown"))
@@ -312,10 +230,14 @@ async fn a_report_can_only_claim_fresh_uploads_within_the_total_limit() {
 
     let one = vec![(ids[0].clone(), "a.pdf", 200_000)];
     assert_eq!(
-        post_report(&app, &report_body(&app, &token, &one)).await.0,
+        app.submit_report_js(&app.report_with_attachments(&token, &one))
+            .await
+            .0,
         201
     );
-    let (status, p) = post_report(&app, &report_body(&app, &Token::generate(), &one)).await;
+    let (status, p) = app
+        .submit_report_js(&app.report_with_attachments(&Token::generate(), &one))
+        .await;
     assert_eq!(
         (status, p["error"].as_str()),
         (400, Some("attachment-unknown")),
@@ -336,45 +258,11 @@ async fn a_report_can_only_claim_fresh_uploads_within_the_total_limit() {
 }
 
 /// Starts the real binary on `settings`; returns the child and its port.
-fn start_server(settings: &vigie::config::Settings, db_url: &str) -> (std::process::Child, u16) {
-    use std::io::BufRead;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("VIGIE_") {
-            cmd.env_remove(key);
-        }
-    }
-    let mut child = cmd
-        .arg("serve")
-        .env("VIGIE_LISTEN", "127.0.0.1:0")
-        .env("VIGIE_DATA_DIR", &settings.data_dir)
-        .env("VIGIE_RECIPIENTS_FILE", &settings.recipients_file)
-        .env("VIGIE_DATABASE_URL", db_url)
-        .env("VIGIE_ATTACHMENT_PENDING_SECS", "1")
-        .env("VIGIE_NOTIFY_POLL_MILLIS", "50")
-        .env("VIGIE_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let mut port = 0;
-    for line in std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-    {
-        if let Some(p) = line.split("port=").nth(1) {
-            port = p
-                .split_whitespace()
-                .next()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            break;
-        }
-    }
-    assert!(port > 0, "the server did not start");
-    (child, port)
-}
+/// Unclaimed uploads swept after a second, by a worker that polls often.
+const PENDING_FAST: [(&str, &str); 2] = [
+    ("VIGIE_ATTACHMENT_PENDING_SECS", "1"),
+    ("VIGIE_NOTIFY_POLL_MILLIS", "50"),
+];
 
 #[tokio::test]
 async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_restart() {
@@ -387,7 +275,8 @@ async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_rest
     let r = crypto::derive_from_token(&Token::generate()).reply_recipient;
     let sealed = seal_file(&recipients, &r, &sample(4 * 1024 * 1024));
 
-    let (mut server, port) = start_server(&settings, &db.url());
+    let server = ServerProcess::start_with(&settings, &db, "info", &PENDING_FAST);
+    let port = server.port;
     let database = vigie::db::connect(&settings.database().unwrap_or_else(|e| panic!("{e}")), 1)
         .unwrap_or_else(|e| panic!("{e}"));
     let counts = || {
@@ -416,12 +305,11 @@ async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_rest
         counts().2 >= 1,
         "chunks were being stored when the server died"
     );
-    server.kill().unwrap_or_else(|e| panic!("{e}"));
-    let _ = server.wait();
+    server.stop();
     drop(stream);
 
     // Restarted: the half upload is swept, nothing else exists.
-    let (mut server, _) = start_server(&settings, &db.url());
+    let server = ServerProcess::start_with(&settings, &db, "info", &PENDING_FAST);
     let started = std::time::Instant::now();
     while counts() != (0, 0, 0) && started.elapsed() < std::time::Duration::from_secs(10) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -433,8 +321,7 @@ async fn a_server_killed_mid_upload_leaves_no_half_case_and_no_orphan_after_rest
         0,
         "no half case"
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    server.stop();
 }
 
 #[tokio::test]
@@ -444,14 +331,14 @@ async fn two_reports_claiming_one_upload_at_the_same_moment_leave_exactly_one_wi
         let token = Token::generate();
         let r = crypto::derive_from_token(&token).reply_recipient;
         let sealed = seal_file(&app.recipients, &r, &sample(4096 + round));
-        let (status, up) = upload(&app, "application/octet-stream", sealed).await;
+        let (status, up) = app.upload("application/octet-stream", sealed).await;
         assert_eq!(status, 201, "{up}");
         let id = up["id"].as_str().unwrap_or_default().to_string();
-        let first = report_body(&app, &token, &[(id.clone(), "a.pdf", 4096 + round)]);
+        let first = app.report_with_attachments(&token, &[(id.clone(), "a.pdf", 4096 + round)]);
         let other = Token::generate();
-        let second = report_body(&app, &other, &[(id.clone(), "b.pdf", 4096 + round)]);
+        let second = app.report_with_attachments(&other, &[(id.clone(), "b.pdf", 4096 + round)]);
         let ((s1, a1), (s2, a2)) =
-            tokio::join!(post_report(&app, &first), post_report(&app, &second));
+            tokio::join!(app.submit_report_js(&first), app.submit_report_js(&second));
         let mut statuses = [s1, s2];
         statuses.sort();
         assert_eq!(statuses[0], 201, "round {round}: {a1} {a2}");

@@ -39,18 +39,7 @@ fn stderr(o: &Output) -> String {
 
 /// The stock `age` command: required in CI, skipped (saying so) elsewhere.
 fn stock_age() -> Option<&'static str> {
-    let found = Command::new("age")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some("age");
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("the stock `age` command is required in CI (Debian package `age`)");
-    }
-    eprintln!("SKIPPED: the stock `age` command is not installed (Debian package `age`)");
-    None
+    crate::helpers::require_tool("age").then_some("age")
 }
 
 fn case_dirs(out: &Path) -> Vec<std::path::PathBuf> {

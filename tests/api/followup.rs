@@ -2,17 +2,13 @@
 
 use base64::Engine;
 use secrecy::ExposeSecret;
-use serde_json::{json, Value};
+use serde_json::json;
 use vigie::{
-    crypto::{self, Recipients, Token},
+    crypto::{self, Token},
     db::{Case, Journal},
 };
-use zeroize::Zeroizing;
 
-use crate::{
-    helpers::{spawn_app, TestApp},
-    workspace::{act, login, new_case, page, reply},
-};
+use crate::helpers::spawn_app;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -20,44 +16,16 @@ fn shown(token: &Token) -> String {
     token.display().expose_secret().to_string()
 }
 
-async fn api(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .client
-        .post(format!("{}{}", app.address, path))
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-/// A message sealed as the reporter's browser would.
-fn sealed_message(app: &TestApp, token: &Token, body: &str) -> String {
-    let r = crypto::derive_from_token(token).reply_recipient;
-    let plain = crypto::pad(Zeroizing::new(
-        json!({"v": 1, "type": "message", "lang": "fr", "body": body})
-            .to_string()
-            .into_bytes(),
-    ));
-    let sealed = crypto::encrypt_for_case(&Recipients::new(app.recipients.clone()), &r, &plain)
-        .unwrap_or_else(|e| panic!("{e}"));
-    B64.encode(sealed.as_bytes())
-}
-
 #[tokio::test]
 async fn without_javascript_the_reporter_reads_the_answer_and_replies() {
     let app = spawn_app().await;
-    let (case, token) = new_case(&app).await;
-    let s = login(&app).await;
+    let (case, token) = app.new_case().await;
+    let s = app.login().await;
     assert_eq!(
-        act(
-            &app,
-            &s,
+        s.act(
             &case.row.id,
             "acknowledge",
-            reply(&app, &case, "Merci, pouvez-vous préciser ?")
+            app.sealed_reply(&case, "Merci, pouvez-vous préciser ?")
         )
         .await
         .0,
@@ -111,7 +79,8 @@ async fn without_javascript_the_reporter_reads_the_answer_and_replies() {
     let plain = crypto::decrypt(&app.identities[..1], &message.ciphertext)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(String::from_utf8_lossy(&plain).contains("Les virements datent de mars."));
-    let inbox = page(&app, Some(&s), "/fr/secretary")
+    let inbox = s
+        .page("/fr/secretary")
         .await
         .text()
         .await
@@ -125,13 +94,10 @@ async fn without_javascript_the_reporter_reads_the_answer_and_replies() {
         journal.iter().all(|j| j.action != "message"),
         "reporter events are not journaled"
     );
-    page(
-        &app,
-        Some(&s),
-        &format!("/fr/secretary/cases/{}", case.row.id),
-    )
-    .await;
-    let inbox = page(&app, Some(&s), "/fr/secretary")
+    s.page(&format!("/fr/secretary/cases/{}", case.row.id))
+        .await;
+    let inbox = s
+        .page("/fr/secretary")
         .await
         .text()
         .await
@@ -145,26 +111,21 @@ async fn without_javascript_the_reporter_reads_the_answer_and_replies() {
 #[tokio::test]
 async fn bad_follow_up_input_gets_a_translated_4xx_and_keeps_the_text() {
     let app = spawn_app().await;
-    let (open_case, open_token) = new_case(&app).await;
-    let (closed_case, closed_token) = new_case(&app).await;
-    let s = login(&app).await;
+    let (open_case, open_token) = app.new_case().await;
+    let (closed_case, closed_token) = app.new_case().await;
+    let s = app.login().await;
     assert_eq!(
-        act(
-            &app,
-            &s,
+        s.act(
             &closed_case.row.id,
             "acknowledge",
-            reply(&app, &closed_case, "ok")
+            app.sealed_reply(&closed_case, "ok")
         )
         .await
         .0,
         204
     );
-    let closing = json!({"reason": "unfounded", "ciphertext": reply(&app, &closed_case, "Dossier clos, merci.")["ciphertext"]});
-    assert_eq!(
-        act(&app, &s, &closed_case.row.id, "close", closing).await.0,
-        204
-    );
+    let closing = json!({"reason": "unfounded", "ciphertext": app.sealed_reply(&closed_case, "Dossier clos, merci.")["ciphertext"]});
+    assert_eq!(s.act(&closed_case.row.id, "close", closing).await.0, 204);
     let _ = open_case;
 
     let long = "m".repeat(50_001);
@@ -214,28 +175,23 @@ async fn bad_follow_up_input_gets_a_translated_4xx_and_keeps_the_text() {
             .filter(|e| e.kind == "message")
             .count()
     };
-    assert_eq!(messages(&open_case_of(&app, &open_token)), 0);
+    assert_eq!(
+        messages(&app.look_up(&open_token).unwrap_or_else(|| panic!("found"))),
+        0
+    );
     assert_eq!(messages(&closed_case), 0);
-}
-
-fn open_case_of(app: &TestApp, token: &Token) -> Case {
-    Case::find_by_locator(&mut app.conn(), &crypto::derive_from_token(token).locator)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("found"))
 }
 
 #[tokio::test]
 async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
     let app = spawn_app().await;
-    let (case, token) = new_case(&app).await;
-    let s = login(&app).await;
+    let (case, token) = app.new_case().await;
+    let s = app.login().await;
     assert_eq!(
-        act(
-            &app,
-            &s,
+        s.act(
             &case.row.id,
             "acknowledge",
-            reply(&app, &case, "Bien reçu.")
+            app.sealed_reply(&case, "Bien reçu.")
         )
         .await
         .0,
@@ -244,7 +200,9 @@ async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
     let derived = crypto::derive_from_token(&token);
     let lookup = hex::encode(*derived.lookup);
 
-    let (status, found) = api(&app, "/api/v1/cases/lookup", json!({"lookup": lookup})).await;
+    let (status, found) = app
+        .post_json("/api/v1/cases/lookup", &json!({"lookup": lookup}))
+        .await;
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["status"], "acknowledged");
     assert_eq!(found["acknowledged_on"], "2026-11-30");
@@ -266,12 +224,12 @@ async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
         "K reads the Secretary's reply"
     );
 
-    let (status, _) = api(
-        &app,
-        "/api/v1/cases/messages",
-        json!({"lookup": lookup, "ciphertext": sealed_message(&app, &token, "Précision")}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/api/v1/cases/messages",
+            &json!({"lookup": lookup, "ciphertext": app.sealed_message(&token, "Précision")}),
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(case.entries(&mut app.conn()).unwrap_or_default().len(), 3);
 
@@ -299,24 +257,25 @@ async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
         ),
         (
             "/api/v1/cases/messages",
-            json!({"lookup": hex::encode(*crypto::derive_from_token(&other).lookup), "ciphertext": sealed_message(&app, &other, "x")}),
+            json!({"lookup": hex::encode(*crypto::derive_from_token(&other).lookup), "ciphertext": app.sealed_message(&other, "x")}),
             404,
             "unknown-case",
         ),
     ];
     for (path, body, status, code) in cases {
-        let (got, p) = api(&app, path, body).await;
+        let (got, p) = app.post_json(path, &body).await;
         assert_eq!((got, p["error"].as_str()), (status, Some(code)), "{path}");
         assert!(!p["message"].as_str().unwrap_or_default().is_empty());
     }
-    let closing = json!({"reason": "moot", "ciphertext": reply(&app, &case, "fin")["ciphertext"]});
-    assert_eq!(act(&app, &s, &case.row.id, "close", closing).await.0, 204);
-    let (status, p) = api(
-        &app,
-        "/api/v1/cases/messages",
-        json!({"lookup": lookup, "ciphertext": sealed_message(&app, &token, "trop tard")}),
-    )
-    .await;
+    let closing =
+        json!({"reason": "moot", "ciphertext": app.sealed_reply(&case, "fin")["ciphertext"]});
+    assert_eq!(s.act(&case.row.id, "close", closing).await.0, 204);
+    let (status, p) = app
+        .post_json(
+            "/api/v1/cases/messages",
+            &json!({"lookup": lookup, "ciphertext": app.sealed_message(&token, "trop tard")}),
+        )
+        .await;
     assert_eq!((status, p["error"].as_str()), (409, Some("closed")));
 }
 
@@ -326,7 +285,8 @@ async fn lookups_are_rate_limited_for_the_whole_instance_never_per_address() {
     let lookup = hex::encode(*crypto::derive_from_token(&Token::generate()).lookup);
     let mut last = 0;
     for _ in 0..601 {
-        last = api(&app, "/api/v1/cases/lookup", json!({"lookup": lookup}))
+        last = app
+            .post_json("/api/v1/cases/lookup", &json!({"lookup": lookup}))
             .await
             .0;
     }
@@ -342,7 +302,7 @@ async fn lookups_are_rate_limited_for_the_whole_instance_never_per_address() {
         .contains("many requests"));
     app.clock.advance(60);
     assert_eq!(
-        api(&app, "/api/v1/cases/lookup", json!({"lookup": lookup}))
+        app.post_json("/api/v1/cases/lookup", &json!({"lookup": lookup}))
             .await
             .0,
         404
@@ -356,18 +316,12 @@ async fn without_javascript_a_refused_file_keeps_the_message_typed() {
         s.max_attachments_total_bytes = 1000;
     })
     .await;
-    let (case, token) = new_case(&app).await;
-    let s = login(&app).await;
+    let (case, token) = app.new_case().await;
+    let s = app.login().await;
     assert_eq!(
-        act(
-            &app,
-            &s,
-            &case.row.id,
-            "acknowledge",
-            reply(&app, &case, "ok")
-        )
-        .await
-        .0,
+        s.act(&case.row.id, "acknowledge", app.sealed_reply(&case, "ok"))
+            .await
+            .0,
         204
     );
     let boundary = "vigietest";
@@ -406,14 +360,14 @@ async fn without_javascript_a_refused_file_keeps_the_message_typed() {
 #[tokio::test]
 async fn a_flood_of_wrong_codes_never_locks_out_a_reporter_who_holds_the_right_one() {
     let app = spawn_app().await;
-    let (_, token) = new_case(&app).await;
+    let (_, token) = app.new_case().await;
     let lookup = hex::encode(*crypto::derive_from_token(&token).lookup);
     // Well past the instance's budget of failures, in the same minute.
     let mut statuses = Vec::new();
     for _ in 0..650 {
         let wrong = hex::encode(*crypto::derive_from_token(&Token::generate()).lookup);
         statuses.push(
-            api(&app, "/api/v1/cases/lookup", json!({"lookup": wrong}))
+            app.post_json("/api/v1/cases/lookup", &json!({"lookup": wrong}))
                 .await
                 .0,
         );
@@ -423,18 +377,20 @@ async fn a_flood_of_wrong_codes_never_locks_out_a_reporter_who_holds_the_right_o
 
     // The right code still opens the case, with and without JavaScript,
     // and a message still goes through.
-    let (status, case) = api(&app, "/api/v1/cases/lookup", json!({"lookup": lookup})).await;
+    let (status, case) = app
+        .post_json("/api/v1/cases/lookup", &json!({"lookup": lookup}))
+        .await;
     assert_eq!(status, 200, "{case}");
     let res = app
         .post_form("/fr/follow-up", &[("token", &shown(&token))])
         .await;
     assert_eq!(res.status().as_u16(), 200);
-    let (status, _) = api(
-        &app,
-        "/api/v1/cases/messages",
-        json!({"lookup": lookup, "ciphertext": sealed_message(&app, &token, "toujours là")}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/api/v1/cases/messages",
+            &json!({"lookup": lookup, "ciphertext": app.sealed_message(&token, "toujours là")}),
+        )
+        .await;
     assert_eq!(status, 201);
     // A wrong code typed without JavaScript is told the service is busy.
     let res = app
@@ -446,59 +402,44 @@ async fn a_flood_of_wrong_codes_never_locks_out_a_reporter_who_holds_the_right_o
 #[tokio::test]
 async fn someone_hammering_their_own_case_uses_up_only_that_case_s_budget() {
     let app = spawn_app().await;
-    let (_, mine) = new_case(&app).await;
-    let (_, theirs) = new_case(&app).await;
+    let (_, mine) = app.new_case().await;
+    let (_, theirs) = app.new_case().await;
     let lookup = |t: &Token| hex::encode(*crypto::derive_from_token(t).lookup);
     let mut last = 0;
     for _ in 0..40 {
-        last = api(
-            &app,
-            "/api/v1/cases/lookup",
-            json!({"lookup": lookup(&mine)}),
-        )
-        .await
-        .0;
+        last = app
+            .post_json("/api/v1/cases/lookup", &json!({"lookup": lookup(&mine)}))
+            .await
+            .0;
     }
     assert_eq!(last, 429, "one case's readings are capped");
     let mut last = 0;
     for i in 0..12 {
-        last = api(
-            &app,
-            "/api/v1/cases/messages",
-            json!({"lookup": lookup(&theirs), "ciphertext": sealed_message(&app, &theirs, &format!("n°{i}"))}),
-        )
+        last = app.post_json("/api/v1/cases/messages", &json!({"lookup": lookup(&theirs), "ciphertext": app.sealed_message(&theirs, &format!("n°{i}"))}))
         .await
         .0;
     }
     assert_eq!(last, 429, "one case's messages are capped");
     // Another reporter is untouched by both.
-    let (_, third) = new_case(&app).await;
+    let (_, third) = app.new_case().await;
     assert_eq!(
-        api(
-            &app,
-            "/api/v1/cases/lookup",
-            json!({"lookup": lookup(&third)})
-        )
-        .await
-        .0,
+        app.post_json("/api/v1/cases/lookup", &json!({"lookup": lookup(&third)}))
+            .await
+            .0,
         200
     );
-    let (status, _) = api(
-        &app,
-        "/api/v1/cases/messages",
-        json!({"lookup": lookup(&third), "ciphertext": sealed_message(&app, &third, "bonjour")}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/api/v1/cases/messages",
+            &json!({"lookup": lookup(&third), "ciphertext": app.sealed_message(&third, "bonjour")}),
+        )
+        .await;
     assert_eq!(status, 201);
     app.clock.advance(60);
     assert_eq!(
-        api(
-            &app,
-            "/api/v1/cases/lookup",
-            json!({"lookup": lookup(&mine)})
-        )
-        .await
-        .0,
+        app.post_json("/api/v1/cases/lookup", &json!({"lookup": lookup(&mine)}))
+            .await
+            .0,
         200,
         "a new minute, a new budget"
     );
@@ -507,7 +448,7 @@ async fn someone_hammering_their_own_case_uses_up_only_that_case_s_budget() {
 #[tokio::test]
 async fn a_malformed_multipart_message_with_a_good_code_is_counted_before_the_thread_is_read() {
     let app = spawn_app().await;
-    let (_, token) = new_case(&app).await;
+    let (_, token) = app.new_case().await;
     let body = format!(
         "--XyZ\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n{}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"body\"\r\n\r\nbonjour\r\n--XyZ\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.txt\"\r\n\r\nabc",
         shown(&token)

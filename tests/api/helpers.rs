@@ -1,17 +1,21 @@
 use std::{
+    io::Write,
     path::{Path, PathBuf},
     sync::Arc,
 };
 
+use base64::Engine;
 use chrono::NaiveDate;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 use vigie::{
     config::Settings,
-    crypto,
-    db::{self, Db},
+    crypto::{self, Recipients, Token},
+    db::{self, Case, Db},
     domain::ManualClock,
     startup::Application,
 };
+use zeroize::Zeroizing;
 
 /// The day every test app believes it is.
 pub fn today() -> NaiveDate {
@@ -148,6 +152,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = TestDb::fresh(dir.path());
+    spawn_app_on(dir, db, change).await
+}
+
+/// A test app on a database the test prepared itself, in `dir`.
+pub async fn spawn_app_on(dir: TempDir, db: TestDb, change: impl FnOnce(&mut Settings)) -> TestApp {
     let (mut settings, identity_path, identities) = test_settings(dir.path(), &db);
     change(&mut settings);
     let clock = Arc::new(ManualClock::at(
@@ -274,4 +283,436 @@ pub fn stanza_types(ciphertext: &[u8]) -> Vec<String> {
         .filter_map(|l| l.strip_prefix("-> "))
         .map(|l| l.split(' ').next().unwrap_or_default().to_string())
         .collect()
+}
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// The status and the JSON body of an answer (`Null` when it is not JSON).
+pub async fn status_and_json(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// What a reporter's browser does: the requests of the report and follow-up
+/// pages, sealed as `static/js` seals them.
+impl TestApp {
+    /// Posts `body` as `application/json`, with a session cookie and a CSRF
+    /// token when `auth` names them; the raw answer.
+    pub async fn send_json(
+        &self,
+        path: &str,
+        body: &Value,
+        auth: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}{}", self.address, path))
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        if let Some((cookie, csrf)) = auth {
+            req = req.header("Cookie", cookie).header("X-CSRF-Token", csrf);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// Posts `body` as JSON without a session: the status and the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        status_and_json(self.send_json(path, body, None).await).await
+    }
+
+    /// Sends a report sealed in the browser (`POST /api/v1/reports`).
+    pub async fn submit_report_js(&self, body: &Value) -> (u16, Value) {
+        self.post_json("/api/v1/reports", body).await
+    }
+
+    /// Streams an attachment (`POST /api/v1/attachments`).
+    pub async fn upload(&self, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        status_and_json(
+            self.post_raw("/api/v1/attachments", content_type, body)
+                .await,
+        )
+        .await
+    }
+
+    /// The case a token leads to, read straight from the database.
+    pub fn look_up(&self, token: &Token) -> Option<Case> {
+        let locator = crypto::derive_from_token(token).locator;
+        Case::find_by_locator(&mut self.conn(), &locator).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Submits a report without JavaScript and returns its case and token.
+    pub async fn new_case(&self) -> (Case, Token) {
+        let html = self
+            .submit_report(
+                "fr",
+                &[
+                    ("category", "funds"),
+                    ("description", "Des fonds détournés"),
+                ],
+            )
+            .await;
+        let token = Token::parse(&token_of(&html)).unwrap_or_else(|e| panic!("{e}"));
+        let case = self
+            .look_up(&token)
+            .unwrap_or_else(|| panic!("the report was not stored"));
+        (case, token)
+    }
+
+    /// The case as the database holds it now.
+    pub fn reload(&self, case: &Case) -> Case {
+        Case::find(&mut self.conn(), &case.row.id)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("the case is gone"))
+    }
+
+    /// A follow-up message sealed as the reporter's browser would (base64).
+    pub fn sealed_message(&self, token: &Token, body: &str) -> String {
+        let r = crypto::derive_from_token(token).reply_recipient;
+        let plain = crypto::pad(Zeroizing::new(
+            json!({"v": 1, "type": "message", "lang": "fr", "body": body})
+                .to_string()
+                .into_bytes(),
+        ));
+        let sealed =
+            crypto::encrypt_for_case(&Recipients::new(self.recipients.clone()), &r, &plain)
+                .unwrap_or_else(|e| panic!("{e}"));
+        B64.encode(sealed.as_bytes())
+    }
+
+    /// A Secretary's reply sealed as the workspace would, as the JSON body
+    /// of the `reply` action.
+    pub fn sealed_reply(&self, case: &Case, body: &str) -> Value {
+        let reporter: age::x25519::Recipient = case
+            .row
+            .reporter_recipient
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let plain = crypto::pad(Zeroizing::new(
+            json!({"v": 1, "type": "reply", "lang": "fr", "body": body})
+                .to_string()
+                .into_bytes(),
+        ));
+        let sealed =
+            crypto::encrypt_for_case(&Recipients::new(self.recipients.clone()), &reporter, &plain)
+                .unwrap_or_else(|e| panic!("{e}"));
+        json!({"ciphertext": B64.encode(sealed.as_bytes())})
+    }
+}
+
+/// A logged-in Secretary: the session cookie, the CSRF token, and the app
+/// they are logged into.
+pub struct Secretary {
+    pub cookie: String,
+    pub csrf: String,
+    client: reqwest::Client,
+    address: String,
+}
+
+/// What the Secretary's browser does: the login by key possession.
+impl TestApp {
+    /// A challenge asked with `body`, decrypted and answered as the browser
+    /// does: the id and the answer's digest.
+    pub async fn challenge_with(&self, body: Value) -> (String, String) {
+        let res = self
+            .send_json("/api/v1/secretary/challenges", &body, None)
+            .await;
+        assert_eq!(res.status().as_u16(), 201);
+        let c: Value = res.json().await.unwrap_or(Value::Null);
+        let ciphertext = B64
+            .decode(c["ciphertext"].as_str().unwrap_or_default())
+            .unwrap_or_default();
+        let plain =
+            crypto::decrypt(&self.identities[..1], &ciphertext).unwrap_or_else(|e| panic!("{e}"));
+        let answer = crypto::answer_challenge(&plain).unwrap_or_else(|| panic!("not a challenge"));
+        (c["id"].as_str().unwrap_or_default().to_string(), answer)
+    }
+
+    pub async fn challenge(&self) -> (String, String) {
+        self.challenge_with(json!({})).await
+    }
+
+    /// Opens a session with an answered challenge; the raw answer.
+    pub async fn open_session(&self, id: &str, answer: &str) -> reqwest::Response {
+        self.send_json(
+            "/api/v1/secretary/sessions",
+            &json!({"id": id, "response": answer}),
+            None,
+        )
+        .await
+    }
+
+    /// Logs in as the Secretary, checking the session cookie's attributes.
+    pub async fn login(&self) -> Secretary {
+        let (id, answer) = self.challenge().await;
+        let res = self.open_session(&id, &answer).await;
+        assert_eq!(res.status().as_u16(), 201);
+        let set_cookie = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            set_cookie.starts_with("__Host-vigie_session="),
+            "{set_cookie}"
+        );
+        for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(
+                set_cookie.contains(attribute),
+                "the session cookie lacks {attribute}: {set_cookie}"
+            );
+        }
+        assert!(
+            !set_cookie.to_ascii_lowercase().contains("domain"),
+            "a __Host- cookie has no Domain: {set_cookie}"
+        );
+        let cookie = set_cookie.split(';').next().unwrap_or_default().to_string();
+        let opened: Value = res.json().await.unwrap_or(Value::Null);
+        Secretary {
+            cookie,
+            csrf: opened["csrf"].as_str().unwrap_or_default().to_string(),
+            client: self.client.clone(),
+            address: self.address.clone(),
+        }
+    }
+
+    /// A page as the Secretary sees it when logged in, or as anyone sees it.
+    pub async fn page(&self, s: Option<&Secretary>, path: &str) -> reqwest::Response {
+        match s {
+            Some(s) => s.page(path).await,
+            None => self.get(path).await,
+        }
+    }
+}
+
+impl Secretary {
+    /// `GET path` with the session cookie.
+    pub async fn page(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .header("Cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// A workflow action on a case (`POST /api/v1/secretary/cases/{case}/{action}`)
+    /// with the session cookie and the CSRF token.
+    pub async fn act(&self, case: &str, action: &str, body: Value) -> (u16, Value) {
+        let path = format!("/api/v1/secretary/cases/{case}/{action}");
+        let res = self
+            .client
+            .post(format!("{}{}", self.address, path))
+            .header("Content-Type", "application/json")
+            .header("Cookie", &self.cookie)
+            .header("X-CSRF-Token", &self.csrf)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        status_and_json(res).await
+    }
+}
+
+/// An attachment sealed as the reporter's browser would, to the Secretary's
+/// recipients and the reporter's own.
+pub fn seal_file(
+    recipients: &[age::x25519::Recipient],
+    reporter: &age::x25519::Recipient,
+    bytes: &[u8],
+) -> Vec<u8> {
+    let mut all: Vec<&dyn age::Recipient> = recipients
+        .iter()
+        .map(|r| r as &dyn age::Recipient)
+        .collect();
+    all.push(reporter);
+    let encryptor =
+        age::Encryptor::with_recipients(all.into_iter()).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    let mut w = encryptor
+        .wrap_output(&mut out)
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
+    w.finish().unwrap_or_else(|e| panic!("{e}"));
+    out
+}
+
+impl TestApp {
+    /// The JSON body of a report naming attachments (id, name, size), sealed
+    /// as the browser would.
+    pub fn report_with_attachments(
+        &self,
+        token: &Token,
+        attachments: &[(String, &str, usize)],
+    ) -> Value {
+        let derived = crypto::derive_from_token(token);
+        let listed: Vec<Value> = attachments
+            .iter()
+            .map(|(id, name, size)| json!({"id": id, "name": name, "type": "application/pdf", "size": size}))
+            .collect();
+        let plain = json!({"v": 1, "type": "report", "lang": "fr", "category": "funds", "description": "Voir les pièces jointes", "attachments": listed});
+        let padded = crypto::pad(Zeroizing::new(plain.to_string().into_bytes()));
+        let sealed = crypto::encrypt_for_case(
+            &Recipients::new(self.recipients.clone()),
+            &derived.reply_recipient,
+            &padded,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        json!({
+            "ciphertext": B64.encode(sealed.as_bytes()),
+            "lookup": hex::encode(*derived.lookup),
+            "recipient": derived.reply_recipient.to_string(),
+            "privacy_acknowledged": true,
+            "attachments": attachments.iter().map(|a| a.0.clone()).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Whether a stock tool or service a test needs is here: `age` (the stock
+/// command, for interoperability) or `aiosmtpd` (the SMTP test server). When
+/// it is missing the test fails if the `CI` variable is set, and otherwise
+/// prints a SKIPPED line and gets `false`, so that it can return early.
+pub fn require_tool(tool: &str) -> bool {
+    let (program, args, install): (&str, &[&str], &str) = match tool {
+        "age" => ("age", &["--version"], "Debian package `age`"),
+        "aiosmtpd" => (
+            "python3",
+            &["-c", "import aiosmtpd"],
+            "python3 -m pip install aiosmtpd",
+        ),
+        other => panic!("require_tool does not know how to look for {other}"),
+    };
+    let found = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{tool} is required in CI ({install})");
+        }
+        eprintln!("SKIPPED: {tool} is not installed here ({install})");
+    }
+    found
+}
+
+/// The real `vigie serve` binary, started on a free port, with its log
+/// (stdout and stderr) collected line by line. Killed when dropped.
+pub struct ServerProcess {
+    pub address: String,
+    pub port: u16,
+    child: std::process::Child,
+    log: Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl ServerProcess {
+    /// Starts `vigie serve` with the settings' folders and recipients, the
+    /// test database and the log level given; returns once it listens.
+    pub fn start(settings: &Settings, db: &TestDb, level: &str) -> ServerProcess {
+        ServerProcess::start_with(settings, db, level, &[])
+    }
+
+    /// The same, with more environment variables (`VIGIE_…` settings,
+    /// `RUST_LOG`). No other `VIGIE_` variable of the test's own is passed on.
+    pub fn start_with(
+        settings: &Settings,
+        db: &TestDb,
+        level: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("VIGIE_") {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd
+            .arg("serve")
+            .env("VIGIE_LISTEN", "127.0.0.1:0")
+            .env("VIGIE_DATA_DIR", &settings.data_dir)
+            .env("VIGIE_RECIPIENTS_FILE", &settings.recipients_file)
+            .env("VIGIE_DATABASE_URL", db.url())
+            .env("VIGIE_LOG", level)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<u16>();
+        let streams = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ];
+        let mut readers = Vec::new();
+        for stream in streams.into_iter().flatten() {
+            let (log, tx) = (log.clone(), tx.clone());
+            readers.push(std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if let Some(port) = line
+                        .split("port=")
+                        .nth(1)
+                        .and_then(|p| p.split_whitespace().next())
+                        .and_then(|p| p.parse::<u16>().ok())
+                    {
+                        let _ = tx.send(port);
+                    }
+                    if let Ok(mut log) = log.lock() {
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                }
+            }));
+        }
+        let port = rx.recv_timeout(std::time::Duration::from_secs(30));
+        let mut server = ServerProcess {
+            address: String::new(),
+            port: 0,
+            child,
+            log,
+            readers,
+        };
+        match port {
+            Ok(port) => {
+                server.address = format!("http://127.0.0.1:{port}");
+                server.port = port;
+                server
+            }
+            Err(_) => panic!("the server did not start:\n{}", server.stop()),
+        }
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Kills the server and returns everything it logged.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        self.log()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

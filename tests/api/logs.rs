@@ -1,78 +1,24 @@
 //! The real binary's log never carries a client address, a user agent, a
 //! referrer, a token or any text a reporter wrote.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::time::Duration;
 
-use crate::helpers::{encode_form, test_settings, token_of, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_vigie");
+use crate::helpers::{encode_form, test_settings, token_of, ServerProcess, TestDb};
 
 async fn exercise_and_collect_log(level: &str) -> String {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = TestDb::fresh(dir.path());
     let (settings, _, _) = test_settings(dir.path(), &db);
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("VIGIE_") {
-            cmd.env_remove(key);
-        }
-    }
-    let mut child = cmd
-        .arg("serve")
-        .env("VIGIE_LISTEN", "127.0.0.1:0")
-        .env("VIGIE_DATA_DIR", &settings.data_dir)
-        .env("VIGIE_RECIPIENTS_FILE", &settings.recipients_file)
-        .env("VIGIE_DATABASE_URL", db.url())
-        .env("VIGIE_LOG", level)
-        .env("VIGIE_ACCESS_LOG_INTERVAL_SECS", "1")
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (tx, rx) = mpsc::channel::<String>();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    drop(tx);
-    let mut log = String::new();
-    let mut port = None;
-    while port.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("the server did not start:\n{log}"));
-        if let Some(p) = line.split("port=").nth(1) {
-            port = p
-                .split_whitespace()
-                .next()
-                .and_then(|p| p.parse::<u16>().ok());
-        }
-        log.push_str(&line);
-        log.push('\n');
-    }
-    let address = format!("http://127.0.0.1:{}", port.unwrap_or_default());
+    let server = ServerProcess::start_with(
+        &settings,
+        &db,
+        level,
+        &[
+            ("VIGIE_ACCESS_LOG_INTERVAL_SECS", "1"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let address = server.address.clone();
     let client = reqwest::Client::builder()
         .user_agent("SneakyBrowser/9.9 (Secretariat-PC-042)")
         .build()
@@ -121,12 +67,7 @@ async fn exercise_and_collect_log(level: &str) -> String {
         .await;
     // Let one request summary go out.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
-        log.push_str(&line);
-        log.push('\n');
-    }
+    let log = server.stop();
     let token_compact = token.replace('-', "");
     for secret in [
         "Quetzalcoatl",

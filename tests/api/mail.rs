@@ -40,17 +40,7 @@ fn free_port() -> u16 {
 
 /// Whether the SMTP test server can run here; in CI it must.
 fn smtp_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("the SMTP test server (python3 -m pip install aiosmtpd) is required in CI");
-        }
-        eprintln!("SKIPPED: the mail tests need python3 with aiosmtpd (pip install aiosmtpd)");
-    }
-    ok
+    crate::helpers::require_tool("aiosmtpd")
 }
 
 impl SmtpServer {

@@ -92,7 +92,7 @@ async fn every_guarded_workspace_route_refuses_a_caller_without_a_session() {
 #[tokio::test]
 async fn every_guarded_workspace_change_refuses_a_session_without_its_csrf_token() {
     let app = spawn_app().await;
-    let Secretary { cookie, csrf } = login(&app).await;
+    let Secretary { cookie, csrf, .. } = login(&app).await;
     let mut changes = 0;
     for (method, pattern, guarded) in route_list() {
         if !guarded || method == "GET" || method == "HEAD" {
@@ -122,7 +122,7 @@ async fn unknown_workspace_paths_are_behind_the_guard_too() {
     assert_eq!(res.status().as_u16(), 401);
     let res = call(&app, "GET", "/fr/secretary/nothing-here", None).await;
     assert_eq!(res.status().as_u16(), 303);
-    let Secretary { cookie, csrf } = login(&app).await;
+    let Secretary { cookie, csrf, .. } = login(&app).await;
     let res = call(
         &app,
         "GET",

@@ -60,24 +60,11 @@ fn upload(app: &TestApp, description: &str) -> Upload {
     Upload { token, body }
 }
 
-async fn post_json(app: &TestApp, body: &Value) -> (u16, Value) {
-    let res = app
-        .client
-        .post(format!("{}/api/v1/reports", app.address))
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn a_report_encrypted_in_the_browser_is_stored_exactly_as_sent() {
     let app = spawn_app().await;
     let sent = upload(&app, "Chiffré dans le navigateur");
-    let (status, answer) = post_json(&app, &sent.body).await;
+    let (status, answer) = app.submit_report_js(&sent.body).await;
     assert_eq!(status, 201, "{answer}");
     assert_eq!(
         answer,
@@ -241,7 +228,7 @@ async fn malformed_uploads_get_a_400_with_a_clear_json_error_and_store_nothing()
         ("not an object", json!([1, 2, 3]), "json", "JSON valide"),
     ];
     for (what, body, code, message) in cases {
-        let (status, answer) = post_json(&app, &body).await;
+        let (status, answer) = app.submit_report_js(&body).await;
         assert_eq!(status, 400, "{what}: {answer}");
         assert_eq!(answer["error"], code, "{what}");
         let text = answer["message"].as_str().unwrap_or_default();
@@ -255,7 +242,7 @@ async fn a_report_without_the_privacy_confirmation_is_refused() {
     let app = spawn_app().await;
     let mut body = upload(&app, "x").body;
     body["privacy_acknowledged"] = json!(false);
-    let (status, answer) = post_json(&app, &body).await;
+    let (status, answer) = app.submit_report_js(&body).await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("privacy")));
     assert_eq!(app.case_count(), 0);
 }
@@ -266,7 +253,7 @@ async fn api_errors_follow_the_language_asked_for() {
     let mut body = upload(&app, "x").body;
     body["recipient"] = json!("nope");
     body["lang"] = json!("en");
-    let (status, answer) = post_json(&app, &body).await;
+    let (status, answer) = app.submit_report_js(&body).await;
     assert_eq!(status, 400);
     assert!(answer["message"]
         .as_str()

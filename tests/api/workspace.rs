@@ -9,176 +9,47 @@ use vigie::{
 };
 use zeroize::Zeroizing;
 
-use crate::helpers::{spawn_app, token_of, TestApp};
+use crate::helpers::{spawn_app, TestApp};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// A logged-in Secretary: the session cookie and the CSRF token.
-pub struct Secretary {
-    pub cookie: String,
-    pub csrf: String,
-}
-
-async fn post(
-    app: &TestApp,
-    path: &str,
-    body: Value,
-    auth: Option<(&str, &str)>,
-) -> reqwest::Response {
-    let mut req = app
-        .client
-        .post(format!("{}{}", app.address, path))
-        .header("Content-Type", "application/json")
-        .body(body.to_string());
-    if let Some((cookie, csrf)) = auth {
-        req = req.header("Cookie", cookie).header("X-CSRF-Token", csrf);
-    }
-    req.send().await.unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A challenge asked with `body`, decrypted and answered as the browser
-/// does: the id and the answer's digest.
-async fn challenge_with(app: &TestApp, body: Value) -> (String, String) {
-    let res = post(app, "/api/v1/secretary/challenges", body, None).await;
-    assert_eq!(res.status().as_u16(), 201);
-    let c: Value = res.json().await.unwrap_or(Value::Null);
-    let ciphertext = B64
-        .decode(c["ciphertext"].as_str().unwrap_or_default())
-        .unwrap_or_default();
-    let plain =
-        crypto::decrypt(&app.identities[..1], &ciphertext).unwrap_or_else(|e| panic!("{e}"));
-    let answer = crypto::answer_challenge(&plain).unwrap_or_else(|| panic!("not a challenge"));
-    (c["id"].as_str().unwrap_or_default().to_string(), answer)
-}
-
-async fn challenge(app: &TestApp) -> (String, String) {
-    challenge_with(app, json!({})).await
-}
-
-/// Opens a session with an answered challenge.
-async fn open(app: &TestApp, id: &str, answer: &str) -> reqwest::Response {
-    post(
-        app,
-        "/api/v1/secretary/sessions",
-        json!({"id": id, "response": answer}),
-        None,
-    )
-    .await
-}
+// Forwarders for tests/api/mail.rs and tests/api/retention.rs, which still
+// call these free functions: remove once they call the `TestApp` and
+// `Secretary` methods in tests/api/helpers.rs directly.
+pub use crate::helpers::Secretary;
 
 pub async fn login(app: &TestApp) -> Secretary {
-    let (id, answer) = challenge(app).await;
-    let res = post(
-        app,
-        "/api/v1/secretary/sessions",
-        json!({"id": id, "response": answer}),
-        None,
-    )
-    .await;
-    assert_eq!(res.status().as_u16(), 201);
-    let set_cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        set_cookie.starts_with("__Host-vigie_session="),
-        "{set_cookie}"
-    );
-    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(
-            set_cookie.contains(attribute),
-            "the session cookie lacks {attribute}: {set_cookie}"
-        );
-    }
-    assert!(
-        !set_cookie.to_ascii_lowercase().contains("domain"),
-        "a __Host- cookie has no Domain: {set_cookie}"
-    );
-    let cookie = set_cookie.split(';').next().unwrap_or_default().to_string();
-    let opened: Value = res.json().await.unwrap_or(Value::Null);
-    Secretary {
-        cookie,
-        csrf: opened["csrf"].as_str().unwrap_or_default().to_string(),
-    }
+    app.login().await
 }
 
 pub async fn act(
-    app: &TestApp,
+    _app: &TestApp,
     s: &Secretary,
     case: &str,
     action: &str,
     body: Value,
 ) -> (u16, Value) {
-    let res = post(
-        app,
-        &format!("/api/v1/secretary/cases/{case}/{action}"),
-        body,
-        Some((&s.cookie, &s.csrf)),
-    )
-    .await;
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    s.act(case, action, body).await
 }
 
 pub async fn page(app: &TestApp, s: Option<&Secretary>, path: &str) -> reqwest::Response {
-    let mut req = app.client.get(format!("{}{}", app.address, path));
-    if let Some(s) = s {
-        req = req.header("Cookie", &s.cookie);
-    }
-    req.send().await.unwrap_or_else(|e| panic!("{e}"))
+    app.page(s, path).await
 }
 
-/// A reply sealed as the Secretary's browser would, to the case's recipients.
 pub fn reply(app: &TestApp, case: &Case, body: &str) -> Value {
-    let reporter: age::x25519::Recipient = case
-        .row
-        .reporter_recipient
-        .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let plain = crypto::pad(Zeroizing::new(
-        json!({"v": 1, "type": "reply", "lang": "fr", "body": body})
-            .to_string()
-            .into_bytes(),
-    ));
-    let sealed =
-        crypto::encrypt_for_case(&Recipients::new(app.recipients.clone()), &reporter, &plain)
-            .unwrap_or_else(|e| panic!("{e}"));
-    json!({"ciphertext": B64.encode(sealed.as_bytes())})
+    app.sealed_reply(case, body)
 }
 
-/// Submits a report without JavaScript and returns its case.
 pub async fn new_case(app: &TestApp) -> (Case, Token) {
-    let html = app
-        .submit_report(
-            "fr",
-            &[
-                ("category", "funds"),
-                ("description", "Des fonds détournés"),
-            ],
-        )
-        .await;
-    let token = Token::parse(&token_of(&html)).unwrap_or_else(|e| panic!("{e}"));
-    let locator = crypto::derive_from_token(&token).locator;
-    let case = Case::find_by_locator(&mut app.conn(), &locator)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("stored"));
-    (case, token)
-}
-
-fn reload(app: &TestApp, case: &Case) -> Case {
-    Case::find(&mut app.conn(), &case.row.id)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("still there"))
+    app.new_case().await
 }
 
 #[tokio::test]
 async fn the_secretary_logs_in_by_decrypting_a_one_time_challenge() {
     let app = spawn_app().await;
-    let s = login(&app).await;
+    let s = app.login().await;
     assert_eq!(s.csrf.len(), 64);
-    let res = page(&app, Some(&s), "/fr/secretary").await;
+    let res = s.page("/fr/secretary").await;
     assert_eq!(res.status().as_u16(), 200);
     assert!(res
         .text()
@@ -193,34 +64,34 @@ async fn the_secretary_logs_in_by_decrypting_a_one_time_challenge() {
 async fn bad_logins_are_refused_with_a_clear_message() {
     let app = spawn_app().await;
     // A wrong answer.
-    let (id, _) = challenge(&app).await;
-    let res = post(
-        &app,
-        "/api/v1/secretary/sessions",
-        json!({"id": id, "response": "00".repeat(32)}),
-        None,
-    )
-    .await;
+    let (id, _) = app.challenge().await;
+    let res = app
+        .send_json(
+            "/api/v1/secretary/sessions",
+            &json!({"id": id, "response": "00".repeat(32)}),
+            None,
+        )
+        .await;
     assert_eq!(res.status().as_u16(), 401);
     let p: Value = res.json().await.unwrap_or(Value::Null);
     assert_eq!(p["error"], "wrong-key");
     // The same challenge cannot be answered again, even rightly.
-    let (id, answer) = challenge(&app).await;
-    let first = post(
-        &app,
-        "/api/v1/secretary/sessions",
-        json!({"id": id, "response": answer}),
-        None,
-    )
-    .await;
+    let (id, answer) = app.challenge().await;
+    let first = app
+        .send_json(
+            "/api/v1/secretary/sessions",
+            &json!({"id": id, "response": answer}),
+            None,
+        )
+        .await;
     assert_eq!(first.status().as_u16(), 201);
-    let replay = post(
-        &app,
-        "/api/v1/secretary/sessions",
-        json!({"id": id, "response": answer}),
-        None,
-    )
-    .await;
+    let replay = app
+        .send_json(
+            "/api/v1/secretary/sessions",
+            &json!({"id": id, "response": answer}),
+            None,
+        )
+        .await;
     assert_eq!(replay.status().as_u16(), 401);
     let p: Value = replay.json().await.unwrap_or(Value::Null);
     assert_eq!(p["error"], "challenge");
@@ -229,18 +100,20 @@ async fn bad_logins_are_refused_with_a_clear_message() {
         .unwrap_or_default()
         .contains("déjà servi ou a expiré"));
     // An expired challenge.
-    let (id, answer) = challenge(&app).await;
+    let (id, answer) = app.challenge().await;
     app.clock.advance(121);
-    let late = post(
-        &app,
-        "/api/v1/secretary/sessions",
-        json!({"id": id, "response": answer}),
-        None,
-    )
-    .await;
+    let late = app
+        .send_json(
+            "/api/v1/secretary/sessions",
+            &json!({"id": id, "response": answer}),
+            None,
+        )
+        .await;
     assert_eq!(late.status().as_u16(), 401);
     // A key that is not a recipient cannot even read the challenge.
-    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    let res = app
+        .send_json("/api/v1/secretary/challenges", &json!({}), None)
+        .await;
     let c: Value = res.json().await.unwrap_or(Value::Null);
     let ciphertext = B64
         .decode(c["ciphertext"].as_str().unwrap_or_default())
@@ -268,7 +141,9 @@ fn solve(puzzle: &Value) -> Value {
 /// work; returns how many were issued and the 429 problem.
 async fn flood(app: &TestApp) -> (usize, Value) {
     for issued in 0..200 {
-        let res = post(app, "/api/v1/secretary/challenges", json!({}), None).await;
+        let res = app
+            .send_json("/api/v1/secretary/challenges", &json!({}), None)
+            .await;
         match res.status().as_u16() {
             201 => continue,
             429 => return (issued, res.json().await.unwrap_or(Value::Null)),
@@ -283,7 +158,9 @@ async fn a_flood_of_unanswered_challenges_asks_for_a_proof_of_work_and_never_loc
 ) {
     let app = spawn_app().await;
     let (issued, refused) = flood(&app).await;
-    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    let res = app
+        .send_json("/api/v1/secretary/challenges", &json!({}), None)
+        .await;
     assert_eq!(res.status().as_u16(), 429);
     assert!(res.headers().get("set-cookie").is_none());
     assert_eq!(
@@ -317,12 +194,14 @@ async fn a_flood_of_unanswered_challenges_asks_for_a_proof_of_work_and_never_loc
 
     // With the proof, a challenge, and the login goes through.
     let proof = solve(&refused["proof"]);
-    let (id, answer) = challenge_with(&app, proof.clone()).await;
-    let res = open(&app, &id, &answer).await;
+    let (id, answer) = app.challenge_with(proof.clone()).await;
+    let res = app.open_session(&id, &answer).await;
     assert_eq!(res.status().as_u16(), 201);
 
     // A proof opens one challenge only.
-    let res = post(&app, "/api/v1/secretary/challenges", proof, None).await;
+    let res = app
+        .send_json("/api/v1/secretary/challenges", &proof, None)
+        .await;
     assert_eq!(res.status().as_u16(), 429);
 
     // Every refusal under flood is a 429 with a puzzle, never a 500.
@@ -338,7 +217,9 @@ async fn a_flood_of_unanswered_challenges_asks_for_a_proof_of_work_and_never_loc
         json!({"proof": {"seed": "", "nonce": "0"}}),
     ];
     for body in bad_proofs {
-        let res = post(&app, "/api/v1/secretary/challenges", body.clone(), None).await;
+        let res = app
+            .send_json("/api/v1/secretary/challenges", &body.clone(), None)
+            .await;
         assert_eq!(res.status().as_u16(), 429, "{body}");
         let p: Value = res.json().await.unwrap_or(Value::Null);
         assert_eq!(p["error"], "proof-of-work", "{body}");
@@ -346,35 +227,41 @@ async fn a_flood_of_unanswered_challenges_asks_for_a_proof_of_work_and_never_loc
 
     // The seed rotates each minute; last minute's is still good, older ones not.
     app.clock.advance(60);
-    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    let res = app
+        .send_json("/api/v1/secretary/challenges", &json!({}), None)
+        .await;
     let now: Value = res.json().await.unwrap_or(Value::Null);
     assert_ne!(now["proof"]["seed"], refused["proof"]["seed"], "a new seed");
-    let (id, answer) = challenge_with(&app, solve(&refused["proof"])).await;
-    assert_eq!(open(&app, &id, &answer).await.status().as_u16(), 201);
+    let (id, answer) = app.challenge_with(solve(&refused["proof"])).await;
+    assert_eq!(app.open_session(&id, &answer).await.status().as_u16(), 201);
     app.clock.advance(120);
     let stale = solve(&now["proof"]);
-    let res = post(&app, "/api/v1/secretary/challenges", stale, None).await;
+    let res = app
+        .send_json("/api/v1/secretary/challenges", &stale, None)
+        .await;
     assert_eq!(res.status().as_u16(), 429, "a seed two minutes old");
 
     // Once the unanswered challenges are swept, challenges are free again.
     app.clock.advance(11 * 60);
-    let (id, answer) = challenge(&app).await;
-    assert_eq!(open(&app, &id, &answer).await.status().as_u16(), 201);
+    let (id, answer) = app.challenge().await;
+    assert_eq!(app.open_session(&id, &answer).await.status().as_u16(), 201);
 }
 
 #[tokio::test]
 async fn answered_challenges_do_not_count_toward_a_flood_but_wrong_answers_do() {
     let app = spawn_app().await;
     for _ in 0..25 {
-        let (id, answer) = challenge(&app).await;
-        assert_eq!(open(&app, &id, &answer).await.status().as_u16(), 201);
+        let (id, answer) = app.challenge().await;
+        assert_eq!(app.open_session(&id, &answer).await.status().as_u16(), 201);
     }
     for n in 0..20 {
-        let (id, _) = challenge(&app).await;
-        let res = open(&app, &id, &"00".repeat(32)).await;
+        let (id, _) = app.challenge().await;
+        let res = app.open_session(&id, &"00".repeat(32)).await;
         assert_eq!(res.status().as_u16(), 401, "wrong answer {n}");
     }
-    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    let res = app
+        .send_json("/api/v1/secretary/challenges", &json!({}), None)
+        .await;
     assert_eq!(res.status().as_u16(), 429, "twenty failures make a flood");
 }
 
@@ -485,7 +372,7 @@ async fn the_challenge_endpoint_takes_json_only_so_no_other_site_can_spend_the_q
 #[tokio::test]
 async fn bad_answers_to_a_challenge_are_refused_cleanly() {
     let app = spawn_app().await;
-    let (id, _) = challenge(&app).await;
+    let (id, _) = app.challenge().await;
     let path = format!("{}/api/v1/secretary/sessions", app.address);
     let cases: Vec<(&str, String, u16, &str)> = vec![
         (
@@ -553,7 +440,9 @@ async fn bad_answers_to_a_challenge_are_refused_cleanly() {
         assert_eq!(p["error"], code, "{body}");
     }
     // The plaintext of the challenge is not an answer: only its digest is.
-    let res = post(&app, "/api/v1/secretary/challenges", json!({}), None).await;
+    let res = app
+        .send_json("/api/v1/secretary/challenges", &json!({}), None)
+        .await;
     let c: Value = res.json().await.unwrap_or(Value::Null);
     let plain = crypto::decrypt(
         &app.identities[..1],
@@ -563,14 +452,16 @@ async fn bad_answers_to_a_challenge_are_refused_cleanly() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(plain.starts_with(crypto::CHALLENGE_PREFIX.as_bytes()));
     let random = String::from_utf8_lossy(&plain[crypto::CHALLENGE_PREFIX.len()..]).to_string();
-    let res = open(&app, c["id"].as_str().unwrap_or_default(), &random).await;
+    let res = app
+        .open_session(c["id"].as_str().unwrap_or_default(), &random)
+        .await;
     assert_eq!(res.status().as_u16(), 401);
 }
 
 #[tokio::test]
 async fn the_session_cookie_is_a_host_cookie_and_nothing_else_opens_the_workspace() {
     let app = spawn_app().await;
-    let s = login(&app).await;
+    let s = app.login().await;
     let value = s
         .cookie
         .strip_prefix("__Host-vigie_session=")
@@ -603,21 +494,15 @@ async fn the_session_cookie_is_a_host_cookie_and_nothing_else_opens_the_workspac
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 401, "{cookie}");
     }
-    assert_eq!(
-        page(&app, Some(&s), "/fr/secretary")
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(s.page("/fr/secretary").await.status().as_u16(), 200);
     // Logging out removes the same cookie, with the same attributes.
-    let res = post(
-        &app,
-        "/api/v1/secretary/logout",
-        json!({}),
-        Some((&s.cookie, &s.csrf)),
-    )
-    .await;
+    let res = app
+        .send_json(
+            "/api/v1/secretary/logout",
+            &json!({}),
+            Some((&s.cookie, &s.csrf)),
+        )
+        .await;
     assert_eq!(res.status().as_u16(), 204);
     let gone = res
         .headers()
@@ -634,25 +519,23 @@ async fn the_session_cookie_is_a_host_cookie_and_nothing_else_opens_the_workspac
 
 #[tokio::test]
 async fn an_attachment_is_downloaded_only_through_the_case_that_claimed_it() {
-    use crate::attachments::{post_report, report_body, seal_file, upload};
+    use crate::helpers::seal_file;
     let app = spawn_app().await;
     let first = Token::generate();
     let r = crypto::derive_from_token(&first).reply_recipient;
     let sealed = seal_file(&app.recipients, &r, b"the first case's file");
-    let (status, up) = upload(&app, "application/octet-stream", sealed.clone()).await;
+    let (status, up) = app.upload("application/octet-stream", sealed.clone()).await;
     assert_eq!(status, 201, "{up}");
     let file = up["id"].as_str().unwrap_or_default().to_string();
-    let (status, answer) = post_report(
-        &app,
-        &report_body(&app, &first, &[(file.clone(), "a.pdf", 21)]),
-    )
-    .await;
+    let (status, answer) = app
+        .submit_report_js(&app.report_with_attachments(&first, &[(file.clone(), "a.pdf", 21)]))
+        .await;
     assert_eq!(status, 201, "{answer}");
     // A second report names the first case's file, under a name of its choosing.
     let second = Token::generate();
-    let mut body = report_body(&app, &second, &[(file.clone(), "facture.pdf", 21)]);
+    let mut body = app.report_with_attachments(&second, &[(file.clone(), "facture.pdf", 21)]);
     body["attachments"] = json!([]);
-    let (status, answer) = post_report(&app, &body).await;
+    let (status, answer) = app.submit_report_js(&body).await;
     assert_eq!(status, 201, "{answer}");
     let case_of = |token: &Token| {
         Case::find_by_locator(&mut app.conn(), &crypto::derive_from_token(token).locator)
@@ -662,9 +545,9 @@ async fn an_attachment_is_downloaded_only_through_the_case_that_claimed_it() {
             .unwrap_or_default()
     };
     let (first_case, second_case) = (case_of(&first), case_of(&second));
-    let s = login(&app).await;
+    let s = app.login().await;
     let through = |case: &str, id: &str| format!("/api/v1/secretary/cases/{case}/attachments/{id}");
-    let res = page(&app, Some(&s), &through(&first_case, &file)).await;
+    let res = s.page(&through(&first_case, &file)).await;
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(
         res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
@@ -677,13 +560,13 @@ async fn an_attachment_is_downloaded_only_through_the_case_that_claimed_it() {
         (through(&first_case, ""), Some(&s)),
         (format!("/api/v1/secretary/attachments/{file}"), Some(&s)),
     ] {
-        let res = page(&app, who, &path).await;
+        let res = app.page(who, &path).await;
         assert_eq!(res.status().as_u16(), 404, "{path}");
         let p: Value = res.json().await.unwrap_or(Value::Null);
         assert_eq!(p["error"], "not-found", "{path}");
     }
     assert_eq!(
-        page(&app, None, &through(&first_case, &file))
+        app.get(&through(&first_case, &file))
             .await
             .status()
             .as_u16(),
@@ -700,7 +583,7 @@ async fn workspace_pages_need_a_live_session() {
         "/en/secretary/journal",
         "/fr/secretary/cases/x",
     ] {
-        let res = page(&app, None, path).await;
+        let res = app.get(path).await;
         assert_eq!(res.status().as_u16(), 303, "{path}");
         let to = res
             .headers()
@@ -709,18 +592,15 @@ async fn workspace_pages_need_a_live_session() {
             .unwrap_or_default();
         assert!(to.ends_with("/secretary/login"), "{path} → {to}");
     }
-    let s = login(&app).await;
+    let s = app.login().await;
     app.clock.advance(14 * 60);
     assert_eq!(
-        page(&app, Some(&s), "/fr/secretary")
-            .await
-            .status()
-            .as_u16(),
+        s.page("/fr/secretary").await.status().as_u16(),
         200,
         "activity keeps it alive"
     );
     app.clock.advance(16 * 60);
-    let res = page(&app, Some(&s), "/fr/secretary").await;
+    let res = s.page("/fr/secretary").await;
     assert_eq!(res.status().as_u16(), 303, "idle for 16 minutes");
     assert!(res
         .headers()
@@ -728,16 +608,13 @@ async fn workspace_pages_need_a_live_session() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .contains("expired=1"));
-    let s = login(&app).await;
+    let s = app.login().await;
     for _ in 0..35 {
         app.clock.advance(14 * 60);
-        let _ = page(&app, Some(&s), "/fr/secretary").await;
+        let _ = s.page("/fr/secretary").await;
     }
     assert_eq!(
-        page(&app, Some(&s), "/fr/secretary")
-            .await
-            .status()
-            .as_u16(),
+        s.page("/fr/secretary").await.status().as_u16(),
         303,
         "over 8 hours"
     );
@@ -746,8 +623,8 @@ async fn workspace_pages_need_a_live_session() {
 #[tokio::test]
 async fn every_change_needs_the_session_and_its_csrf_token() {
     let app = spawn_app().await;
-    let (case, _) = new_case(&app).await;
-    let s = login(&app).await;
+    let (case, _) = app.new_case().await;
+    let s = app.login().await;
     let path = format!("/api/v1/secretary/cases/{}/review", case.row.id);
     let cases = [
         (None, 401, "session"),
@@ -764,24 +641,21 @@ async fn every_change_needs_the_session_and_its_csrf_token() {
         ),
     ];
     for (auth, status, code) in cases {
-        let res = post(&app, &path, json!({}), auth).await;
+        let res = app.send_json(&path, &json!({}), auth).await;
         assert_eq!(res.status().as_u16(), status, "{code}");
         let p: Value = res.json().await.unwrap_or(Value::Null);
         assert_eq!(p["error"], code);
     }
-    let logout = post(
-        &app,
-        "/api/v1/secretary/logout",
-        json!({}),
-        Some((&s.cookie, &s.csrf)),
-    )
-    .await;
+    let logout = app
+        .send_json(
+            "/api/v1/secretary/logout",
+            &json!({}),
+            Some((&s.cookie, &s.csrf)),
+        )
+        .await;
     assert_eq!(logout.status().as_u16(), 204);
     assert_eq!(
-        page(&app, Some(&s), "/fr/secretary")
-            .await
-            .status()
-            .as_u16(),
+        s.page("/fr/secretary").await.status().as_u16(),
         303,
         "logged out"
     );
@@ -790,43 +664,40 @@ async fn every_change_needs_the_session_and_its_csrf_token() {
 #[tokio::test]
 async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
     let app = spawn_app().await;
-    let (case, token) = new_case(&app).await;
+    let (case, token) = app.new_case().await;
     let id = case.row.id.clone();
     app.clock.advance(2 * 86400);
-    let s = login(&app).await;
+    let s = app.login().await;
 
     // Nothing but acknowledgement first, not even a reply.
-    assert_eq!(act(&app, &s, &id, "review", json!({})).await.0, 409);
+    assert_eq!(s.act(&id, "review", json!({})).await.0, 409);
     assert_eq!(
-        act(&app, &s, &id, "replies", reply(&app, &case, "trop tôt"))
+        s.act(&id, "replies", app.sealed_reply(&case, "trop tôt"))
             .await
             .0,
         409
     );
-    let (status, p) = act(
-        &app,
-        &s,
-        &id,
-        "close",
-        json!({"reason": "moot", "ciphertext": reply(&app, &case, "x")["ciphertext"]}),
-    )
-    .await;
+    let (status, p) = s
+        .act(
+            &id,
+            "close",
+            json!({"reason": "moot", "ciphertext": app.sealed_reply(&case, "x")["ciphertext"]}),
+        )
+        .await;
     assert_eq!(status, 409, "{p}");
     assert_eq!(p["error"], "transition");
 
     assert_eq!(
-        act(
-            &app,
-            &s,
+        s.act(
             &id,
             "acknowledge",
-            reply(&app, &case, "Bien reçu, merci.")
+            app.sealed_reply(&case, "Bien reçu, merci.")
         )
         .await
         .0,
         204
     );
-    let acked = reload(&app, &case);
+    let acked = app.reload(&case);
     assert_eq!(acked.row.status, "acknowledged");
     assert_eq!(
         acked.row.acknowledged_on.map(|d| d.to_string()).as_deref(),
@@ -838,45 +709,41 @@ async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
         "three months from the acknowledgement"
     );
     assert_eq!(
-        act(&app, &s, &id, "acknowledge", reply(&app, &case, "again"))
+        s.act(&id, "acknowledge", app.sealed_reply(&case, "again"))
             .await
             .0,
         409
     );
 
     assert_eq!(
-        act(
-            &app,
-            &s,
+        s.act(
             &id,
             "replies",
-            reply(&app, &case, "Pouvez-vous préciser ?")
+            app.sealed_reply(&case, "Pouvez-vous préciser ?")
         )
         .await
         .0,
         204
     );
-    assert_eq!(act(&app, &s, &id, "review", json!({})).await.0, 204);
-    assert_eq!(
-        act(&app, &s, &id, "hold", json!({"on_hold": true})).await.0,
-        204
-    );
-    assert!(reload(&app, &case).row.on_hold);
-    let (status, p) = act(
-        &app,
-        &s,
-        &id,
-        "close",
-        json!({"reason": "bored", "ciphertext": reply(&app, &case, "x")["ciphertext"]}),
-    )
-    .await;
+    assert_eq!(s.act(&id, "review", json!({})).await.0, 204);
+    assert_eq!(s.act(&id, "hold", json!({"on_hold": true})).await.0, 204);
+    assert!(app.reload(&case).row.on_hold);
+    let (status, p) = s
+        .act(
+            &id,
+            "close",
+            json!({"reason": "bored", "ciphertext": app.sealed_reply(&case, "x")["ciphertext"]}),
+        )
+        .await;
     assert_eq!((status, p["error"].as_str()), (400, Some("reason")));
-    assert_eq!(act(&app, &s, &id, "close", json!({"reason": "measures_taken", "ciphertext": reply(&app, &case, "Des mesures ont été prises.")["ciphertext"]})).await.0, 204);
-    let closed = reload(&app, &case);
+    assert_eq!(s.act(&id, "close", json!({"reason": "measures_taken", "ciphertext": app.sealed_reply(&case, "Des mesures ont été prises.")["ciphertext"]})).await.0, 204);
+    let closed = app.reload(&case);
     assert_eq!(closed.row.status, "closed");
     assert_eq!(closed.row.closure_reason.as_deref(), Some("measures_taken"));
 
-    let (status, p) = act(&app, &s, &id, "replies", reply(&app, &case, "trop tard")).await;
+    let (status, p) = s
+        .act(&id, "replies", app.sealed_reply(&case, "trop tard"))
+        .await;
     assert_eq!((status, p["error"].as_str()), (409, Some("closed")));
 
     // The thread is in order, and the reporter's key reads the replies.
@@ -910,8 +777,8 @@ async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
 #[tokio::test]
 async fn replies_are_checked_like_reports() {
     let app = spawn_app().await;
-    let (case, _) = new_case(&app).await;
-    let s = login(&app).await;
+    let (case, _) = app.new_case().await;
+    let s = app.login().await;
     let only_secretary = {
         let plain = crypto::pad(Zeroizing::new(b"{\"v\":1}".to_vec()));
         // Sealed to the Secretary only: the reporter could not read it.
@@ -929,24 +796,22 @@ async fn replies_are_checked_like_reports() {
         (json!({"ciphertext": only_secretary}), "recipients"),
         (json!({}), "json"),
     ] {
-        let (status, p) = act(&app, &s, &case.row.id, "acknowledge", body).await;
+        let (status, p) = s.act(&case.row.id, "acknowledge", body).await;
         assert_eq!((status, p["error"].as_str()), (400, Some(code)));
     }
-    assert_eq!(
-        act(&app, &s, "no-such-case", "review", json!({})).await.0,
-        404
-    );
-    assert_eq!(reload(&app, &case).row.status, "received");
+    assert_eq!(s.act("no-such-case", "review", json!({})).await.0, 404);
+    assert_eq!(app.reload(&case).row.status, "received");
 }
 
 #[tokio::test]
 async fn the_inbox_shows_deadlines_unread_messages_filters_and_pages() {
     let app = spawn_app().await;
     for _ in 0..3 {
-        new_case(&app).await;
+        app.new_case().await;
     }
-    let s = login(&app).await;
-    let html = page(&app, Some(&s), "/fr/secretary")
+    let s = app.login().await;
+    let html = s
+        .page("/fr/secretary")
         .await
         .text()
         .await
@@ -955,35 +820,40 @@ async fn the_inbox_shows_deadlines_unread_messages_filters_and_pages() {
     assert!(html.contains("7 décembre 2026"));
     // Five days later the acknowledgement is due within two days; ten days later it is overdue.
     app.clock.advance(5 * 86400);
-    let s = login(&app).await;
-    let html = page(&app, Some(&s), "/fr/secretary")
+    let s = app.login().await;
+    let html = s
+        .page("/fr/secretary")
         .await
         .text()
         .await
         .unwrap_or_default();
     assert!(html.contains("deadline due-soon"));
     app.clock.advance(5 * 86400);
-    let s = login(&app).await;
-    let html = page(&app, Some(&s), "/en/secretary")
+    let s = app.login().await;
+    let html = s
+        .page("/en/secretary")
         .await
         .text()
         .await
         .unwrap_or_default();
     assert!(html.contains("deadline overdue"));
     assert!(html.contains("overdue"));
-    let html = page(&app, Some(&s), "/fr/secretary?status=closed")
+    let html = s
+        .page("/fr/secretary?status=closed")
         .await
         .text()
         .await
         .unwrap_or_default();
     assert_eq!(html.matches("class=\"case-row\"").count(), 0);
-    let html = page(&app, Some(&s), "/fr/secretary?status=received&page=1")
+    let html = s
+        .page("/fr/secretary?status=received&page=1")
         .await
         .text()
         .await
         .unwrap_or_default();
     assert_eq!(html.matches("class=\"case-row\"").count(), 3);
-    let html = page(&app, Some(&s), "/fr/secretary?page=2")
+    let html = s
+        .page("/fr/secretary?page=2")
         .await
         .text()
         .await
@@ -995,7 +865,7 @@ async fn the_inbox_shows_deadlines_unread_messages_filters_and_pages() {
 async fn the_journal_cannot_be_changed_or_erased_even_in_the_database() {
     use diesel::RunQueryDsl;
     let app = spawn_app().await;
-    login(&app).await;
+    app.login().await;
     let mut conn = app.conn();
     assert!(diesel::sql_query("UPDATE journal SET action = 'nothing'")
         .execute(&mut conn)
@@ -1014,7 +884,8 @@ async fn the_journal_cannot_be_changed_or_erased_even_in_the_database() {
 #[tokio::test]
 async fn without_javascript_the_login_form_cannot_send_the_passphrase_anywhere() {
     let app = spawn_app().await;
-    let html = page(&app, None, "/fr/secretary/login")
+    let html = app
+        .get("/fr/secretary/login")
         .await
         .text()
         .await
