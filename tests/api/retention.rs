@@ -33,11 +33,14 @@ async fn close(app: &TestApp, case: &Case) {
     assert_eq!(act(app, &s, &case.row.id, "close", body).await.0, 204);
 }
 
+/// Whether the case is still stored, read through a connection of its own:
+/// a pooled SQLite connection may still hold the snapshot of an earlier
+/// read, from before another process (`vigie purge`) deleted the case.
 fn exists(app: &TestApp, case: &Case) -> bool {
-    Case::find(&mut app.conn(), &case.row.id)
-        .ok()
-        .flatten()
-        .is_some()
+    let database = app.settings.database().unwrap_or_else(|e| panic!("{e}"));
+    let fresh = vigie::db::connect(&database, 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = fresh.conn().unwrap_or_else(|e| panic!("{e}"));
+    Case::find(&mut conn, &case.row.id).ok().flatten().is_some()
 }
 
 #[tokio::test]
