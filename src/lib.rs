@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod i18n;
+pub mod jobs;
 pub mod notify;
 pub mod private_fs;
 pub mod service;

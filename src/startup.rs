@@ -82,13 +82,9 @@ impl Application {
             eprintln!("{line}");
             tracing::info!("{line}");
         }
-        notify::spawn_worker(
-            db.clone(),
-            notifier,
-            clock.clone(),
-            Duration::from_millis(settings.notify_poll_millis),
-            settings.retention_days,
-        );
+        let every = Duration::from_millis(settings.notify_poll_millis);
+        notify::spawn_worker(db.clone(), notifier, clock.clone(), every);
+        crate::jobs::spawn(db.clone(), clock.clone(), every, settings.retention_days);
         let state = web::Data::new(AppState {
             db,
             i18n: I18n::load()?,

@@ -25,7 +25,7 @@ use chrono::NaiveDate;
 use super::{
     files::{self, FileError},
     format::{EntryFile, ExportId, ExportedCase, METADATA},
-    passphrase_from_env, prompt,
+    passphrase::{passphrase_from_env, prompt},
     text::{printable, printable_line, safe_file_name},
 };
 use crate::{

@@ -9,10 +9,10 @@
 
 use std::io::Write;
 
-use rand::RngCore;
 use zeroize::Zeroizing;
 
-use super::{sha256, EncryptError, Recipients};
+use super::primitives::{constant_time_eq, fill_random, sha256};
+use super::{EncryptError, Recipients};
 
 /// The fixed, versioned first line of every challenge's plaintext.
 pub const CHALLENGE_PREFIX: &str = "vigie/login-challenge/v1\n";
@@ -47,7 +47,7 @@ fn expected_answer(random_hex: &[u8]) -> [u8; 32] {
 /// the expected answer, so a copy of its database cannot answer either.
 pub fn issue_challenge(recipients: &Recipients) -> Result<IssuedChallenge, EncryptError> {
     let mut secret = Zeroizing::new([0u8; 32]);
-    rand::rngs::OsRng.fill_bytes(secret.as_mut());
+    fill_random(secret.as_mut());
     let random = Zeroizing::new(hex::encode(*secret));
     let text = Zeroizing::new(format!("{CHALLENGE_PREFIX}{}", random.as_str()));
     let encryptor =
@@ -121,7 +121,7 @@ pub fn leading_zero_bits(hash: &[u8]) -> u32 {
 /// 32 fresh random bytes (a proof-of-work seed).
 pub fn random_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut seed);
+    fill_random(&mut seed);
     seed
 }
 
@@ -129,7 +129,7 @@ pub fn random_seed() -> [u8; 32] {
 /// hexadecimal form to hand out, and the hash to store.
 pub fn new_secret() -> (Zeroizing<String>, [u8; 32]) {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    rand::rngs::OsRng.fill_bytes(bytes.as_mut());
+    fill_random(bytes.as_mut());
     (Zeroizing::new(hex::encode(*bytes)), sha256(bytes.as_ref()))
 }
 
@@ -137,10 +137,6 @@ pub fn new_secret() -> (Zeroizing<String>, [u8; 32]) {
 pub fn hash_secret(hex_form: &str) -> Option<[u8; 32]> {
     let bytes = Zeroizing::new(hex::decode(hex_form).ok()?);
     (bytes.len() == 32).then(|| sha256(&bytes))
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The only place in Vigie that touches age, HKDF, hashes, tokens and padding.
+//! The only place in Vigie that touches age, HKDF, hashes, random bytes,
+//! tokens and padding.
 //!
 //! The surface is deliberately narrow: a follow-up [`Token`] and what it
 //! derives ([`derive_from_token`]), [`encrypt_for_case`] to seal a padded
@@ -8,20 +9,22 @@
 mod challenge;
 mod keys;
 mod padding;
+mod primitives;
 mod seal;
 mod token;
 mod validate;
 
 pub use challenge::{
-    answer_challenge, constant_time_eq, hash_secret, issue_challenge, leading_zero_bits,
-    new_secret, proof_of_work, random_seed, verify_challenge, IssuedChallenge, CHALLENGE_LEN,
-    CHALLENGE_PREFIX, POW_DOMAIN, RESPONSE_DOMAIN,
+    answer_challenge, hash_secret, issue_challenge, leading_zero_bits, new_secret, proof_of_work,
+    random_seed, verify_challenge, IssuedChallenge, CHALLENGE_LEN, CHALLENGE_PREFIX, POW_DOMAIN,
+    RESPONSE_DOMAIN,
 };
 pub use keys::{
     decrypt, generate_identity, identity_from_bytes, load_recipients, read_identity_file,
     write_identity_file, DecryptError, IdentityFileError, KeyError, Recipients,
 };
 pub use padding::{pad, padded_len};
+pub use primitives::{constant_time_eq, random_at_most, sha256, sha384};
 pub use seal::{open_as_reporter, seal_for_case, FileSealer, NotARecipient, ReporterRecipient};
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
 pub use validate::{check_stream_header, stream_payload_ok, AgeCiphertext, CiphertextError};
@@ -60,12 +63,6 @@ pub fn encrypt_for_case(
     writer.finish().map_err(EncryptError::Age)?;
     // What the server seals passes the same checks as what browsers upload.
     AgeCiphertext::parse(out, secretary.len(), usize::MAX).map_err(EncryptError::Invalid)
-}
-
-/// SHA-256 of some bytes.
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).into()
 }
 
 /// A short, stable fingerprint of some public bytes (static assets, recipients).

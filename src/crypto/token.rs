@@ -2,13 +2,11 @@
 
 use std::fmt;
 
-use hkdf::Hkdf;
-use rand::RngCore;
 use secrecy::SecretString;
-use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{keys::identity_from_bytes, sha256};
+use super::keys::identity_from_bytes;
+use super::primitives::{fill_random, hkdf_sha256_32, sha256};
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const SYMBOLS: usize = 28;
@@ -36,7 +34,7 @@ impl Token {
     /// A new token from the operating system's CSPRNG.
     pub fn generate() -> Self {
         let mut bytes = Zeroizing::new([0u8; 16]);
-        rand::rngs::OsRng.fill_bytes(bytes.as_mut());
+        fill_random(bytes.as_mut());
         Token(bytes)
     }
 
@@ -163,13 +161,7 @@ impl fmt::Debug for Derived {
 }
 
 fn hkdf32(token: &Token, info: &[u8]) -> Zeroizing<[u8; 32]> {
-    let hk = Hkdf::<Sha256>::new(Some(SALT), token.as_bytes());
-    let mut out = Zeroizing::new([0u8; 32]);
-    // 32 bytes is far below HKDF-SHA256's limit of 255 * 32; this cannot fail.
-    if hk.expand(info, out.as_mut()).is_err() {
-        unreachable!("HKDF-SHA256 can always produce 32 bytes");
-    }
-    out
+    hkdf_sha256_32(SALT, token.as_bytes(), info)
 }
 
 /// Derives `L`, `SHA-256(L)`, `K` and `R` from a token (protocol v1).

@@ -22,7 +22,6 @@ use lettre::{
     },
     Message,
 };
-use rand::Rng;
 use secrecy::ExposeSecret;
 
 use crate::{
@@ -294,7 +293,11 @@ impl Notifier {
     pub fn backoff(&self, attempts: i32) -> i64 {
         let exp = RETRY_BASE_SECS.saturating_mul(1i64 << attempts.clamp(0, 20));
         let capped = exp.min(self.retry_cap_secs).max(1);
-        let jitter = rand::rngs::OsRng.gen_range(-(capped / 4)..=(capped / 4));
+        let quarter = capped / 4;
+        // Uniform in [-quarter, quarter]; `capped` is at most an i64, so the
+        // span fits in a u64 and the draw back in an i64.
+        let span = u64::try_from(2 * quarter).unwrap_or(0);
+        let jitter = i64::try_from(crate::crypto::random_at_most(span)).unwrap_or(0) - quarter;
         (capped + jitter).max(1)
     }
 }
@@ -305,7 +308,7 @@ pub fn random_delay(max: u64) -> i64 {
     if max == 0 {
         0
     } else {
-        rand::rngs::OsRng.gen_range(0..=max)
+        i64::try_from(crate::crypto::random_at_most(max.unsigned_abs())).unwrap_or(max)
     }
 }
 
@@ -324,72 +327,9 @@ pub enum WorkerError {
     Query(#[from] diesel::result::Error),
 }
 
-/// Runs one daily or periodic job. A failure of the job itself is logged
-/// and the pass goes on, so that one broken job never stops the others or
-/// the mail; a database that cannot be reached at all ends the pass.
-fn job<T>(
-    name: &'static str,
-    work: impl FnOnce() -> Result<T, DbError>,
-) -> Result<Option<T>, WorkerError> {
-    match work() {
-        Ok(done) => Ok(Some(done)),
-        Err(e @ (DbError::Pool(_) | DbError::Connect(_))) => Err(e.into()),
-        Err(e) => {
-            tracing::error!(job = name, error = %e, "a background job failed; the others go on");
-            Ok(None)
-        }
-    }
-}
-
-/// One pass: queue today's reminder if due, sweep, purge, then send what is
-/// due, then (once a day) rewrite the storage in key order.
-pub fn run_once(
-    db: &Db,
-    notifier: &Notifier,
-    clock: &dyn Clock,
-    me: &str,
-    retention_days: u32,
-) -> Result<Pass, WorkerError> {
-    let now = clock.now();
-    let today = clock.today();
-    job("reminder", || {
-        db.write(|conn| Outbox::remind_once_a_day(conn, today, now))
-    })?;
-    // Uploads that no report or message claimed in time.
-    job("sweep", || {
-        db.write(|conn| crate::db::Attachment::sweep(conn, now))
-    })?;
-    // Closed cases past their retention, once a day.
-    let purged = job("purge", || {
-        db.write(|conn| crate::db::Retention::purge_once_a_day(conn, today, retention_days, now))
-    })?;
-    if let Some(purged @ 1..) = purged {
-        tracing::info!(
-            count = purged,
-            "closed cases purged after their retention period"
-        );
-    }
-    // A failure to send is reported after the rewrite has had its turn.
-    let pass = send_due(db, notifier, clock, me);
-    if let Err(WorkerError::Db(DbError::Pool(_) | DbError::Connect(_))) = pass {
-        return pass;
-    }
-    // After the purge and the mail: the day's arrivals, and what the purge
-    // removed, are rewritten out of the database file.
-    let rewritten = job("storage rewrite", || {
-        crate::db::Layout::rewrite_once_a_day(db, today)
-    })?;
-    if let Some(Some(took)) = rewritten {
-        tracing::info!(
-            millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-            "storage rewritten in key order"
-        );
-    }
-    pass
-}
-
-/// Sends what is due: one email per kind.
-fn send_due(
+/// One pass of the mail worker: sends what is due, one email per kind
+/// (activity, reminder). Tests call it directly to drive the worker.
+pub fn run_pass(
     db: &Db,
     notifier: &Notifier,
     clock: &dyn Clock,
@@ -450,14 +390,10 @@ fn latest_counts(rows: &[OutboxRow]) -> DeadlineCounts {
         .unwrap_or_default()
 }
 
-/// Runs the worker in the background for as long as the runtime runs.
-pub fn spawn_worker(
-    db: Db,
-    notifier: Arc<Notifier>,
-    clock: Arc<dyn Clock>,
-    every: Duration,
-    retention_days: u32,
-) {
+/// Runs the mail worker in the background, every `every`, for as long as
+/// the runtime runs. It only sends mail; the periodic jobs are in
+/// [`crate::jobs`].
+pub fn spawn_worker(db: Db, notifier: Arc<Notifier>, clock: Arc<dyn Clock>, every: Duration) {
     let me = uuid::Uuid::new_v4().to_string();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -466,10 +402,8 @@ pub fn spawn_worker(
             ticks.tick().await;
             let (db, notifier, clock, me) =
                 (db.clone(), notifier.clone(), clock.clone(), me.clone());
-            let done = tokio::task::spawn_blocking(move || {
-                run_once(&db, &notifier, clock.as_ref(), &me, retention_days)
-            })
-            .await;
+            let done =
+                crate::blocking::run(move || run_pass(&db, &notifier, clock.as_ref(), &me)).await;
             if let Ok(Err(e)) = done {
                 tracing::error!(error = %e, "the notification worker failed a pass");
             }
@@ -490,24 +424,6 @@ mod tests {
             "spread over the range"
         );
         assert_eq!(random_delay(0), 0);
-    }
-
-    #[test]
-    fn a_failing_job_is_logged_and_the_pass_goes_on_but_a_database_out_of_reach_ends_it() {
-        let broken = job("storage rewrite", || {
-            Err::<(), _>(DbError::Query(diesel::result::Error::NotFound))
-        });
-        assert!(matches!(broken, Ok(None)));
-        let unreachable = job("storage rewrite", || {
-            Err::<(), _>(DbError::Connect(diesel::ConnectionError::BadConnection(
-                "down".into(),
-            )))
-        });
-        assert!(matches!(
-            unreachable,
-            Err(WorkerError::Db(DbError::Connect(_)))
-        ));
-        assert!(matches!(job("sweep", || Ok(3)), Ok(Some(3))));
     }
 
     #[test]

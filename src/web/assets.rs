@@ -53,8 +53,7 @@ impl Asset {
     }
 
     fn reference(&self) -> AssetRef {
-        use sha2::Digest;
-        let digest = sha2::Sha384::digest(&self.bytes);
+        let digest = crate::crypto::sha384(&self.bytes);
         AssetRef {
             url: self.url(),
             sri: format!(

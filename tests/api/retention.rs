@@ -33,6 +33,10 @@ async fn close(app: &TestApp, case: &Case) {
     assert_eq!(act(app, &s, &case.row.id, "close", body).await.0, 204);
 }
 
+/// Whether the case is still stored, read through the test's own pool. (A
+/// stale index once made a deleted case visible here while a count said
+/// otherwise: the server had dropped its own file locks, letting `vigie
+/// purge` write at the same time. Keep reading through the pool.)
 fn exists(app: &TestApp, case: &Case) -> bool {
     Case::find(&mut app.conn(), &case.row.id)
         .ok()

@@ -1,0 +1,163 @@
+//! `vigie check`: validates the configuration, the keys, the data folder,
+//! the database and the mail relay, one line a check.
+
+use std::{fs, path::Path};
+
+use crate::{
+    config::Settings,
+    crypto, db,
+    i18n::{I18n, Lang},
+};
+
+/// `vigie check`: prints one line a check, returns the exit code.
+pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
+    let ok = i18n.get(lang, "cli-check-ok");
+    let bad = i18n.get(lang, "cli-check-problem");
+    let mut problems = 0usize;
+    let mut report = |passed: bool, line: String| {
+        if passed {
+            println!("{ok:>9}  {line}");
+        } else {
+            problems += 1;
+            println!("{bad:>9}  {line}");
+        }
+    };
+    let settings = match Settings::load(config) {
+        Ok(s) => {
+            report(true, i18n.get(lang, "cli-check-config"));
+            s
+        }
+        Err(e) => {
+            report(false, e.to_string());
+            println!(
+                "{}",
+                i18n.get_with(lang, "cli-check-failed", &[("count", "1".into())])
+            );
+            return 1;
+        }
+    };
+    let file = settings.recipients_file.display().to_string();
+    match crypto::load_recipients(&settings.recipients_file) {
+        Ok(r) if r.is_empty() => report(
+            false,
+            i18n.get_with(lang, "cli-check-no-recipient", &[("file", file)]),
+        ),
+        Ok(r) => report(
+            true,
+            i18n.get_with(
+                lang,
+                "cli-check-recipients",
+                &[("count", r.len().to_string()), ("file", file)],
+            ),
+        ),
+        Err(e) => report(false, e.to_string()),
+    }
+    let dir = &settings.data_dir;
+    let probe = dir.join(".vigie-check");
+    let writable = fs::create_dir_all(dir).is_ok()
+        && fs::write(&probe, b"").is_ok()
+        && fs::remove_file(&probe).is_ok();
+    report(
+        writable,
+        i18n.get_with(
+            lang,
+            "cli-check-data-dir",
+            &[("dir", dir.display().to_string())],
+        ),
+    );
+    match settings.database() {
+        Ok(database) => {
+            let checked = db::connect_without_migrations(&database).and_then(|pool| {
+                let mut conn = pool.get()?;
+                db::ping(&mut conn)?;
+                db::pending_migrations(&mut conn)
+            });
+            match checked {
+                Ok(pending) => {
+                    report(
+                        true,
+                        i18n.get_with(lang, "cli-check-database", &[("db", database.describe())]),
+                    );
+                    if pending > 0 {
+                        println!(
+                            "{:>9}  {}",
+                            "",
+                            i18n.get_with(
+                                lang,
+                                "cli-check-pending",
+                                &[("count", pending.to_string())]
+                            )
+                        );
+                    }
+                }
+                Err(e) => report(false, format!("{} — {e}", database.describe())),
+            }
+        }
+        Err(e) => report(false, e.to_string()),
+    }
+    match crate::notify::Notifier::from_settings(&settings) {
+        Ok(notifier) => match notifier.mail_folder() {
+            Some(dir) => report(
+                true,
+                i18n.get_with(
+                    lang,
+                    "cli-check-mail-files",
+                    &[("dir", dir.display().to_string())],
+                ),
+            ),
+            None => {
+                let port = match settings.mail() {
+                    Ok(crate::config::MailSetting::Smtp { port, .. }) => port,
+                    _ => 0,
+                };
+                let relay = format!(
+                    "{}:{port} ({})",
+                    settings.smtp_host.clone().unwrap_or_default(),
+                    settings.smtp_security
+                );
+                match notifier.test_connection() {
+                    Ok(()) => report(
+                        true,
+                        i18n.get_with(lang, "cli-check-mail-relay", &[("relay", relay)]),
+                    ),
+                    Err(e) => report(
+                        false,
+                        format!("{relay}: {}", i18n.get(lang, &e.message_key())),
+                    ),
+                }
+            }
+        },
+        Err(e) => report(false, e.to_string()),
+    }
+    if let Ok(database) = settings.database() {
+        let backlog = db::connect_without_migrations(&database).and_then(|pool| {
+            let mut conn = pool.get()?;
+            let now = chrono::Utc::now().timestamp();
+            let stale = i64::try_from(settings.notify_stale_secs).unwrap_or(i64::MAX);
+            Ok(crate::db::Outbox::backlog(&mut conn, now, stale)?)
+        });
+        if let Ok(backlog) = backlog {
+            if backlog.stale > 0 {
+                let reason = crate::notify::describe_backlog(i18n, lang, &backlog);
+                report(
+                    false,
+                    i18n.get_with(
+                        lang,
+                        "cli-check-mail-backlog",
+                        &[("count", backlog.stale.to_string()), ("reason", reason)],
+                    ),
+                );
+            }
+        }
+    }
+    if problems > 0 {
+        println!(
+            "{}",
+            i18n.get_with(lang, "cli-check-failed", &[("count", problems.to_string())])
+        );
+        1
+    } else {
+        println!("{}", i18n.get(lang, "cli-check-passed"));
+        0
+    }
+}
