@@ -246,7 +246,6 @@ journal-exported = Case exported
 journal-purged = Case deleted
 api-error-csrf = Request refused: the anti-forgery token is missing or wrong. Reload the page.
 api-error-session = Your session has expired or does not exist. Log in again.
-api-error-rate-limited = Too many login attempts. Wait a minute.
 api-error-proof-of-work = Too many login challenges have gone without a right answer in the last minutes: attach a proof of work (proof) to get a challenge. The login page computes it by itself; try again.
 api-error-challenge = This challenge was already used or has expired. Start the login again.
 api-error-wrong-key = The answer to the challenge is wrong: this key does not match.

@@ -246,7 +246,6 @@ journal-exported = Dossier exporté
 journal-purged = Dossier supprimé
 api-error-csrf = Requête refusée : jeton anti-falsification absent ou incorrect. Rechargez la page.
 api-error-session = Votre session a expiré ou n'existe pas. Reconnectez-vous.
-api-error-rate-limited = Trop de tentatives de connexion. Attendez une minute.
 api-error-proof-of-work = Trop de défis de connexion sont restés sans bonne réponse ces dernières minutes : joignez une preuve de travail (proof) pour obtenir un défi. La page de connexion la calcule d'elle-même ; réessayez.
 api-error-challenge = Ce défi a déjà servi ou a expiré. Recommencez la connexion.
 api-error-wrong-key = La réponse au défi est fausse : cette clé ne correspond pas.
