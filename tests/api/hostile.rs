@@ -118,6 +118,13 @@ async fn malformed_multipart_bodies_get_a_clear_refusal_quickly_and_store_nothin
             );
         }
     }
+    let started = Instant::now();
+    let health = tokio::time::timeout(Duration::from_secs(1), app.get("/healthz")).await;
+    assert!(
+        health.is_ok_and(|r| r.status().as_u16() == 200),
+        "/healthz answers within a second afterwards"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(app.case_count(), 0, "no case was stored");
     assert_eq!(
         Attachment::counts(&mut app.conn()).unwrap_or((-1, -1, -1)),
