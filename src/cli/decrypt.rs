@@ -475,6 +475,28 @@ impl<W: Write> Printer<'_, W> {
         self.fail(key, &args);
     }
 
+    /// Reads one age file of the export and decrypts it; a failure is
+    /// reported and counted, and gives `None`.
+    fn open(&mut self, path: &Path) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let ciphertext = match files::read_regular(path, MAX_CIPHERTEXT) {
+            Ok(c) => c,
+            Err(e) => {
+                self.fail_file(&e);
+                return None;
+            }
+        };
+        match crypto::decrypt(self.identities, &ciphertext) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.fail(
+                    "cli-undecryptable",
+                    &[("file", shown(path)), ("reason", e.to_string())],
+                );
+                None
+            }
+        }
+    }
+
     fn case(&mut self, case: &CheckedCase) -> anyhow::Result<()> {
         let date = |d: NaiveDate| self.i18n.date(self.lang, d);
         let mut head = format!(
@@ -538,22 +560,8 @@ impl<W: Write> Printer<'_, W> {
         names: &Names,
     ) -> anyhow::Result<()> {
         let path = case.dir.join(id.attachment_file());
-        let ciphertext = match files::read_regular(&path, MAX_CIPHERTEXT) {
-            Ok(c) => c,
-            Err(e) => {
-                self.fail_file(&e);
-                return Ok(());
-            }
-        };
-        let plaintext = match crypto::decrypt(self.identities, &ciphertext) {
-            Ok(p) => p,
-            Err(e) => {
-                self.fail(
-                    "cli-undecryptable",
-                    &[("file", shown(&path)), ("reason", e.to_string())],
-                );
-                return Ok(());
-            }
+        let Some(plaintext) = self.open(&path) else {
+            return Ok(());
         };
         let fallback = id.to_string();
         let name = names
@@ -597,22 +605,8 @@ impl<W: Write> Printer<'_, W> {
         dated: Option<NaiveDate>,
         names: Option<&mut Names>,
     ) -> anyhow::Result<()> {
-        let ciphertext = match files::read_regular(path, MAX_CIPHERTEXT) {
-            Ok(c) => c,
-            Err(e) => {
-                self.fail_file(&e);
-                return Ok(());
-            }
-        };
-        let plaintext = match crypto::decrypt(self.identities, &ciphertext) {
-            Ok(p) => p,
-            Err(e) => {
-                self.fail(
-                    "cli-undecryptable",
-                    &[("file", shown(path)), ("reason", e.to_string())],
-                );
-                return Ok(());
-            }
+        let Some(plaintext) = self.open(path) else {
+            return Ok(());
         };
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(&plaintext) else {
             self.fail("cli-not-vigie", &[("file", shown(path))]);

@@ -379,21 +379,7 @@ use zeroize::Zeroizing;
 
 /// An age file sealed to the Secretary's recipients and a reporter's `R`.
 fn seal(app: &TestApp, reporter: &age::x25519::Recipient, bytes: &[u8]) -> Vec<u8> {
-    let mut all: Vec<&dyn age::Recipient> = app
-        .recipients
-        .iter()
-        .map(|r| r as &dyn age::Recipient)
-        .collect();
-    all.push(reporter);
-    let encryptor =
-        age::Encryptor::with_recipients(all.into_iter()).unwrap_or_else(|e| panic!("{e}"));
-    let mut out = Vec::new();
-    let mut w = encryptor
-        .wrap_output(&mut out)
-        .unwrap_or_else(|e| panic!("{e}"));
-    std::io::Write::write_all(&mut w, bytes).unwrap_or_else(|e| panic!("{e}"));
-    w.finish().unwrap_or_else(|e| panic!("{e}"));
-    out
+    crate::helpers::seal_file(&app.recipients, reporter, bytes)
 }
 
 /// A padded entry plaintext sealed for the case, as the browser would.
