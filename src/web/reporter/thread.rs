@@ -123,7 +123,7 @@ pub fn case_page(state: &AppState, lang: Lang, opened: &Opened, shows: Shows<'_>
         shows.status,
         &CasePage {
             l: Layout::followup(state, lang),
-            case: case,
+            case,
             status_key: format!("status-{}", case.status.as_str()),
             open: case.status != CaseStatus::Closed,
             entries: decrypt_thread(state, lang, &opened.derived, &opened.entries),

@@ -30,7 +30,7 @@ fn facts(year: i32, live: &[Case], purged: &[db::PurgedFigure]) -> Vec<CaseFacts
         .map(|c| CaseFacts {
             month: figures::month_of(c.received_on),
             status: c.status,
-            closure_reason: c.closure_reason.map(|r| r.as_str().to_string()),
+            closure_reason: c.closure_reason,
             ack_due: Some(c.ack_due),
             ack_days: days(c.received_on, c.acknowledged_on),
             feedback_due: Some(c.feedback_due),
@@ -46,7 +46,7 @@ fn facts(year: i32, live: &[Case], purged: &[db::PurgedFigure]) -> Vec<CaseFacts
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(0),
             status: CaseStatus::Closed,
-            closure_reason: p.closure_reason.map(|r| r.as_str().to_string()),
+            closure_reason: p.closure_reason,
             ack_due: None,
             ack_days: p.ack_days.map(i64::from),
             feedback_due: None,
