@@ -18,7 +18,7 @@ use vigie::{
     config::Settings,
     crypto::{self, Locator},
     db::{self, Case, EntryKind, NewCase, NewEntry},
-    domain::{deadlines, SystemClock},
+    domain::{deadlines, CaseStatus, SystemClock},
     startup::Application,
 };
 
@@ -43,7 +43,12 @@ async fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let database = db::connect(&settings.database()?, 2)?;
-    let statuses = ["received", "acknowledged", "in_review", "closed"];
+    let statuses = [
+        CaseStatus::Received,
+        CaseStatus::Acknowledged,
+        CaseStatus::InReview,
+        CaseStatus::Closed,
+    ];
     let first = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
     let mut n = 0usize;
     while n < total {
@@ -60,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
                 received,
                 deadlines(received, None),
             );
-            case.status = statuses[i % 4].to_string();
+            case.status = statuses[i % 4];
             entries.push(NewEntry::report(&case, vec![0u8; 1300]));
             if i % 10 == 0 {
                 let mut message =

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     config::Settings,
-    db::{self, Attachment, Case, Journal},
+    db::{self, Attachment, Case, Journal, JournalAction},
     i18n::{I18n, Lang},
 };
 
@@ -48,20 +48,20 @@ pub(super) fn export(
                 lang,
                 "cli-export-bad-row",
                 &[
-                    ("id", printable_line(&case.row.id)),
+                    ("id", printable_line(&case.id)),
                     ("value", printable_line(value)),
                 ],
             )
         };
-        if case.row.id.parse::<ExportId>().is_err() {
-            bail!(bad(&case.row.id));
+        if case.id.parse::<ExportId>().is_err() {
+            bail!(bad(&case.id));
         }
         for entry in case.entries(&mut conn)? {
-            if EntryFile::new(i64::from(entry.position), &entry.kind).is_err() {
-                bail!(bad(&entry.kind));
+            if EntryFile::new(i64::from(entry.position), entry.kind.as_str()).is_err() {
+                bail!(bad(entry.kind.as_str()));
             }
         }
-        for (id, _) in Attachment::of_case(&mut conn, &case.row.id)? {
+        for (id, _) in Attachment::of_case(&mut conn, &case.id)? {
             if id.parse::<ExportId>().is_err() {
                 bail!(bad(&id));
             }
@@ -73,18 +73,18 @@ pub(super) fn export(
     };
     files::top_folder(out).map_err(refused)?;
     for case in &cases {
-        let row = &case.row;
+        let row = case;
         let dir = out.join(&row.id);
         files::private_folder(&dir).map_err(refused)?;
         let mut entries = Vec::new();
         for entry in case.entries(&mut conn)? {
-            let file = EntryFile::new(i64::from(entry.position), &entry.kind)
-                .with_context(|| printable_line(&entry.kind))?
+            let file = EntryFile::new(i64::from(entry.position), entry.kind.as_str())
+                .with_context(|| printable_line(entry.kind.as_str()))?
                 .to_string();
             files::replace_private(&dir, &file, |f| Ok(f.write_all(&entry.ciphertext)?))?;
             entries.push(ExportedEntry {
                 file,
-                kind: entry.kind,
+                kind: entry.kind.as_str().to_string(),
                 created_on: entry.created_on,
             });
         }
@@ -106,8 +106,8 @@ pub(super) fn export(
         }
         let meta = ExportedCase {
             id: row.id.clone(),
-            status: row.status.clone(),
-            closure_reason: row.closure_reason.clone(),
+            status: row.status.as_str().to_string(),
+            closure_reason: row.closure_reason.map(|r| r.as_str().to_string()),
             received_on: row.received_on,
             ack_due: row.ack_due,
             acknowledged_on: row.acknowledged_on,
@@ -121,7 +121,9 @@ pub(super) fn export(
         let json = serde_json::to_vec_pretty(&meta)?;
         files::replace_private(&dir, METADATA, |f| Ok(f.write_all(&json)?))?;
         let now = chrono::Utc::now().timestamp();
-        database.write(|conn| Journal::record(conn, Some(&row.id), "exported", None, now))?;
+        database.write(|conn| {
+            Journal::record(conn, Some(&row.id), JournalAction::Exported, None, now)
+        })?;
     }
     println!(
         "{}",

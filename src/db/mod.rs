@@ -9,16 +9,20 @@ mod models;
 mod outbox;
 mod retention;
 pub mod schema;
+mod types;
 mod workspace;
 
 /// The workflow's rules moved to `service::workflow`; these names stay for
 /// callers not yet moved there.
 pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES, MAX_PER_CLAIM};
 pub use layout::Layout;
-pub use models::{Case, CaseRow, EntryKind, EntryRow, NewCase, NewEntry};
+pub use models::{Case, EntryKind, EntryRow, NewCase, NewEntry};
 pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
 pub use retention::{PurgedFigure, Retention};
-pub use workspace::{Challenge, InboxPage, Journal, LoginProof, LoginSeed, SessionRow};
+pub use types::UnknownStoredValue;
+pub use workspace::{
+    Challenge, InboxPage, Journal, JournalAction, LoginProof, LoginSeed, SessionRow,
+};
 
 use std::{
     sync::{Arc, Mutex},

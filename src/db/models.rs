@@ -7,18 +7,19 @@ use super::{
 };
 use crate::{
     crypto::Locator,
-    domain::{CaseStatus, Deadlines},
+    domain::{CaseStatus, ClosureReason, Deadlines},
 };
 
-/// A case as stored: metadata only, never content.
+/// A case as stored: metadata only, never content. Its status and closure
+/// reason are read typed; an unknown stored name is a query error.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cases)]
-pub struct CaseRow {
+pub struct Case {
     pub id: String,
     pub locator: Vec<u8>,
     pub reporter_recipient: String,
-    pub status: String,
-    pub closure_reason: Option<String>,
+    pub status: CaseStatus,
+    pub closure_reason: Option<ClosureReason>,
     pub received_on: NaiveDate,
     pub ack_due: NaiveDate,
     pub acknowledged_on: Option<NaiveDate>,
@@ -27,31 +28,13 @@ pub struct CaseRow {
     pub on_hold: bool,
 }
 
-/// A case with its status parsed.
-#[derive(Debug, Clone)]
-pub struct Case {
-    pub row: CaseRow,
-    pub status: CaseStatus,
-}
-
-impl TryFrom<CaseRow> for Case {
-    type Error = diesel::result::Error;
-    fn try_from(row: CaseRow) -> Result<Self, Self::Error> {
-        let status = row
-            .status
-            .parse()
-            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
-        Ok(Case { row, status })
-    }
-}
-
 #[derive(Debug, Insertable)]
 #[diesel(table_name = cases)]
 pub struct NewCase {
     pub id: String,
     pub locator: Vec<u8>,
     pub reporter_recipient: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub received_on: NaiveDate,
     pub ack_due: NaiveDate,
     pub feedback_due: NaiveDate,
@@ -69,7 +52,7 @@ impl NewCase {
             id: uuid::Uuid::new_v4().to_string(),
             locator: locator.as_bytes().to_vec(),
             reporter_recipient,
-            status: CaseStatus::Received.as_str().to_string(),
+            status: CaseStatus::Received,
             received_on: today,
             ack_due: due.ack_due,
             feedback_due: due.feedback_due,
@@ -77,8 +60,17 @@ impl NewCase {
     }
 }
 
-/// Who wrote an entry of a case's thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who wrote an entry of a case's thread. Stored under its name (`as_str`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum EntryKind {
     Report,
     Message,
@@ -93,6 +85,18 @@ impl EntryKind {
             EntryKind::Reply => "reply",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [EntryKind::Report, EntryKind::Message, EntryKind::Reply]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One encrypted item of a case's thread: the report, a reporter's message or
@@ -103,7 +107,7 @@ pub struct EntryRow {
     pub id: String,
     pub case_id: String,
     pub position: i32,
-    pub kind: String,
+    pub kind: EntryKind,
     pub created_on: NaiveDate,
     pub ciphertext: Vec<u8>,
     pub unread: bool,
@@ -115,7 +119,7 @@ pub struct NewEntry {
     pub id: String,
     pub case_id: String,
     pub position: i32,
-    pub kind: String,
+    pub kind: EntryKind,
     pub created_on: NaiveDate,
     pub ciphertext: Vec<u8>,
     pub unread: bool,
@@ -128,7 +132,7 @@ impl NewEntry {
             id: uuid::Uuid::new_v4().to_string(),
             case_id: case.id.clone(),
             position: 1,
-            kind: EntryKind::Report.as_str().to_string(),
+            kind: EntryKind::Report,
             created_on: case.received_on,
             ciphertext,
             unread: false,
@@ -141,7 +145,7 @@ impl NewEntry {
             id: uuid::Uuid::new_v4().to_string(),
             case_id: case_id.to_string(),
             position: 0,
-            kind: kind.as_str().to_string(),
+            kind,
             created_on: today,
             ciphertext,
             unread: kind == EntryKind::Message,
@@ -192,32 +196,25 @@ impl Case {
     ) -> QueryResult<Option<Case>> {
         cases::table
             .filter(cases::locator.eq(locator.as_bytes().to_vec()))
-            .select(CaseRow::as_select())
+            .select(Case::as_select())
             .first(conn)
-            .optional()?
-            .map(Case::try_from)
-            .transpose()
+            .optional()
     }
 
     pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Case>> {
         cases::table
             .find(id)
-            .select(CaseRow::as_select())
+            .select(Case::as_select())
             .first(conn)
-            .optional()?
-            .map(Case::try_from)
-            .transpose()
+            .optional()
     }
 
     /// Every case, oldest received first (ties in random identifier order).
     pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Case>> {
         cases::table
             .order((cases::received_on.asc(), cases::id.asc()))
-            .select(CaseRow::as_select())
-            .load(conn)?
-            .into_iter()
-            .map(Case::try_from)
-            .collect()
+            .select(Case::as_select())
+            .load(conn)
     }
 
     pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
@@ -227,7 +224,7 @@ impl Case {
     /// The case's thread in order.
     pub fn entries(&self, conn: &mut DbConnection) -> QueryResult<Vec<EntryRow>> {
         entries::table
-            .filter(entries::case_id.eq(&self.row.id))
+            .filter(entries::case_id.eq(&self.id))
             .order(entries::position.asc())
             .select(EntryRow::as_select())
             .load(conn)

@@ -7,12 +7,12 @@ use chrono::{Datelike, Days, NaiveDate};
 use diesel::prelude::*;
 
 use super::{
-    models::{Case, CaseRow},
+    models::Case,
     schema::{cases, notify_state, purged_figures},
-    workspace::Journal,
+    workspace::{Journal, JournalAction},
     DbConnection,
 };
-use crate::domain::CaseStatus;
+use crate::domain::{CaseStatus, ClosureReason};
 
 /// What a purged case leaves for the figures.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -20,7 +20,7 @@ use crate::domain::CaseStatus;
 pub struct PurgedFigure {
     pub id: String,
     pub received_month: String,
-    pub closure_reason: Option<String>,
+    pub closure_reason: Option<ClosureReason>,
     pub ack_days: Option<i32>,
     pub close_days: Option<i32>,
     pub feedback_on_time: bool,
@@ -31,16 +31,16 @@ pub struct Retention;
 impl Retention {
     /// Closed cases whose retention has run out on `today`: closed more than
     /// `days` days ago and not on hold.
-    pub fn due(conn: &mut DbConnection, today: NaiveDate, days: u32) -> QueryResult<Vec<CaseRow>> {
+    pub fn due(conn: &mut DbConnection, today: NaiveDate, days: u32) -> QueryResult<Vec<Case>> {
         let cutoff = today
             .checked_sub_days(Days::new(u64::from(days)))
             .unwrap_or(NaiveDate::MIN);
         cases::table
-            .filter(cases::status.eq(CaseStatus::Closed.as_str()))
+            .filter(cases::status.eq(CaseStatus::Closed))
             .filter(cases::on_hold.eq(false))
             .filter(cases::closed_on.lt(cutoff))
             .order((cases::closed_on.asc(), cases::id.asc()))
-            .select(CaseRow::as_select())
+            .select(Case::as_select())
             .load(conn)
     }
 
@@ -59,7 +59,7 @@ impl Retention {
             let gone = diesel::delete(
                 cases::table
                     .find(&row.id)
-                    .filter(cases::status.eq(CaseStatus::Closed.as_str()))
+                    .filter(cases::status.eq(CaseStatus::Closed))
                     .filter(cases::on_hold.eq(false)),
             )
             .execute(conn)?;
@@ -77,14 +77,14 @@ impl Retention {
                         row.received_on.year(),
                         row.received_on.month()
                     )),
-                    purged_figures::closure_reason.eq(row.closure_reason.clone()),
+                    purged_figures::closure_reason.eq(row.closure_reason),
                     purged_figures::ack_days.eq(days_between(row.received_on, row.acknowledged_on)),
                     purged_figures::close_days.eq(days_between(row.received_on, row.closed_on)),
                     purged_figures::feedback_on_time
                         .eq(row.closed_on.is_some_and(|c| c <= row.feedback_due)),
                 ))
                 .execute(conn)?;
-            Journal::record(conn, Some(&row.id), "purged", None, now)?;
+            Journal::record(conn, Some(&row.id), JournalAction::Purged, None, now)?;
             purged += 1;
         }
         Ok(purged)
@@ -118,11 +118,8 @@ impl Retention {
         let live = cases::table
             .filter(cases::received_on.ge(first))
             .filter(cases::received_on.le(last))
-            .select(CaseRow::as_select())
-            .load(conn)?
-            .into_iter()
-            .map(Case::try_from)
-            .collect::<QueryResult<Vec<_>>>()?;
+            .select(Case::as_select())
+            .load(conn)?;
         let purged = purged_figures::table
             .filter(purged_figures::received_month.like(format!("{year:04}-%")))
             .select(PurgedFigure::as_select())

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{
-    models::{Case, CaseRow, EntryKind, EntryRow, NewEntry},
+    models::{Case, NewEntry},
     schema::{cases, challenges, entries, journal, login_proofs, login_seeds, sessions},
     DbConnection,
 };
@@ -28,8 +28,8 @@ impl Case {
         let mut query = cases::table.into_boxed();
         let mut count = cases::table.into_boxed();
         if let Some(status) = status {
-            query = query.filter(cases::status.eq(status.as_str()));
-            count = count.filter(cases::status.eq(status.as_str()));
+            query = query.filter(cases::status.eq(status));
+            count = count.filter(cases::status.eq(status));
         }
         let total: i64 = count.count().get_result(conn)?;
         // Identifiers first, from the inbox index alone (a deep page skips
@@ -40,9 +40,9 @@ impl Case {
             .offset(page.saturating_mul(per_page))
             .select(cases::id)
             .load(conn)?;
-        let mut rows: Vec<CaseRow> = cases::table
+        let mut rows: Vec<Case> = cases::table
             .filter(cases::id.eq_any(&page_ids))
-            .select(CaseRow::as_select())
+            .select(Case::as_select())
             .load(conn)?;
         rows.sort_by_key(|r| page_ids.iter().position(|id| *id == r.id));
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
@@ -60,9 +60,9 @@ impl Case {
                     .find(|(id, _)| *id == row.id)
                     .map(|(_, n)| *n)
                     .unwrap_or(0);
-                Case::try_from(row).map(|c| (c, n))
+                (row, n)
             })
-            .collect::<QueryResult<_>>()?;
+            .collect();
         Ok(InboxPage { cases, total })
     }
 
@@ -114,7 +114,7 @@ impl Case {
     ) -> QueryResult<usize> {
         diesel::update(cases::table.find(case_id))
             .set((
-                cases::status.eq(CaseStatus::Acknowledged.as_str()),
+                cases::status.eq(CaseStatus::Acknowledged),
                 cases::acknowledged_on.eq(Some(today)),
                 cases::feedback_due.eq(feedback_due),
             ))
@@ -127,7 +127,7 @@ impl Case {
         status: CaseStatus,
     ) -> QueryResult<usize> {
         diesel::update(cases::table.find(case_id))
-            .set(cases::status.eq(status.as_str()))
+            .set(cases::status.eq(status))
             .execute(conn)
     }
 
@@ -140,8 +140,8 @@ impl Case {
     ) -> QueryResult<usize> {
         diesel::update(cases::table.find(case_id))
             .set((
-                cases::status.eq(CaseStatus::Closed.as_str()),
-                cases::closure_reason.eq(Some(reason.as_str())),
+                cases::status.eq(CaseStatus::Closed),
+                cases::closure_reason.eq(Some(reason)),
                 cases::closed_on.eq(Some(today)),
             ))
             .execute(conn)
@@ -151,17 +151,6 @@ impl Case {
         diesel::update(cases::table.find(case_id))
             .set(cases::on_hold.eq(on_hold))
             .execute(conn)
-    }
-}
-
-impl EntryRow {
-    pub fn kind(&self) -> Option<EntryKind> {
-        match self.kind.as_str() {
-            "report" => Some(EntryKind::Report),
-            "message" => Some(EntryKind::Message),
-            "reply" => Some(EntryKind::Reply),
-            _ => None,
-        }
     }
 }
 
@@ -373,6 +362,74 @@ impl SessionRow {
     }
 }
 
+/// What the journal records. Each is stored under its name (`as_str`),
+/// which is also the end of its message key (`journal-<name>`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum JournalAction {
+    LoggedIn,
+    LoggedOut,
+    Opened,
+    Acknowledged,
+    Replied,
+    StatusChanged,
+    Closed,
+    HoldPlaced,
+    HoldReleased,
+    Exported,
+    Purged,
+}
+
+impl JournalAction {
+    pub const ALL: [JournalAction; 11] = [
+        JournalAction::LoggedIn,
+        JournalAction::LoggedOut,
+        JournalAction::Opened,
+        JournalAction::Acknowledged,
+        JournalAction::Replied,
+        JournalAction::StatusChanged,
+        JournalAction::Closed,
+        JournalAction::HoldPlaced,
+        JournalAction::HoldReleased,
+        JournalAction::Exported,
+        JournalAction::Purged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalAction::LoggedIn => "logged_in",
+            JournalAction::LoggedOut => "logged_out",
+            JournalAction::Opened => "opened",
+            JournalAction::Acknowledged => "acknowledged",
+            JournalAction::Replied => "replied",
+            JournalAction::StatusChanged => "status_changed",
+            JournalAction::Closed => "closed",
+            JournalAction::HoldPlaced => "hold_placed",
+            JournalAction::HoldReleased => "hold_released",
+            JournalAction::Exported => "exported",
+            JournalAction::Purged => "purged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for JournalAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The append-only journal: what the Secretary and the system did, never
 /// any content. There is no update or delete here, and database triggers
 /// refuse both.
@@ -381,7 +438,7 @@ impl SessionRow {
 pub struct Journal {
     pub id: String,
     pub case_id: Option<String>,
-    pub action: String,
+    pub action: JournalAction,
     pub detail: Option<String>,
     pub occurred_at: i64,
 }
@@ -390,7 +447,7 @@ impl Journal {
     pub fn record(
         conn: &mut DbConnection,
         case_id: Option<&str>,
-        action: &str,
+        action: JournalAction,
         detail: Option<&str>,
         now: i64,
     ) -> QueryResult<()> {

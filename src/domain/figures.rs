@@ -4,14 +4,14 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::CaseStatus;
+use super::{CaseStatus, ClosureReason};
 
 /// One case as the figures see it.
 #[derive(Debug, Clone)]
 pub struct CaseFacts {
     pub month: u32,
     pub status: CaseStatus,
-    pub closure_reason: Option<String>,
+    pub closure_reason: Option<ClosureReason>,
     pub ack_due: Option<NaiveDate>,
     pub ack_days: Option<i64>,
     pub feedback_due: Option<NaiveDate>,
@@ -87,10 +87,10 @@ pub fn compute(year: i32, today: NaiveDate, cases: &[CaseFacts]) -> Figures {
         if (1..=12).contains(&c.month) {
             f.by_month[(c.month - 1) as usize] += 1;
         }
-        if let Some(r) = &c.closure_reason {
-            match f.by_reason.iter_mut().find(|(k, _)| k == r) {
+        if let Some(r) = c.closure_reason {
+            match f.by_reason.iter_mut().find(|(k, _)| k == r.as_str()) {
                 Some((_, n)) => *n += 1,
-                None => f.by_reason.push((r.clone(), 1)),
+                None => f.by_reason.push((r.as_str().to_string(), 1)),
             }
         }
         match c.ack_days {
@@ -183,7 +183,7 @@ mod tests {
                     on_time: Option<bool>| CaseFacts {
             month,
             status,
-            closure_reason: reason.map(str::to_string),
+            closure_reason: reason.and_then(ClosureReason::parse),
             ack_due: Some(d(2026, month, 8)),
             ack_days: ack,
             feedback_due: Some(d(2026, month, 28)),

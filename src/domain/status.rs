@@ -2,8 +2,18 @@ use std::{fmt, str::FromStr};
 
 use chrono::{Days, Months, NaiveDate};
 
-/// Where a case stands in the legal workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a case stands in the legal workflow. Stored under its name
+/// (`as_str`); the derives only let the storage layer bind and read it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum CaseStatus {
     Received,
     Acknowledged,
@@ -37,8 +47,17 @@ impl CaseStatus {
     }
 }
 
-/// Why a case was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a case was closed. Stored under its name (`as_str`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum ClosureReason {
     MeasuresTaken,
     Unfounded,
@@ -68,6 +87,12 @@ impl ClosureReason {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for ClosureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

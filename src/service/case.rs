@@ -29,7 +29,7 @@ pub async fn by_locator(
     let now = desk.clock.now();
     desk.db
         .run(move |conn| match Case::find_by_locator(conn, &locator)? {
-            Some(case) if budgets.reading(now, &case.row.id) => {
+            Some(case) if budgets.reading(now, &case.id) => {
                 let entries = case.entries(conn)?;
                 Ok(Found::Case(case, entries))
             }

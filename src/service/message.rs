@@ -110,13 +110,13 @@ pub async fn write(
     if text.chars().count() > max_chars {
         return Err(MessageError::TooLong);
     }
-    if !budgets.message(desk.clock.now(), &opened.case.row.id) {
+    if !budgets.message(desk.clock.now(), &opened.case.id) {
         return Err(MessageError::Busy);
     }
     let reporter = ReporterRecipient::of(&opened.derived);
     let sealed = seal(desk, &reporter, lang, text, files).map_err(MessageError::Seal)?;
     let ids = files.iter().map(|f| f.id.clone()).collect();
-    store(desk, opened.case.row.id.clone(), sealed, ids).await
+    store(desk, opened.case.id.clone(), sealed, ids).await
 }
 
 /// Seals a reporter's message for the Secretary and the reporter.

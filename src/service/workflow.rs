@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 
 use crate::{
     crypto::AgeCiphertext,
-    db::{self, Case, DbConnection, EntryKind, Journal, NewEntry, Outbox},
+    db::{self, Case, DbConnection, EntryKind, Journal, JournalAction, NewEntry, Outbox},
     domain::{deadlines, CaseStatus, Clock, ClosureReason},
 };
 
@@ -105,35 +105,41 @@ pub fn apply(
         }
         Step::Reply(entry) => {
             Case::append(conn, entry)?;
-            Journal::record(conn, Some(case_id), "replied", None, now)?;
+            Journal::record(conn, Some(case_id), JournalAction::Replied, None, now)?;
         }
         Step::Acknowledge(entry) => {
             Case::append(conn, entry)?;
-            let due = deadlines(case.row.received_on, Some(today));
+            let due = deadlines(case.received_on, Some(today));
             Case::acknowledge(conn, case_id, today, due.feedback_due)?;
-            Journal::record(conn, Some(case_id), "acknowledged", None, now)?;
+            Journal::record(conn, Some(case_id), JournalAction::Acknowledged, None, now)?;
         }
         Step::Review => {
             Case::set_status(conn, case_id, CaseStatus::InReview)?;
             Journal::record(
                 conn,
                 Some(case_id),
-                "status_changed",
-                Some("in_review"),
+                JournalAction::StatusChanged,
+                Some(CaseStatus::InReview.as_str()),
                 now,
             )?;
         }
         Step::Close(reason, entry) => {
             Case::append(conn, entry)?;
             Case::close(conn, case_id, reason, today)?;
-            Journal::record(conn, Some(case_id), "closed", Some(reason.as_str()), now)?;
+            Journal::record(
+                conn,
+                Some(case_id),
+                JournalAction::Closed,
+                Some(reason.as_str()),
+                now,
+            )?;
         }
         Step::Hold(on_hold) => {
             Case::set_hold(conn, case_id, on_hold)?;
             let action = if on_hold {
-                "hold_placed"
+                JournalAction::HoldPlaced
             } else {
-                "hold_released"
+                JournalAction::HoldReleased
             };
             Journal::record(conn, Some(case_id), action, None, now)?;
         }

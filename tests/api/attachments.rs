@@ -48,7 +48,7 @@ async fn a_file_uploaded_in_chunks_is_claimed_exported_decrypted_and_downloaded_
     )
     .ok()
     .flatten()
-    .map(|c| c.row.id)
+    .map(|c| c.id)
     .unwrap_or_default();
     let path = format!("/api/v1/secretary/cases/{case}/attachments/{id}");
     let res = s.page(&path).await;

@@ -23,7 +23,7 @@ async fn without_javascript_the_reporter_reads_the_answer_and_replies() {
     let s = app.login().await;
     assert_eq!(
         s.act(
-            &case.row.id,
+            &case.id,
             "acknowledge",
             app.sealed_reply(&case, "Merci, pouvez-vous préciser ?")
         )
@@ -89,13 +89,12 @@ async fn without_javascript_the_reporter_reads_the_answer_and_replies() {
         inbox.contains("<strong class=\"unread\">1</strong>"),
         "the inbox shows one unread message"
     );
-    let journal = Journal::recent(&mut app.conn(), Some(&case.row.id), 50).unwrap_or_default();
+    let journal = Journal::recent(&mut app.conn(), Some(&case.id), 50).unwrap_or_default();
     assert!(
-        journal.iter().all(|j| j.action != "message"),
+        journal.iter().all(|j| j.action.as_str() != "message"),
         "reporter events are not journaled"
     );
-    s.page(&format!("/fr/secretary/cases/{}", case.row.id))
-        .await;
+    s.page(&format!("/fr/secretary/cases/{}", case.id)).await;
     let inbox = s
         .page("/fr/secretary")
         .await
@@ -116,7 +115,7 @@ async fn bad_follow_up_input_gets_a_translated_4xx_and_keeps_the_text() {
     let s = app.login().await;
     assert_eq!(
         s.act(
-            &closed_case.row.id,
+            &closed_case.id,
             "acknowledge",
             app.sealed_reply(&closed_case, "ok")
         )
@@ -125,7 +124,7 @@ async fn bad_follow_up_input_gets_a_translated_4xx_and_keeps_the_text() {
         204
     );
     let closing = json!({"reason": "unfounded", "ciphertext": app.sealed_reply(&closed_case, "Dossier clos, merci.")["ciphertext"]});
-    assert_eq!(s.act(&closed_case.row.id, "close", closing).await.0, 204);
+    assert_eq!(s.act(&closed_case.id, "close", closing).await.0, 204);
     let _ = open_case;
 
     let long = "m".repeat(50_001);
@@ -172,7 +171,7 @@ async fn bad_follow_up_input_gets_a_translated_4xx_and_keeps_the_text() {
         c.entries(&mut app.conn())
             .unwrap_or_default()
             .iter()
-            .filter(|e| e.kind == "message")
+            .filter(|e| e.kind.as_str() == "message")
             .count()
     };
     assert_eq!(
@@ -189,7 +188,7 @@ async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
     let s = app.login().await;
     assert_eq!(
         s.act(
-            &case.row.id,
+            &case.id,
             "acknowledge",
             app.sealed_reply(&case, "Bien reçu.")
         )
@@ -269,7 +268,7 @@ async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
     }
     let closing =
         json!({"reason": "moot", "ciphertext": app.sealed_reply(&case, "fin")["ciphertext"]});
-    assert_eq!(s.act(&case.row.id, "close", closing).await.0, 204);
+    assert_eq!(s.act(&case.id, "close", closing).await.0, 204);
     let (status, p) = app
         .post_json(
             "/api/v1/cases/messages",
@@ -319,7 +318,7 @@ async fn without_javascript_a_refused_file_keeps_the_message_typed() {
     let (case, token) = app.new_case().await;
     let s = app.login().await;
     assert_eq!(
-        s.act(&case.row.id, "acknowledge", app.sealed_reply(&case, "ok"))
+        s.act(&case.id, "acknowledge", app.sealed_reply(&case, "ok"))
             .await
             .0,
         204
@@ -352,7 +351,7 @@ async fn without_javascript_a_refused_file_keeps_the_message_typed() {
         .entries(&mut app.conn())
         .unwrap_or_default()
         .iter()
-        .filter(|e| e.kind == "message")
+        .filter(|e| e.kind.as_str() == "message")
         .count();
     assert_eq!(messages, 0, "nothing was stored");
 }

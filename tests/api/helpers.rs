@@ -362,7 +362,7 @@ impl TestApp {
 
     /// The case as the database holds it now.
     pub fn reload(&self, case: &Case) -> Case {
-        Case::find(&mut self.conn(), &case.row.id)
+        Case::find(&mut self.conn(), &case.id)
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("the case is gone"))
     }
@@ -385,7 +385,6 @@ impl TestApp {
     /// of the `reply` action.
     pub fn sealed_reply(&self, case: &Case, body: &str) -> Value {
         let reporter: age::x25519::Recipient = case
-            .row
             .reporter_recipient
             .parse()
             .unwrap_or_else(|e| panic!("{e}"));

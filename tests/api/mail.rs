@@ -237,7 +237,7 @@ async fn an_email_over_plain_smtp_to_loopback_says_nothing_but_a_count() {
         "Ouagadougou",
         "funds",
         "Utilisation des fonds",
-        case.row.id.as_str(),
+        case.id.as_str(),
         &hex::encode(derived.locator.as_bytes()),
         &derived.reply_recipient.to_string(),
         token.display().expose_secret(),

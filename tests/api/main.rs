@@ -18,6 +18,7 @@ mod retention_boundary;
 mod routes;
 mod security;
 mod storage;
+mod stored_names;
 mod upload;
 mod vectors;
 mod workspace;

@@ -111,9 +111,9 @@ async fn every_migration_runs_down_in_reverse_and_up_again_and_the_schema_takes_
     assert_eq!(app.case_count(), 1);
     let s = app.login().await;
     let (status, answer) = s
-        .act(&case.row.id, "acknowledge", app.sealed_reply(&case, "reçu"))
+        .act(&case.id, "acknowledge", app.sealed_reply(&case, "reçu"))
         .await;
     assert_eq!(status, 204, "{answer}");
-    let (status, _) = s.act(&case.row.id, "hold", json!({"on_hold": true})).await;
+    let (status, _) = s.act(&case.id, "hold", json!({"on_hold": true})).await;
     assert_eq!(status, 204);
 }

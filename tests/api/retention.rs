@@ -18,19 +18,13 @@ use crate::{
 async fn close(app: &TestApp, case: &Case) {
     let s = login(app).await;
     assert_eq!(
-        act(
-            app,
-            &s,
-            &case.row.id,
-            "acknowledge",
-            reply(app, case, "reçu")
-        )
-        .await
-        .0,
+        act(app, &s, &case.id, "acknowledge", reply(app, case, "reçu"))
+            .await
+            .0,
         204
     );
     let body = json!({"reason": "unfounded", "ciphertext": reply(app, case, "clos")["ciphertext"]});
-    assert_eq!(act(app, &s, &case.row.id, "close", body).await.0, 204);
+    assert_eq!(act(app, &s, &case.id, "close", body).await.0, 204);
 }
 
 /// Whether the case is still stored, read through the test's own pool. (A
@@ -38,7 +32,7 @@ async fn close(app: &TestApp, case: &Case) {
 /// otherwise: the server had dropped its own file locks, letting `vigie
 /// purge` write at the same time. Keep reading through the pool.)
 fn exists(app: &TestApp, case: &Case) -> bool {
-    Case::find(&mut app.conn(), &case.row.id)
+    Case::find(&mut app.conn(), &case.id)
         .ok()
         .flatten()
         .is_some()
@@ -54,7 +48,7 @@ async fn a_case_closed_61_days_ago_is_purged_but_not_one_on_hold_or_closed_59_da
     close(&app, &held).await;
     let s = login(&app).await;
     assert_eq!(
-        act(&app, &s, &held.row.id, "hold", json!({"on_hold": true}))
+        act(&app, &s, &held.id, "hold", json!({"on_hold": true}))
             .await
             .0,
         204
@@ -75,10 +69,10 @@ async fn a_case_closed_61_days_ago_is_purged_but_not_one_on_hold_or_closed_59_da
         "its thread went with it"
     );
 
-    let journal = Journal::recent(&mut app.conn(), Some(&old.row.id), 50).unwrap_or_default();
+    let journal = Journal::recent(&mut app.conn(), Some(&old.id), 50).unwrap_or_default();
     assert!(journal
         .iter()
-        .any(|j| j.action == "purged" && j.detail.is_none()));
+        .any(|j| j.action.as_str() == "purged" && j.detail.is_none()));
     let shown = old_token.display().expose_secret().to_string();
     let res = app.post_form("/fr/follow-up", &[("token", &shown)]).await;
     assert_eq!(
@@ -120,7 +114,7 @@ async fn purge_dry_run_lists_what_would_go_and_purge_deletes_it() {
     let dry = run(true);
     assert!(dry.status.success());
     let listed = String::from_utf8_lossy(&dry.stdout).to_string();
-    assert!(listed.contains(&case.row.id), "{listed}");
+    assert!(listed.contains(&case.id), "{listed}");
     assert!(listed.contains("simulation"));
     assert!(exists(&app, &case), "a dry run deletes nothing");
     let real = run(false);

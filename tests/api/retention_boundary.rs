@@ -15,17 +15,17 @@ const DAY: i64 = 86_400;
 async fn close(app: &TestApp, case: &Case) {
     let s = app.login().await;
     let (status, answer) = s
-        .act(&case.row.id, "acknowledge", app.sealed_reply(case, "reçu"))
+        .act(&case.id, "acknowledge", app.sealed_reply(case, "reçu"))
         .await;
     assert_eq!(status, 204, "{answer}");
     let mut body = app.sealed_reply(case, "clos");
     body["reason"] = "unfounded".into();
-    let (status, answer) = s.act(&case.row.id, "close", body).await;
+    let (status, answer) = s.act(&case.id, "close", body).await;
     assert_eq!(status, 204, "{answer}");
 }
 
 fn exists(app: &TestApp, case: &Case) -> bool {
-    Case::find(&mut app.conn(), &case.row.id)
+    Case::find(&mut app.conn(), &case.id)
         .unwrap_or_else(|e| panic!("{e}"))
         .is_some()
 }

@@ -48,7 +48,7 @@ fn arrive(db: &Db) -> Stored {
             id: uuid::Uuid::new_v4().to_string(),
             locator,
             reporter_recipient: "age1test".into(),
-            status: "received".into(),
+            status: vigie::domain::CaseStatus::Received,
             received_on: today(),
             ack_due: today(),
             feedback_due: today(),

@@ -76,10 +76,7 @@ async fn a_report_encrypted_in_the_browser_is_stored_exactly_as_sent() {
     let case = Case::find_by_locator(&mut conn, &derived.locator)
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("stored under SHA-256(L)"));
-    assert_eq!(
-        case.row.reporter_recipient,
-        derived.reply_recipient.to_string()
-    );
+    assert_eq!(case.reporter_recipient, derived.reply_recipient.to_string());
     let entries = case.entries(&mut conn).unwrap_or_else(|e| panic!("{e}"));
     let uploaded = base64::engine::general_purpose::STANDARD
         .decode(sent.body["ciphertext"].as_str().unwrap_or_default())

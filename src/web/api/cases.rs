@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{locator_of, ApiError, ApiProblem};
 use crate::{
     crypto::Locator,
-    db::{self, Case, EntryKind, EntryRow},
+    db::{self, Case, EntryRow},
     service::{
         case::{self, Found},
         message::{self, MessageError},
@@ -61,16 +61,16 @@ impl CaseOut {
         let b64 = base64::engine::general_purpose::STANDARD;
         CaseOut {
             status: case.status.as_str(),
-            closure_reason: case.row.closure_reason.clone(),
-            received_on: case.row.received_on,
-            ack_due: case.row.ack_due,
-            acknowledged_on: case.row.acknowledged_on,
-            feedback_due: case.row.feedback_due,
-            closed_on: case.row.closed_on,
+            closure_reason: case.closure_reason.map(|r| r.as_str().to_string()),
+            received_on: case.received_on,
+            ack_due: case.ack_due,
+            acknowledged_on: case.acknowledged_on,
+            feedback_due: case.feedback_due,
+            closed_on: case.closed_on,
             entries: entries
                 .iter()
                 .map(|e| EntryOut {
-                    kind: e.kind().map(EntryKind::as_str).unwrap_or("report"),
+                    kind: e.kind.as_str(),
                     created_on: e.created_on,
                     ciphertext: b64.encode(&e.ciphertext),
                 })
@@ -145,7 +145,7 @@ pub async fn api_message(
         message::add_sealed(
             state.desk(),
             budgets,
-            case.row.id.clone(),
+            case.id.clone(),
             sealed,
             body.attachments,
         )

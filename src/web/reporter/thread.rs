@@ -11,7 +11,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::{
     config::CategorySetting,
     crypto::{self, Derived},
-    db::{CaseRow, EntryKind, EntryRow},
+    db::{Case, EntryRow},
     domain::CaseStatus,
     i18n::Lang,
     service::case::Opened,
@@ -47,7 +47,7 @@ pub struct Shown {
 #[template(path = "case.html")]
 struct CasePage<'a> {
     l: Layout<'a>,
-    case: &'a CaseRow,
+    case: &'a Case,
     status_key: String,
     open: bool,
     entries: Vec<Shown>,
@@ -104,7 +104,7 @@ fn decrypt_thread(
                 .ok()
                 .and_then(|bytes| serde_json::from_slice::<Plain>(&bytes).ok());
             Shown {
-                kind: e.kind().map(EntryKind::as_str).unwrap_or("report"),
+                kind: e.kind.as_str(),
                 created_on: e.created_on,
                 category: plain
                     .as_ref()
@@ -123,7 +123,7 @@ pub fn case_page(state: &AppState, lang: Lang, opened: &Opened, shows: Shows<'_>
         shows.status,
         &CasePage {
             l: Layout::followup(state, lang),
-            case: &case.row,
+            case,
             status_key: format!("status-{}", case.status.as_str()),
             open: case.status != CaseStatus::Closed,
             entries: decrypt_thread(state, lang, &opened.derived, &opened.entries),

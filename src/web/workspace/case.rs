@@ -11,7 +11,7 @@ use super::{
     Session,
 };
 use crate::{
-    db::{self, Case, EntryKind, Journal},
+    db::{self, Case, Journal, JournalAction},
     domain::ClosureReason,
     web::{
         pages::{self, Layout},
@@ -32,7 +32,7 @@ pub struct EntryView {
 #[template(path = "secretary/case.html")]
 struct CasePage<'a> {
     l: Layout<'a>,
-    case: &'a db::CaseRow,
+    case: &'a db::Case,
     status: &'static str,
     status_key: String,
     entries: Vec<EntryView>,
@@ -57,7 +57,7 @@ pub async fn page(
             let case = Case::find(conn, &id)?.ok_or(WorkspaceError::NotFound)?;
             let entries = case.entries(conn)?;
             Case::mark_read(conn, &id)?;
-            Journal::record(conn, Some(&id), "opened", None, now)?;
+            Journal::record(conn, Some(&id), JournalAction::Opened, None, now)?;
             let journal = Journal::recent(conn, Some(&id), 200)?;
             Ok((case, entries, journal))
         })
@@ -67,21 +67,21 @@ pub async fn page(
         .into_iter()
         .map(|e| EntryView {
             position: e.position,
-            kind: e.kind().map(EntryKind::as_str).unwrap_or("report"),
+            kind: e.kind.as_str(),
             created_on: e.created_on,
             ciphertext: b64.encode(&e.ciphertext),
             unread: e.unread,
         })
         .collect();
     let mut recipients: Vec<String> = state.recipients.iter().map(|r| r.to_string()).collect();
-    recipients.push(case.row.reporter_recipient.clone());
+    recipients.push(case.reporter_recipient.clone());
     Ok(pages::render(
         StatusCode::OK,
         &CasePage {
-            l: Layout::secretary(&state, lang, &format!("secretary/cases/{}", case.row.id)),
+            l: Layout::secretary(&state, lang, &format!("secretary/cases/{}", case.id)),
             status: case.status.as_str(),
             status_key: format!("status-{}", case.status.as_str()),
-            case: &case.row,
+            case: &case,
             entries,
             journal: journal_views(&state, lang, journal),
             recipients: recipients.join(" "),

@@ -28,14 +28,14 @@ fn facts(year: i32, live: &[Case], purged: &[db::PurgedFigure]) -> Vec<CaseFacts
     let mut out: Vec<CaseFacts> = live
         .iter()
         .map(|c| CaseFacts {
-            month: figures::month_of(c.row.received_on),
+            month: figures::month_of(c.received_on),
             status: c.status,
-            closure_reason: c.row.closure_reason.clone(),
-            ack_due: Some(c.row.ack_due),
-            ack_days: days(c.row.received_on, c.row.acknowledged_on),
-            feedback_due: Some(c.row.feedback_due),
-            close_days: days(c.row.received_on, c.row.closed_on),
-            feedback_on_time: c.row.closed_on.map(|d| d <= c.row.feedback_due),
+            closure_reason: c.closure_reason,
+            ack_due: Some(c.ack_due),
+            ack_days: days(c.received_on, c.acknowledged_on),
+            feedback_due: Some(c.feedback_due),
+            close_days: days(c.received_on, c.closed_on),
+            feedback_on_time: c.closed_on.map(|d| d <= c.feedback_due),
         })
         .collect();
     out.extend(purged.iter().map(|p| {
@@ -46,7 +46,7 @@ fn facts(year: i32, live: &[Case], purged: &[db::PurgedFigure]) -> Vec<CaseFacts
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(0),
             status: CaseStatus::Closed,
-            closure_reason: p.closure_reason.clone(),
+            closure_reason: p.closure_reason,
             ack_due: None,
             ack_days: p.ack_days.map(i64::from),
             feedback_due: None,

@@ -89,18 +89,13 @@ pub async fn page(
             let open = case.status != CaseStatus::Closed;
             InboxRow {
                 ack: (case.status == CaseStatus::Received)
-                    .then(|| (case.row.ack_due, urgency(case.row.ack_due, today, 2))),
-                feedback: open.then(|| {
-                    (
-                        case.row.feedback_due,
-                        urgency(case.row.feedback_due, today, 2),
-                    )
-                }),
+                    .then(|| (case.ack_due, urgency(case.ack_due, today, 2))),
+                feedback: open.then(|| (case.feedback_due, urgency(case.feedback_due, today, 2))),
                 status_key: format!("status-{}", case.status.as_str()),
-                id: case.row.id,
-                received_on: case.row.received_on,
+                id: case.id,
+                received_on: case.received_on,
                 unread,
-                on_hold: case.row.on_hold,
+                on_hold: case.on_hold,
             }
         })
         .collect();

@@ -4,7 +4,7 @@ use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 
 use super::{error::WorkspaceError, Session};
 use crate::{
-    db::Journal,
+    db::{Journal, JournalAction},
     i18n::Lang,
     web::{
         pages::{self, Layout},
@@ -36,8 +36,8 @@ pub fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<Jo
             JournalView {
                 when,
                 action_key: format!("journal-{}", j.action),
-                detail_key: j.detail.map(|d| match j.action.as_str() {
-                    "closed" => format!("reason-{d}"),
+                detail_key: j.detail.map(|d| match j.action {
+                    JournalAction::Closed => format!("reason-{d}"),
                     _ => format!("status-{d}"),
                 }),
                 case_id: j.case_id,

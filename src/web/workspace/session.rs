@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     crypto,
-    db::{Challenge, Journal, LoginProof, LoginSeed, SessionRow},
+    db::{Challenge, Journal, JournalAction, LoginProof, LoginSeed, SessionRow},
     web::{
         pages::{self, Layout},
         request::{header_lang, lang_of},
@@ -235,7 +235,7 @@ pub async fn open_session(
             let (csrf, csrf_hash) = crypto::new_secret();
             SessionRow::insert(conn, &session_hash, &csrf_hash, now)?;
             SessionRow::delete_expired(conn, now - IDLE_SECS, now - MAX_SECS)?;
-            Journal::record(conn, None, "logged_in", None, now)?;
+            Journal::record(conn, None, JournalAction::LoggedIn, None, now)?;
             Ok(Ok((session.to_string(), csrf.to_string())))
         })
         .await?;
@@ -261,7 +261,7 @@ pub async fn close_session(
         .db
         .run_write(move |conn| -> Result<(), WorkspaceError> {
             SessionRow::delete(conn, &id_hash)?;
-            Journal::record(conn, None, "logged_out", None, now)?;
+            Journal::record(conn, None, JournalAction::LoggedOut, None, now)?;
             Ok(())
         })
         .await?;
