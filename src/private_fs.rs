@@ -23,18 +23,6 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
     restrict(dir, 0o700)
 }
 
-/// Opens `path` for writing, creating it 0600 when missing and narrowing
-/// an existing file to 0600.
-pub fn open_file(path: &Path) -> io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let file = options.open(path)?;
-    restrict(path, 0o600)?;
-    Ok(file)
-}
-
 /// Creates `path` as an empty 0600 file when missing, or narrows an
 /// existing file to 0600 by its path, without opening it.
 pub fn create_or_restrict(path: &Path) -> io::Result<()> {
@@ -101,7 +89,10 @@ mod tests {
         fs::write(&file, b"x").unwrap_or_else(|e| panic!("{e}"));
         fs::set_permissions(&file, fs::Permissions::from_mode(0o666))
             .unwrap_or_else(|e| panic!("{e}"));
-        drop(open_file(&file).unwrap_or_else(|e| panic!("{e}")));
+        create_or_restrict(&file).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(mode(&file), 0o600, "an existing wider file is narrowed");
+        let fresh = inner.join("g");
+        create_or_restrict(&fresh).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode(&fresh), 0o600, "a new file is created narrow");
     }
 }

@@ -626,7 +626,7 @@ impl<W: Write> Printer<'_, W> {
         mut names: Option<&mut Names>,
     ) -> String {
         let raw = |k: &str| value.get(k).and_then(|v| v.as_str());
-        let kind = match raw("type").and_then(|k| k.parse::<super::format::EntryKind>().ok()) {
+        let kind = match raw("type").and_then(crate::db::EntryKind::parse) {
             Some(kind) => self.t(&format!("cli-entry-{}", kind.as_str())),
             None => printable_line(raw("type").unwrap_or_default()),
         };

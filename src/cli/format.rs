@@ -15,6 +15,8 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::db::EntryKind;
+
 /// `metadata.json` of an exported case: dates and status only, no content.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ExportedCase {
@@ -85,36 +87,6 @@ impl ExportId {
     }
 }
 
-/// What an entry of a thread is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryKind {
-    Report,
-    Message,
-    Reply,
-}
-
-impl EntryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::Report => "report",
-            EntryKind::Message => "message",
-            EntryKind::Reply => "reply",
-        }
-    }
-}
-
-impl FromStr for EntryKind {
-    type Err = BadEntry;
-    fn from_str(s: &str) -> Result<Self, BadEntry> {
-        match s {
-            "report" => Ok(EntryKind::Report),
-            "message" => Ok(EntryKind::Message),
-            "reply" => Ok(EntryKind::Reply),
-            _ => Err(BadEntry),
-        }
-    }
-}
-
 /// The file of one entry: `NNN-kind.age`, its position in the thread written
 /// with at least three digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,7 +103,7 @@ impl EntryFile {
     pub fn new(position: i64, kind: &str) -> Result<Self, BadEntry> {
         Ok(EntryFile {
             position: u32::try_from(position).map_err(|_| BadEntry)?,
-            kind: kind.parse()?,
+            kind: EntryKind::parse(kind).ok_or(BadEntry)?,
         })
     }
 }
@@ -146,7 +118,7 @@ impl FromStr for EntryFile {
         }
         let entry = EntryFile {
             position: digits.parse().map_err(|_| BadEntry)?,
-            kind: kind.parse()?,
+            kind: EntryKind::parse(kind).ok_or(BadEntry)?,
         };
         // One spelling only: "0001-report.age" is not "001-report.age".
         if entry.to_string() != s {

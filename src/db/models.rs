@@ -67,6 +67,7 @@ impl NewCase {
     Copy,
     PartialEq,
     Eq,
+    Hash,
     diesel::expression::AsExpression,
     diesel::deserialize::FromSqlRow,
 )]
