@@ -7,12 +7,15 @@ use anyhow::{bail, Context};
 
 use super::{
     files,
-    format::{EntryFile, ExportId, ExportedAttachment, ExportedCase, ExportedEntry, METADATA},
+    format::{
+        attachment_file, EntryFile, ExportedAttachment, ExportedCase, ExportedEntry, METADATA,
+    },
     text::printable_line,
 };
 use crate::{
     config::Settings,
     db::{self, Attachment, Case, Journal, JournalAction},
+    domain::CaseId,
     i18n::{I18n, Lang},
 };
 
@@ -24,46 +27,40 @@ pub(super) fn export(
     only: Option<&str>,
 ) -> anyhow::Result<i32> {
     let shown = |p: &Path| printable_line(&p.display().to_string());
-    if let Some(id) = only {
-        if id.parse::<ExportId>().is_err() {
-            bail!(i18n.get_with(lang, "cli-no-such-case", &[("id", printable_line(id))]));
-        }
-    }
+    let no_such_case =
+        |id: &str| i18n.get_with(lang, "cli-no-such-case", &[("id", printable_line(id))]);
+    let only = match only {
+        Some(id) => Some(CaseId::parse(id).ok_or_else(|| anyhow::anyhow!(no_such_case(id)))?),
+        None => None,
+    };
     let settings = Settings::load(config)?;
     let database = settings.database()?;
     let database = db::connect(&database, 2)?;
     let mut conn = database.conn()?;
     let cases = match only {
-        Some(id) => match Case::find(&mut conn, id)? {
+        Some(id) => match Case::find(&mut conn, &id)? {
             Some(case) => vec![case],
-            None => bail!(i18n.get_with(lang, "cli-no-such-case", &[("id", printable_line(id))])),
+            None => bail!(no_such_case(id.as_str())),
         },
         None => Case::all(&mut conn)?,
     };
     // The database decides the names of what is written: check them all
-    // before writing anything.
+    // before writing anything. (Identifiers are checked as they are read:
+    // a stored one that is not a canonical random UUID fails the query.)
     for case in &cases {
         let bad = |value: &str| {
             i18n.get_with(
                 lang,
                 "cli-export-bad-row",
                 &[
-                    ("id", printable_line(&case.id)),
+                    ("id", case.id.to_string()),
                     ("value", printable_line(value)),
                 ],
             )
         };
-        if case.id.parse::<ExportId>().is_err() {
-            bail!(bad(&case.id));
-        }
         for entry in case.entries(&mut conn)? {
             if EntryFile::new(i64::from(entry.position), entry.kind.as_str()).is_err() {
                 bail!(bad(entry.kind.as_str()));
-            }
-        }
-        for (id, _) in Attachment::of_case(&mut conn, &case.id)? {
-            if id.parse::<ExportId>().is_err() {
-                bail!(bad(&id));
             }
         }
     }
@@ -74,7 +71,7 @@ pub(super) fn export(
     files::top_folder(out).map_err(refused)?;
     for case in &cases {
         let row = case;
-        let dir = out.join(&row.id);
+        let dir = out.join(row.id.as_str());
         files::private_folder(&dir).map_err(refused)?;
         let mut entries = Vec::new();
         for entry in case.entries(&mut conn)? {
@@ -90,10 +87,7 @@ pub(super) fn export(
         }
         let mut attachments = Vec::new();
         for (id, size) in Attachment::of_case(&mut conn, &row.id)? {
-            let file = id
-                .parse::<ExportId>()
-                .with_context(|| printable_line(&id))?
-                .attachment_file();
+            let file = attachment_file(&id);
             files::replace_private(&dir, &file, |f| {
                 for seq in 0..Attachment::chunk_count(&mut conn, &id)? {
                     let seq = i32::try_from(seq)?;
@@ -102,10 +96,14 @@ pub(super) fn export(
                 }
                 Ok(())
             })?;
-            attachments.push(ExportedAttachment { id, file, size });
+            attachments.push(ExportedAttachment {
+                id: id.to_string(),
+                file,
+                size,
+            });
         }
         let meta = ExportedCase {
-            id: row.id.clone(),
+            id: row.id.to_string(),
             status: row.status.as_str().to_string(),
             closure_reason: row.closure_reason.map(|r| r.as_str().to_string()),
             received_on: row.received_on,

@@ -80,10 +80,15 @@ impl fmt::Display for ExportId {
     }
 }
 
+/// The file that holds an attachment in its case folder.
+pub fn attachment_file(id: impl fmt::Display) -> String {
+    format!("attachment-{id}.age")
+}
+
 impl ExportId {
     /// The file that holds this attachment in its case folder.
     pub fn attachment_file(self) -> String {
-        format!("attachment-{self}.age")
+        attachment_file(self)
     }
 }
 

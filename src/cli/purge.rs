@@ -30,7 +30,7 @@ pub(super) fn purge(
             i18n.get_with(
                 lang,
                 "cli-purge-line",
-                &[("id", row.id.clone()), ("closed", closed)]
+                &[("id", row.id.to_string()), ("closed", closed)]
             )
         );
     }

@@ -3,6 +3,8 @@
 
 use diesel::prelude::*;
 
+use crate::domain::{AttachmentId, CaseId};
+
 use super::{
     schema::{attachment_chunks, attachments},
     DbConnection,
@@ -26,7 +28,11 @@ pub enum ClaimError {
 
 impl Attachment {
     /// A new pending upload.
-    pub fn start(conn: &mut DbConnection, id: &str, pending_until: i64) -> QueryResult<()> {
+    pub fn start(
+        conn: &mut DbConnection,
+        id: &AttachmentId,
+        pending_until: i64,
+    ) -> QueryResult<()> {
         diesel::insert_into(attachments::table)
             .values((
                 attachments::id.eq(id),
@@ -38,7 +44,12 @@ impl Attachment {
     }
 
     /// Appends one chunk of ciphertext to a pending upload.
-    pub fn append(conn: &mut DbConnection, id: &str, seq: i32, bytes: &[u8]) -> QueryResult<()> {
+    pub fn append(
+        conn: &mut DbConnection,
+        id: &AttachmentId,
+        seq: i32,
+        bytes: &[u8],
+    ) -> QueryResult<()> {
         diesel::insert_into(attachment_chunks::table)
             .values((
                 attachment_chunks::attachment_id.eq(id),
@@ -51,7 +62,7 @@ impl Attachment {
 
     /// Records the size of the file itself once the upload is complete (the
     /// limits count files, not their encryption overhead).
-    pub fn set_size(conn: &mut DbConnection, id: &str, size: i64) -> QueryResult<()> {
+    pub fn set_size(conn: &mut DbConnection, id: &AttachmentId, size: i64) -> QueryResult<()> {
         diesel::update(attachments::table.find(id))
             .set(attachments::size.eq(size))
             .execute(conn)?;
@@ -59,7 +70,7 @@ impl Attachment {
     }
 
     /// Forgets a pending upload (refused, or abandoned).
-    pub fn discard(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    pub fn discard(conn: &mut DbConnection, id: &AttachmentId) -> QueryResult<()> {
         diesel::delete(
             attachments::table
                 .find(id)
@@ -73,8 +84,8 @@ impl Attachment {
     /// report or message naming them. All or nothing.
     pub fn claim(
         conn: &mut DbConnection,
-        ids: &[String],
-        case_id: &str,
+        ids: &[AttachmentId],
+        case_id: &CaseId,
         now: i64,
         max_total: i64,
     ) -> Result<(), ClaimErrorOr> {
@@ -138,7 +149,10 @@ impl Attachment {
     }
 
     /// The attachments of a case: identifier and size.
-    pub fn of_case(conn: &mut DbConnection, case_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    pub fn of_case(
+        conn: &mut DbConnection,
+        case_id: &CaseId,
+    ) -> QueryResult<Vec<(AttachmentId, i64)>> {
         attachments::table
             .filter(attachments::case_id.eq(case_id))
             .order(attachments::id.asc())
@@ -147,7 +161,10 @@ impl Attachment {
     }
 
     /// The case an attachment belongs to, if any.
-    pub fn case_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Option<String>>> {
+    pub fn case_of(
+        conn: &mut DbConnection,
+        id: &AttachmentId,
+    ) -> QueryResult<Option<Option<CaseId>>> {
         attachments::table
             .find(id)
             .select(attachments::case_id)
@@ -155,7 +172,7 @@ impl Attachment {
             .optional()
     }
 
-    pub fn chunk_count(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
+    pub fn chunk_count(conn: &mut DbConnection, id: &AttachmentId) -> QueryResult<i64> {
         attachment_chunks::table
             .filter(attachment_chunks::attachment_id.eq(id))
             .count()
@@ -163,7 +180,11 @@ impl Attachment {
     }
 
     /// One chunk, in order from 0.
-    pub fn chunk(conn: &mut DbConnection, id: &str, seq: i32) -> QueryResult<Option<Vec<u8>>> {
+    pub fn chunk(
+        conn: &mut DbConnection,
+        id: &AttachmentId,
+        seq: i32,
+    ) -> QueryResult<Option<Vec<u8>>> {
         attachment_chunks::table
             .find((id, seq))
             .select(attachment_chunks::bytes)

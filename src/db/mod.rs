@@ -17,7 +17,7 @@ mod workspace;
 pub use attachments::{Attachment, ClaimError, ClaimErrorOr, CHUNK_BYTES, MAX_PER_CLAIM};
 pub use layout::Layout;
 pub use models::{Case, EntryKind, EntryRow, NewCase, NewEntry};
-pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxRow};
+pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxKind, OutboxRow};
 pub use retention::{PurgedFigure, Retention};
 pub use types::UnknownStoredValue;
 pub use workspace::{

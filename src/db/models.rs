@@ -7,7 +7,7 @@ use super::{
 };
 use crate::{
     crypto::Locator,
-    domain::{CaseStatus, ClosureReason, Deadlines},
+    domain::{CaseId, CaseStatus, ClosureReason, Deadlines, EntryId},
 };
 
 /// A case as stored: metadata only, never content. Its status and closure
@@ -15,7 +15,7 @@ use crate::{
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cases)]
 pub struct Case {
-    pub id: String,
+    pub id: CaseId,
     pub locator: Vec<u8>,
     pub reporter_recipient: String,
     pub status: CaseStatus,
@@ -31,7 +31,7 @@ pub struct Case {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = cases)]
 pub struct NewCase {
-    pub id: String,
+    pub id: CaseId,
     pub locator: Vec<u8>,
     pub reporter_recipient: String,
     pub status: CaseStatus,
@@ -49,7 +49,7 @@ impl NewCase {
         due: Deadlines,
     ) -> Self {
         NewCase {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: CaseId::random(),
             locator: locator.as_bytes().to_vec(),
             reporter_recipient,
             status: CaseStatus::Received,
@@ -105,8 +105,8 @@ impl std::fmt::Display for EntryKind {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = entries)]
 pub struct EntryRow {
-    pub id: String,
-    pub case_id: String,
+    pub id: EntryId,
+    pub case_id: CaseId,
     pub position: i32,
     pub kind: EntryKind,
     pub created_on: NaiveDate,
@@ -117,8 +117,8 @@ pub struct EntryRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = entries)]
 pub struct NewEntry {
-    pub id: String,
-    pub case_id: String,
+    pub id: EntryId,
+    pub case_id: CaseId,
     pub position: i32,
     pub kind: EntryKind,
     pub created_on: NaiveDate,
@@ -130,7 +130,7 @@ impl NewEntry {
     /// The report that opens a case.
     pub fn report(case: &NewCase, ciphertext: Vec<u8>) -> Self {
         NewEntry {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: EntryId::random(),
             case_id: case.id.clone(),
             position: 1,
             kind: EntryKind::Report,
@@ -141,10 +141,10 @@ impl NewEntry {
     }
 
     /// A later entry of a case's thread; its position is set when stored.
-    pub fn later(case_id: &str, kind: EntryKind, today: NaiveDate, ciphertext: Vec<u8>) -> Self {
+    pub fn later(case_id: &CaseId, kind: EntryKind, today: NaiveDate, ciphertext: Vec<u8>) -> Self {
         NewEntry {
-            id: uuid::Uuid::new_v4().to_string(),
-            case_id: case_id.to_string(),
+            id: EntryId::random(),
+            case_id: case_id.clone(),
             position: 0,
             kind,
             created_on: today,
@@ -202,7 +202,7 @@ impl Case {
             .optional()
     }
 
-    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Case>> {
+    pub fn find(conn: &mut DbConnection, id: &CaseId) -> QueryResult<Option<Case>> {
         cases::table
             .find(id)
             .select(Case::as_select())

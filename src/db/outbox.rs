@@ -10,13 +10,48 @@ use super::{
     schema::{cases, notify_state, outbox},
     DbConnection,
 };
-use crate::domain::CaseStatus;
+use crate::domain::{CaseStatus, OutboxId};
+
+/// What an outbox row announces. Stored under its name (`as_str`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum OutboxKind {
+    /// One new report or reporter message.
+    Activity,
+    /// The day's deadline counts.
+    Reminder,
+}
+
+impl OutboxKind {
+    /// Every kind, in the order the mail worker sends them.
+    pub const ALL: [OutboxKind; 2] = [OutboxKind::Activity, OutboxKind::Reminder];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Activity => "activity",
+            OutboxKind::Reminder => "reminder",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
-    pub id: String,
-    pub kind: String,
+    pub id: OutboxId,
+    pub kind: OutboxKind,
     pub ack_soon: i32,
     pub feedback_soon: i32,
     pub overdue: i32,
@@ -59,18 +94,23 @@ impl Outbox {
     /// One new item for the Secretary, due at `due_at`. Call it inside the
     /// transaction that stores the event.
     pub fn announce(conn: &mut DbConnection, due_at: i64) -> QueryResult<()> {
-        Self::insert(conn, "activity", DeadlineCounts::default(), due_at)
+        Self::insert(
+            conn,
+            OutboxKind::Activity,
+            DeadlineCounts::default(),
+            due_at,
+        )
     }
 
     fn insert(
         conn: &mut DbConnection,
-        kind: &str,
+        kind: OutboxKind,
         counts: DeadlineCounts,
         due_at: i64,
     ) -> QueryResult<()> {
         diesel::insert_into(outbox::table)
             .values((
-                outbox::id.eq(uuid::Uuid::new_v4().to_string()),
+                outbox::id.eq(OutboxId::random()),
                 outbox::kind.eq(kind),
                 outbox::ack_soon.eq(counts.ack_soon),
                 outbox::feedback_soon.eq(counts.feedback_soon),
@@ -88,7 +128,7 @@ impl Outbox {
     /// row locks, then finds the rows claimed).
     pub fn claim(
         conn: &mut DbConnection,
-        kind: &str,
+        kind: OutboxKind,
         me: &str,
         now: i64,
         lease: i64,
@@ -128,7 +168,7 @@ impl Outbox {
     }
 
     /// The relay accepted the email: the rows are done.
-    pub fn delivered(conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
+    pub fn delivered(conn: &mut DbConnection, ids: &[OutboxId]) -> QueryResult<usize> {
         diesel::delete(outbox::table.filter(outbox::id.eq_any(ids))).execute(conn)
     }
 
@@ -203,7 +243,7 @@ impl Outbox {
         if counts.is_empty() {
             return Ok(false);
         }
-        Self::insert(conn, "reminder", counts, now)?;
+        Self::insert(conn, OutboxKind::Reminder, counts, now)?;
         Ok(true)
     }
 

@@ -8,8 +8,10 @@ use diesel::{
     sql_types::Text,
 };
 
-use super::{models::EntryKind, workspace::JournalAction, MultiBackend};
-use crate::domain::{CaseStatus, ClosureReason};
+use super::{models::EntryKind, outbox::OutboxKind, workspace::JournalAction, MultiBackend};
+use crate::domain::{
+    AttachmentId, CaseId, CaseStatus, ClosureReason, EntryId, JournalId, OutboxId,
+};
 
 /// A stored name that no variant of the type knows.
 #[derive(Debug, thiserror::Error)]
@@ -61,3 +63,9 @@ stored_as_text!(CaseStatus, "case status", |s| s.parse().ok());
 stored_as_text!(ClosureReason, "closure reason", ClosureReason::parse);
 stored_as_text!(EntryKind, "entry kind", EntryKind::parse);
 stored_as_text!(JournalAction, "journal action", JournalAction::parse);
+stored_as_text!(OutboxKind, "outbox kind", OutboxKind::parse);
+stored_as_text!(CaseId, "case identifier", CaseId::parse);
+stored_as_text!(EntryId, "entry identifier", EntryId::parse);
+stored_as_text!(AttachmentId, "attachment identifier", AttachmentId::parse);
+stored_as_text!(JournalId, "journal identifier", JournalId::parse);
+stored_as_text!(OutboxId, "outbox identifier", OutboxId::parse);

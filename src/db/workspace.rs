@@ -9,7 +9,7 @@ use super::{
     schema::{cases, challenges, entries, journal, login_proofs, login_seeds, sessions},
     DbConnection,
 };
-use crate::domain::{CaseStatus, ClosureReason};
+use crate::domain::{CaseId, CaseStatus, ClosureReason, JournalId};
 
 /// One page of the inbox.
 pub struct InboxPage {
@@ -34,7 +34,7 @@ impl Case {
         let total: i64 = count.count().get_result(conn)?;
         // Identifiers first, from the inbox index alone (a deep page skips
         // index entries, not rows), then the page's rows.
-        let page_ids: Vec<String> = query
+        let page_ids: Vec<CaseId> = query
             .order((cases::received_on.desc(), cases::id.asc()))
             .limit(per_page)
             .offset(page.saturating_mul(per_page))
@@ -45,8 +45,8 @@ impl Case {
             .select(Case::as_select())
             .load(conn)?;
         rows.sort_by_key(|r| page_ids.iter().position(|id| *id == r.id));
-        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let unread: Vec<(String, i64)> = entries::table
+        let ids: Vec<&CaseId> = rows.iter().map(|r| &r.id).collect();
+        let unread: Vec<(CaseId, i64)> = entries::table
             .filter(entries::case_id.eq_any(&ids))
             .filter(entries::unread.eq(true))
             .group_by(entries::case_id)
@@ -67,7 +67,7 @@ impl Case {
     }
 
     /// Marks the reporter's messages as read.
-    pub fn mark_read(conn: &mut DbConnection, case_id: &str) -> QueryResult<usize> {
+    pub fn mark_read(conn: &mut DbConnection, case_id: &CaseId) -> QueryResult<usize> {
         diesel::update(
             entries::table
                 .filter(entries::case_id.eq(case_id))
@@ -82,7 +82,7 @@ impl Case {
     /// The case, locked for a workflow step: touching the row first takes
     /// its lock on PostgreSQL (and the write lock on SQLite), so two steps
     /// on one case never interleave.
-    pub fn lock(conn: &mut DbConnection, case_id: &str) -> QueryResult<Option<Case>> {
+    pub fn lock(conn: &mut DbConnection, case_id: &CaseId) -> QueryResult<Option<Case>> {
         let touched = diesel::update(cases::table.find(case_id))
             .set(cases::on_hold.eq(cases::on_hold))
             .execute(conn)?;
@@ -108,7 +108,7 @@ impl Case {
     /// Records the acknowledgement and the feedback deadline it sets.
     pub fn acknowledge(
         conn: &mut DbConnection,
-        case_id: &str,
+        case_id: &CaseId,
         today: NaiveDate,
         feedback_due: NaiveDate,
     ) -> QueryResult<usize> {
@@ -123,7 +123,7 @@ impl Case {
 
     pub fn set_status(
         conn: &mut DbConnection,
-        case_id: &str,
+        case_id: &CaseId,
         status: CaseStatus,
     ) -> QueryResult<usize> {
         diesel::update(cases::table.find(case_id))
@@ -134,7 +134,7 @@ impl Case {
     /// Records the closure, its reason and its date.
     pub fn close(
         conn: &mut DbConnection,
-        case_id: &str,
+        case_id: &CaseId,
         reason: ClosureReason,
         today: NaiveDate,
     ) -> QueryResult<usize> {
@@ -147,7 +147,11 @@ impl Case {
             .execute(conn)
     }
 
-    pub fn set_hold(conn: &mut DbConnection, case_id: &str, on_hold: bool) -> QueryResult<usize> {
+    pub fn set_hold(
+        conn: &mut DbConnection,
+        case_id: &CaseId,
+        on_hold: bool,
+    ) -> QueryResult<usize> {
         diesel::update(cases::table.find(case_id))
             .set(cases::on_hold.eq(on_hold))
             .execute(conn)
@@ -436,8 +440,8 @@ impl std::fmt::Display for JournalAction {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = journal)]
 pub struct Journal {
-    pub id: String,
-    pub case_id: Option<String>,
+    pub id: JournalId,
+    pub case_id: Option<CaseId>,
     pub action: JournalAction,
     pub detail: Option<String>,
     pub occurred_at: i64,
@@ -446,14 +450,14 @@ pub struct Journal {
 impl Journal {
     pub fn record(
         conn: &mut DbConnection,
-        case_id: Option<&str>,
+        case_id: Option<&CaseId>,
         action: JournalAction,
         detail: Option<&str>,
         now: i64,
     ) -> QueryResult<()> {
         diesel::insert_into(journal::table)
             .values((
-                journal::id.eq(uuid::Uuid::new_v4().to_string()),
+                journal::id.eq(JournalId::random()),
                 journal::case_id.eq(case_id),
                 journal::action.eq(action),
                 journal::detail.eq(detail),
@@ -466,7 +470,7 @@ impl Journal {
     /// The newest entries, overall or for one case.
     pub fn recent(
         conn: &mut DbConnection,
-        case_id: Option<&str>,
+        case_id: Option<&CaseId>,
         limit: i64,
     ) -> QueryResult<Vec<Journal>> {
         let mut q = journal::table.into_boxed();

@@ -2,9 +2,11 @@
 //! the network, the database or a key.
 
 pub mod figures;
+mod ids;
 mod report;
 mod status;
 
+pub use ids::{AttachmentId, CaseId, EntryId, JournalId, OutboxId, UnknownIdentifier};
 pub use report::{
     to_padded_json, AttachmentRef, Categories, Category, ReportDraft, ReportError, ReportFields,
 };

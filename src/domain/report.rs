@@ -1,3 +1,4 @@
+use super::AttachmentId;
 use serde::Serialize;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -125,7 +126,8 @@ pub fn to_padded_json<T: Serialize>(value: &T) -> Zeroizing<Vec<u8>> {
 /// the name and type travel only inside the ciphertext.
 #[derive(Debug, Clone, Serialize, Zeroize, ZeroizeOnDrop)]
 pub struct AttachmentRef {
-    pub id: String,
+    #[zeroize(skip)]
+    pub id: AttachmentId,
     pub name: String,
     #[serde(rename = "type")]
     pub mime: String,
@@ -213,7 +215,7 @@ impl ReportDraft {
     }
 
     /// The identifiers of the attached files, for the claim.
-    pub fn attachment_ids(&self) -> Vec<String> {
+    pub fn attachment_ids(&self) -> Vec<AttachmentId> {
         self.attachments.iter().map(|a| a.id.clone()).collect()
     }
 

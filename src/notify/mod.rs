@@ -26,7 +26,7 @@ use secrecy::ExposeSecret;
 
 use crate::{
     config::{MailSetting, Settings, SmtpSecurity},
-    db::{Db, DbError, DeadlineCounts, Outbox, OutboxRow},
+    db::{Db, DbError, DeadlineCounts, Outbox, OutboxKind, OutboxRow},
     domain::Clock,
     i18n::{I18n, Lang},
 };
@@ -337,19 +337,19 @@ pub fn run_pass(
 ) -> Result<Pass, WorkerError> {
     let now = clock.now();
     let mut pass = Pass::default();
-    for kind in ["activity", "reminder"] {
+    for kind in OutboxKind::ALL {
         let rows = db.write(|conn| Outbox::claim(conn, kind, me, now, LEASE_SECS))?;
         if rows.is_empty() {
             continue;
         }
-        let email = if kind == "activity" {
+        let email = if kind == OutboxKind::Activity {
             notifier.activity_email(rows.len())
         } else {
             notifier.reminder_email(latest_counts(&rows))
         };
         match notifier.send(&email) {
             Ok(()) => {
-                let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                let ids: Vec<_> = rows.iter().map(|r| r.id.clone()).collect();
                 // Once the relay has accepted, a crash before this commit is
                 // the one way an email can go out twice.
                 db.write(|conn| Outbox::delivered(conn, &ids))?;

@@ -2,6 +2,7 @@
 //! or by the server from a typed token (the no-JavaScript page), stored
 //! with the files it claims, and announced after a random delay.
 
+use crate::domain::{AttachmentId, CaseId};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -56,9 +57,9 @@ impl From<DbError> for MessageError {
 /// Stores a sealed message and claims its files, in one durable transaction.
 async fn store(
     desk: Desk<'_>,
-    case_id: String,
+    case_id: CaseId,
     sealed: AgeCiphertext,
-    attachments: Vec<String>,
+    attachments: Vec<AttachmentId>,
 ) -> Result<(), MessageError> {
     let today = desk.clock.today();
     let now = desk.clock.now();
@@ -79,9 +80,9 @@ async fn store(
 pub async fn add_sealed(
     desk: Desk<'_>,
     budgets: Arc<dyn Budgets>,
-    case_id: String,
+    case_id: CaseId,
     sealed: AgeCiphertext,
-    attachments: Vec<String>,
+    attachments: Vec<AttachmentId>,
 ) -> Result<(), MessageError> {
     if !budgets.message(desk.clock.now(), &case_id) {
         return Err(MessageError::Busy);

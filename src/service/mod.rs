@@ -16,6 +16,7 @@ pub mod report;
 pub mod upload;
 pub mod workflow;
 
+use crate::domain::CaseId;
 use crate::{crypto::Recipients, db::Db, domain::Clock};
 
 /// What the reporter's use cases need from the running instance.
@@ -34,9 +35,9 @@ pub struct Desk<'a> {
 /// Each call counts one use.
 pub trait Budgets: Send + Sync {
     /// One more reading of this case.
-    fn reading(&self, now: i64, case_id: &str) -> bool;
+    fn reading(&self, now: i64, case_id: &CaseId) -> bool;
     /// One more locator that matched no case.
     fn miss(&self, now: i64) -> bool;
     /// One more reporter message to this case.
-    fn message(&self, now: i64, case_id: &str) -> bool;
+    fn message(&self, now: i64, case_id: &CaseId) -> bool;
 }

@@ -8,7 +8,7 @@ use super::Desk;
 use crate::{
     crypto::{self, AgeCiphertext, EncryptError, Locator, ReporterRecipient, Token},
     db::{Attachment, Case, ClaimError, ClaimErrorOr, DbError, NewCase, NewEntry, Outbox},
-    domain::{deadlines, Deadlines, ReportDraft},
+    domain::{deadlines, AttachmentId, Deadlines, ReportDraft},
     i18n::Lang,
 };
 
@@ -70,7 +70,7 @@ pub struct SealedReport {
     pub reporter: ReporterRecipient,
     pub report: AgeCiphertext,
     /// Files uploaded beforehand, claimed by the report in its transaction.
-    pub attachments: Vec<String>,
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// Stores a case whose report is already sealed, claims its files, and

@@ -8,12 +8,12 @@ use futures_util::{Stream, StreamExt};
 use crate::{
     crypto::{self, CiphertextError, EncryptError, FileSealer, Recipients, ReporterRecipient},
     db::{Attachment, Db, DbError, CHUNK_BYTES},
-    domain::AttachmentRef,
+    domain::{AttachmentId, AttachmentRef},
 };
 
 /// An upload being written, chunk by chunk, into pending storage.
 pub struct Upload {
-    pub id: String,
+    pub id: AttachmentId,
     db: Db,
     seq: i32,
     buf: Vec<u8>,
@@ -23,7 +23,7 @@ pub struct Upload {
 impl Upload {
     /// A new pending upload, forgotten at `pending_until` unless claimed.
     pub async fn start(db: &Db, pending_until: i64) -> Result<Upload, DbError> {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = AttachmentId::random();
         let stored = id.clone();
         db.run_write(move |conn| -> Result<(), DbError> {
             Ok(Attachment::start(conn, &stored, pending_until)?)
@@ -61,7 +61,7 @@ impl Upload {
     }
 
     /// Stores what is left and records `plain`, the size of the file itself.
-    pub async fn finish(mut self, plain: u64) -> Result<(String, u64), DbError> {
+    pub async fn finish(mut self, plain: u64) -> Result<(AttachmentId, u64), DbError> {
         if !self.buf.is_empty() {
             let chunk = std::mem::take(&mut self.buf);
             self.flush(chunk).await?;
@@ -82,8 +82,8 @@ impl Upload {
     }
 }
 
-async fn discard(db: &Db, id: &str) {
-    let id = id.to_string();
+async fn discard(db: &Db, id: &AttachmentId) {
+    let id = id.clone();
     let dropped = db
         .run_write(move |conn| -> Result<(), DbError> { Ok(Attachment::discard(conn, &id)?) })
         .await;
@@ -134,7 +134,7 @@ pub async fn seal_stream<S, B, E>(
     limits: FileLimits,
     file: &mut S,
     total: &mut u64,
-) -> Result<(String, u64), SealError>
+) -> Result<(AttachmentId, u64), SealError>
 where
     S: Stream<Item = Result<B, E>> + Unpin,
     B: AsRef<[u8]>,
@@ -209,7 +209,7 @@ pub async fn store_sealed_stream<S, B, E>(
     recipients: usize,
     limits: SealedLimits,
     body: &mut S,
-) -> Result<(String, u64), StoreError>
+) -> Result<(AttachmentId, u64), StoreError>
 where
     S: Stream<Item = Result<B, E>> + Unpin,
     B: AsRef<[u8]>,

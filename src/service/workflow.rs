@@ -8,6 +8,7 @@
 //! - A closed case refuses every step but a hold (a hold keeps it from the
 //!   purge).
 
+use crate::domain::CaseId;
 use chrono::NaiveDate;
 
 use crate::{
@@ -91,7 +92,7 @@ pub fn check(status: CaseStatus, step: &Step) -> Result<(), WorkflowError> {
 /// Takes one step inside the caller's transaction, journaling it.
 pub fn apply(
     conn: &mut DbConnection,
-    case_id: &str,
+    case_id: &CaseId,
     step: Step,
     today: NaiveDate,
     now: i64,
@@ -158,7 +159,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn into_step(self, case_id: &str, today: NaiveDate) -> Step {
+    fn into_step(self, case_id: &CaseId, today: NaiveDate) -> Step {
         let reply = |sealed: AgeCiphertext| {
             NewEntry::later(case_id, EntryKind::Reply, today, sealed.into_bytes())
         };
@@ -177,7 +178,7 @@ impl Action {
 pub async fn act(
     db: &db::Db,
     clock: &dyn Clock,
-    case_id: String,
+    case_id: CaseId,
     action: Action,
 ) -> Result<(), StepError> {
     let today = clock.today();
@@ -194,7 +195,12 @@ mod tests {
     use super::*;
 
     fn entry() -> NewEntry {
-        NewEntry::later("case", EntryKind::Reply, NaiveDate::default(), Vec::new())
+        NewEntry::later(
+            &crate::domain::CaseId::random(),
+            EntryKind::Reply,
+            NaiveDate::default(),
+            Vec::new(),
+        )
     }
 
     #[test]

@@ -3,10 +3,13 @@
 
 use actix_web::{http::header, web, HttpResponse};
 
-use crate::db::{Attachment, Db, DbError};
+use crate::{
+    db::{Attachment, Db, DbError},
+    domain::AttachmentId,
+};
 
 /// Streams an attachment's age file out of storage, chunk by chunk.
-pub fn stream(db: Db, id: String) -> HttpResponse {
+pub fn stream(db: Db, id: AttachmentId) -> HttpResponse {
     let chunks = futures_util::stream::unfold((db, id, 0i32), |(db, id, seq)| async move {
         let i = id.clone();
         let chunk = db

@@ -71,6 +71,12 @@ pub fn ciphertext_of(
     Ok(AgeCiphertext::parse(bytes, recipients, limit)?)
 }
 
+/// The identifier in the address segment `name`, if it is one: anything
+/// else names nothing (and answers 404 where it is used).
+pub fn path_id<T: std::str::FromStr>(req: &HttpRequest, name: &str) -> Option<T> {
+    req.match_info().get(name).and_then(|s| s.parse().ok())
+}
+
 pub fn lang_of(req: &HttpRequest) -> Option<Lang> {
     req.match_info().get("lang").and_then(|l| l.parse().ok())
 }

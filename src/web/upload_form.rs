@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     crypto::{self, ReporterRecipient},
-    domain::AttachmentRef,
+    domain::{AttachmentId, AttachmentRef},
     service::upload::{self, FileLimits, SealError},
 };
 
@@ -88,7 +88,7 @@ async fn seal_file(
     reporter: &ReporterRecipient,
     field: &mut actix_multipart::Field,
     total: &mut u64,
-) -> Result<(String, u64), UploadError> {
+) -> Result<(AttachmentId, u64), UploadError> {
     let limits = FileLimits {
         file_bytes: state.limits.attachment_bytes,
         total_bytes: state.limits.attachments_total_bytes,

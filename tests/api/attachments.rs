@@ -48,7 +48,7 @@ async fn a_file_uploaded_in_chunks_is_claimed_exported_decrypted_and_downloaded_
     )
     .ok()
     .flatten()
-    .map(|c| c.id)
+    .map(|c| c.id.to_string())
     .unwrap_or_default();
     let path = format!("/api/v1/secretary/cases/{case}/attachments/{id}");
     let res = s.page(&path).await;
@@ -346,6 +346,7 @@ async fn two_reports_claiming_one_upload_at_the_same_moment_leave_exactly_one_wi
             (400..500).contains(&statuses[1]),
             "round {round}: the second claim must be refused: {a1} {a2}"
         );
+        let id = vigie::domain::AttachmentId::parse(&id).unwrap_or_else(|| panic!("{id}"));
         let owner = Attachment::case_of(&mut app.conn(), &id)
             .ok()
             .flatten()

@@ -499,7 +499,12 @@ impl Secretary {
 
     /// A workflow action on a case (`POST /api/v1/secretary/cases/{case}/{action}`)
     /// with the session cookie and the CSRF token.
-    pub async fn act(&self, case: &str, action: &str, body: Value) -> (u16, Value) {
+    pub async fn act(
+        &self,
+        case: impl std::fmt::Display,
+        action: &str,
+        body: Value,
+    ) -> (u16, Value) {
         let path = format!("/api/v1/secretary/cases/{case}/{action}");
         let res = self
             .client

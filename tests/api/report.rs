@@ -154,7 +154,7 @@ async fn what_is_stored_is_one_padded_age_file_for_every_secretary_recipient_and
     assert_eq!(case.reporter_recipient, derived.reply_recipient.to_string());
     assert_eq!(case.received_on, today());
     assert_eq!(case.status.as_str(), "received");
-    assert!(uuid::Uuid::parse_str(&case.id).map(|u| u.get_version_num()) == Ok(4));
+    assert!(uuid::Uuid::parse_str(case.id.as_str()).map(|u| u.get_version_num()) == Ok(4));
     let entries = case.entries(&mut conn).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(entries.len(), 1);
     let ciphertext = &entries[0].ciphertext;
@@ -230,7 +230,7 @@ async fn the_database_holds_no_plaintext_and_no_token() {
         bytes.extend_from_slice(&case.locator);
         for entry in case.entries(&mut conn).unwrap_or_else(|e| panic!("{e}")) {
             bytes.extend_from_slice(&entry.ciphertext);
-            bytes.extend_from_slice(entry.id.as_bytes());
+            bytes.extend_from_slice(entry.id.as_str().as_bytes());
         }
         for needle in &needles {
             assert!(!contains(&bytes, needle), "a stored row holds a secret");

@@ -114,7 +114,7 @@ async fn purge_dry_run_lists_what_would_go_and_purge_deletes_it() {
     let dry = run(true);
     assert!(dry.status.success());
     let listed = String::from_utf8_lossy(&dry.stdout).to_string();
-    assert!(listed.contains(&case.id), "{listed}");
+    assert!(listed.contains(case.id.as_str()), "{listed}");
     assert!(listed.contains("simulation"));
     assert!(exists(&app, &case), "a dry run deletes nothing");
     let real = run(false);

@@ -45,7 +45,7 @@ fn arrive(db: &Db) -> Stored {
         let mut locator = vec![0u8; 32];
         rng.fill_bytes(&mut locator);
         let case = NewCase {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: vigie::domain::CaseId::random(),
             locator,
             reporter_recipient: "age1test".into(),
             status: vigie::domain::CaseStatus::Received,
@@ -58,7 +58,7 @@ fn arrive(db: &Db) -> Stored {
         let entry = NewEntry::report(&case, ciphertext.clone());
         db.write(|conn| Case::insert_with_report(conn, &case, &entry))
             .unwrap_or_else(|e| panic!("{e}"));
-        stored.ids.push(entry.id);
+        stored.ids.push(entry.id.to_string());
         stored.ciphertexts.push(ciphertext);
     }
     stored

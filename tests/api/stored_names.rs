@@ -8,7 +8,7 @@ use diesel::{
     sql_types::{Nullable, Text},
 };
 use vigie::{
-    db::{Case, Journal, JournalAction},
+    db::{Case, Journal, JournalAction, Outbox, OutboxKind},
     domain::{CaseStatus, ClosureReason},
 };
 
@@ -20,6 +20,12 @@ struct Stored {
     status: String,
     #[diesel(sql_type = Nullable<Text>)]
     closure_reason: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct StoredKind {
+    #[diesel(sql_type = Text)]
+    kind: String,
 }
 
 #[derive(QueryableByName)]
@@ -107,9 +113,49 @@ async fn a_stored_name_no_variant_knows_is_a_query_error_not_a_panic() {
     let mut conn = app.conn();
     sql_query(
         "INSERT INTO journal (id, case_id, action, detail, occurred_at) \
-         VALUES ('x', NULL, 'teleported', NULL, 1)",
+         VALUES ('0b7c2a8e-3f1d-4c55-9a0e-6d2f8b1c4e7a', NULL, 'teleported', NULL, 1)",
     )
     .execute(&mut conn)
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(Journal::recent(&mut conn, None, 10).is_err());
+}
+
+#[tokio::test]
+async fn a_stored_identifier_that_is_not_a_canonical_random_uuid_is_a_query_error() {
+    let app = spawn_app().await;
+    let mut conn = app.conn();
+    let spellings = [
+        "x",
+        "0B7C2A8E-3F1D-4C55-9A0E-6D2F8B1C4E7A",
+        "0b7c2a8e3f1d4c559a0e6d2f8b1c4e7a",
+        "0b7c2a8e-3f1d-1c55-9a0e-6d2f8b1c4e7a",
+    ];
+    for (i, id) in spellings.into_iter().enumerate() {
+        sql_query(format!(
+            "INSERT INTO journal (id, case_id, action, detail, occurred_at) \
+             VALUES ('{id}', NULL, 'opened', NULL, {i})"
+        ))
+        .execute(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(Journal::recent(&mut conn, None, 1).is_err(), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn outbox_kinds_are_stored_under_their_old_names() {
+    let app = spawn_app().await;
+    let mut conn = app.conn();
+    Outbox::announce(&mut conn, 0).unwrap_or_else(|e| panic!("{e}"));
+    let stored: Vec<StoredKind> = sql_query("SELECT kind FROM outbox")
+        .load(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        stored.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>(),
+        ["activity"]
+    );
+    let names: Vec<&str> = OutboxKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["activity", "reminder"]);
+    let claimed = Outbox::claim(&mut conn, OutboxKind::Activity, "me", 1, 60)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(claimed.first().map(|r| r.kind), Some(OutboxKind::Activity));
 }

@@ -25,7 +25,7 @@ pub async fn login(app: &TestApp) -> Secretary {
 pub async fn act(
     _app: &TestApp,
     s: &Secretary,
-    case: &str,
+    case: impl std::fmt::Display,
     action: &str,
     body: Value,
 ) -> (u16, Value) {
@@ -541,7 +541,7 @@ async fn an_attachment_is_downloaded_only_through_the_case_that_claimed_it() {
         Case::find_by_locator(&mut app.conn(), &crypto::derive_from_token(token).locator)
             .ok()
             .flatten()
-            .map(|c| c.id)
+            .map(|c| c.id.to_string())
             .unwrap_or_default()
     };
     let (first_case, second_case) = (case_of(&first), case_of(&second));

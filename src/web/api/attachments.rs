@@ -7,13 +7,14 @@ use serde::Serialize;
 
 use super::{ApiError, ApiProblem};
 use crate::{
+    domain::AttachmentId,
     service::upload::{self, SealedLimits, StoreError},
     web::{request::header_lang, AppState},
 };
 
 #[derive(Serialize)]
 struct Uploaded {
-    id: String,
+    id: AttachmentId,
     size: u64,
 }
 

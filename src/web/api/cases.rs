@@ -9,10 +9,10 @@ use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::{locator_of, ApiError, ApiProblem};
+use super::{attachment_ids, locator_of, ApiError, ApiProblem};
 use crate::{
     crypto::Locator,
-    db::{self, Case, EntryRow},
+    db::{Case, EntryRow},
     service::{
         case::{self, Found},
         message::{self, MessageError},
@@ -131,9 +131,7 @@ pub async fn api_message(
     let lang = header_lang(&req);
     let stored = async {
         let body: MessageBody = json_body(&req, payload, state.limits.body_bytes).await?;
-        if body.attachments.len() > db::MAX_PER_CLAIM {
-            return Err(ApiError::AttachmentUnknown);
-        }
+        let attachments = attachment_ids(&body.attachments)?;
         let locator = locator_of(&body.lookup)?;
         let sealed = ciphertext_of(
             &body.ciphertext,
@@ -142,15 +140,8 @@ pub async fn api_message(
         )?;
         let (case, _) = find(&state, locator).await?;
         let budgets = state.clone().into_inner();
-        message::add_sealed(
-            state.desk(),
-            budgets,
-            case.id.clone(),
-            sealed,
-            body.attachments,
-        )
-        .await?;
-        Ok(())
+        message::add_sealed(state.desk(), budgets, case.id.clone(), sealed, attachments).await?;
+        Ok::<_, ApiError>(())
     }
     .await;
     stored.map_err(|e| e.in_lang(&state.i18n, lang))?;

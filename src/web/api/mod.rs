@@ -19,7 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::{request::header_lang, AppState};
-use crate::crypto::Locator;
+use crate::{crypto::Locator, domain::AttachmentId};
 
 /// `L`, 32 bytes in hexadecimal, as the browser sends it: the locator it
 /// names. The decoded bytes are zeroized.
@@ -31,6 +31,19 @@ fn locator_of(lookup: &SecretString) -> Result<Locator, ApiError> {
         .map(Zeroizing::new)
         .ok_or(ApiError::Lookup)?;
     Ok(Locator::from_lookup(&lookup))
+}
+
+/// The files a report or message names, as uploaded beforehand: at most
+/// as many as one claim takes, each an identifier (anything else names no
+/// upload, and is refused as one).
+fn attachment_ids(names: &[String]) -> Result<Vec<AttachmentId>, ApiError> {
+    if names.len() > crate::db::MAX_PER_CLAIM {
+        return Err(ApiError::AttachmentUnknown);
+    }
+    names
+        .iter()
+        .map(|n| AttachmentId::parse(n).ok_or(ApiError::AttachmentUnknown))
+        .collect()
 }
 
 /// Any other method or path under `/api/`.

@@ -4,7 +4,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::{locator_of, ApiError, ApiProblem};
+use super::{attachment_ids, locator_of, ApiError, ApiProblem};
 use crate::{
     crypto::ReporterRecipient,
     service::report::{self, SealedReport, Stored, SubmitError},
@@ -74,9 +74,7 @@ pub async fn create_report(
         if !report.privacy_acknowledged {
             return Err(ApiError::Privacy);
         }
-        if report.attachments.len() > crate::db::MAX_PER_CLAIM {
-            return Err(ApiError::AttachmentUnknown);
-        }
+        let attachments = attachment_ids(&report.attachments)?;
         let locator = locator_of(&report.lookup)?;
         let reporter =
             ReporterRecipient::parse(&report.recipient).map_err(|_| ApiError::Recipient)?;
@@ -89,7 +87,7 @@ pub async fn create_report(
             locator,
             reporter,
             report: sealed,
-            attachments: report.attachments,
+            attachments,
         };
         Ok(report::store_sealed(state.desk(), sealed).await?)
     }

@@ -9,6 +9,7 @@ pub mod followup;
 pub mod report;
 mod thread;
 
+use crate::domain::CaseId;
 use actix_web::{
     http::{header, StatusCode},
     web, HttpRequest, HttpResponse,
@@ -42,18 +43,18 @@ impl AppState {
 }
 
 impl Budgets for AppState {
-    fn reading(&self, now: i64, case_id: &str) -> bool {
+    fn reading(&self, now: i64, case_id: &CaseId) -> bool {
         self.case_lookups
-            .allow(now, case_id, LOOKUPS_PER_CASE_PER_MINUTE)
+            .allow(now, case_id.as_str(), LOOKUPS_PER_CASE_PER_MINUTE)
     }
 
     fn miss(&self, now: i64) -> bool {
         self.lookup_failures.allow(now, FAILED_LOOKUPS_PER_MINUTE)
     }
 
-    fn message(&self, now: i64, case_id: &str) -> bool {
+    fn message(&self, now: i64, case_id: &CaseId) -> bool {
         self.case_messages
-            .allow(now, case_id, MESSAGES_PER_CASE_PER_MINUTE)
+            .allow(now, case_id.as_str(), MESSAGES_PER_CASE_PER_MINUTE)
     }
 }
 

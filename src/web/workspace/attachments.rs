@@ -6,15 +6,19 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{error::WorkspaceError, Session};
-use crate::{db::Attachment, web::AppState};
+use crate::{
+    db::Attachment,
+    domain::{AttachmentId, CaseId},
+    web::{request::path_id, AppState},
+};
 
 pub async fn download(
     _: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
-    let case_id = req.match_info().get("case").unwrap_or_default().to_string();
-    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let case_id: CaseId = path_id(&req, "case").ok_or(WorkspaceError::NotFound)?;
+    let id: AttachmentId = path_id(&req, "id").ok_or(WorkspaceError::NotFound)?;
     let probe = id.clone();
     let owner = state
         .db

@@ -12,10 +12,10 @@ use super::{
 };
 use crate::{
     db::{self, Case, Journal, JournalAction},
-    domain::ClosureReason,
+    domain::{CaseId, ClosureReason},
     web::{
         pages::{self, Layout},
-        request::lang_of,
+        request::{lang_of, path_id},
         AppState,
     },
 };
@@ -49,7 +49,7 @@ pub async fn page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     let lang = lang_of(&req).ok_or(WorkspaceError::NotFound)?;
-    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let id: CaseId = path_id(&req, "id").ok_or(WorkspaceError::NotFound)?;
     let now = state.clock.now();
     let (case, entries, journal) = state
         .db

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use super::{error::WorkspaceError, Session};
 use crate::{
     db::{self, Case},
-    domain::CaseStatus,
+    domain::{CaseId, CaseStatus},
     web::{
         pages::{self, Layout},
         request::lang_of,
@@ -19,7 +19,7 @@ const PER_PAGE: i64 = 50;
 
 /// One row of the inbox, with its deadlines already judged.
 pub struct InboxRow {
-    pub id: String,
+    pub id: CaseId,
     pub received_on: NaiveDate,
     pub status_key: String,
     pub ack: Option<(NaiveDate, &'static str)>,

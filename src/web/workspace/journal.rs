@@ -5,6 +5,7 @@ use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use super::{error::WorkspaceError, Session};
 use crate::{
     db::{Journal, JournalAction},
+    domain::CaseId,
     i18n::Lang,
     web::{
         pages::{self, Layout},
@@ -18,7 +19,7 @@ pub struct JournalView {
     pub when: String,
     pub action_key: String,
     pub detail_key: Option<String>,
-    pub case_id: Option<String>,
+    pub case_id: Option<CaseId>,
 }
 
 pub fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<JournalView> {

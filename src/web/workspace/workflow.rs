@@ -10,9 +10,9 @@ use super::{
 };
 use crate::{
     crypto::AgeCiphertext,
-    domain::ClosureReason,
+    domain::{CaseId, ClosureReason},
     service::workflow::{self, Action},
-    web::AppState,
+    web::{request::path_id, AppState},
 };
 
 #[derive(Deserialize)]
@@ -33,7 +33,7 @@ pub async fn case_action(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     let body: ActionBody = read_json(&req, payload, &state).await?;
-    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let id: CaseId = path_id(&req, "id").ok_or(WorkspaceError::NotFound)?;
     let sealed = |body: &ActionBody| -> Result<AgeCiphertext, WorkspaceError> {
         let b64 = body
             .ciphertext
