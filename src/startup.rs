@@ -150,6 +150,11 @@ impl Application {
         self.port
     }
 
+    /// What stops the server from another task or thread.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

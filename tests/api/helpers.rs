@@ -103,9 +103,70 @@ impl Drop for TestDb {
     }
 }
 
+/// A test server on a thread and runtime of its own. Dropping it stops the
+/// server and waits until its workers, its mail worker and its jobs are gone,
+/// with every database connection they held: no thread of a finished test
+/// still holds a connection when the test process exits (libpq's exit
+/// handlers then ran under live connections, and the process crashed after
+/// its tests had passed).
+pub struct Running {
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Builds and starts the service; returns its port.
+    pub fn start(settings: &Settings, clock: Arc<ManualClock>) -> (u16, Running) {
+        let settings = settings.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"));
+            runtime.block_on(async move {
+                let app = match Application::build_with_clock(&settings, clock) {
+                    Ok(app) => app,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("{e:#}")));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok((app.port(), app.handle())));
+                let _ = app.run_until_stopped().await;
+            });
+        });
+        let (port, handle) = rx
+            .recv()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("the app did not start: {e}"));
+        (
+            port,
+            Running {
+                handle,
+                thread: Some(thread),
+            },
+        )
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The command is sent at once; the server's own thread carries it
+        // out, and finishes once every worker has stopped.
+        drop(self.handle.stop(true));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// Declared after the client and before the test's own pool and
+    /// database, so it stops in between.
+    pub server: Running,
     pub settings: Settings,
     pub identity_path: PathBuf,
     pub identities: Vec<age::x25519::Identity>,
@@ -165,10 +226,8 @@ pub async fn spawn_app_on(dir: TempDir, db: TestDb, change: impl FnOnce(&mut Set
             .map(|t| t.and_utc().timestamp())
             .unwrap_or_default(),
     ));
-    let app = Application::build_with_clock(&settings, clock.clone())
-        .unwrap_or_else(|e| panic!("the app did not start: {e:#}"));
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let (port, server) = Running::start(&settings, clock.clone());
+    let address = format!("http://127.0.0.1:{port}");
     let database = settings.database().unwrap_or_else(|e| panic!("{e}"));
     let pool = db::connect(&database, 2).unwrap_or_else(|e| panic!("{e}"));
     let recipients = identities.iter().map(|i| i.to_public()).collect();
@@ -179,6 +238,7 @@ pub async fn spawn_app_on(dir: TempDir, db: TestDb, change: impl FnOnce(&mut Set
     TestApp {
         address,
         client,
+        server,
         settings,
         identity_path,
         identities,

@@ -18,7 +18,7 @@ use vigie::{
     notify::{self, Notifier},
 };
 
-use crate::helpers::{spawn_app_with, token_of, TestApp};
+use crate::helpers::{spawn_app_with, token_of, Running, TestApp};
 
 /// The SMTP server, killed when dropped.
 pub struct SmtpServer {
@@ -360,11 +360,8 @@ async fn two_instances_on_one_database_count_each_event_in_exactly_one_email() {
     .await;
     let mut second_settings = first.settings.clone();
     second_settings.listen = "127.0.0.1:0".into();
-    let second =
-        vigie::startup::Application::build_with_clock(&second_settings, first.clock.clone())
-            .unwrap_or_else(|e| panic!("{e:#}"));
-    let second_address = format!("http://127.0.0.1:{}", second.port());
-    tokio::spawn(second.run_until_stopped());
+    let (second_port, _second) = Running::start(&second_settings, first.clock.clone());
+    let second_address = format!("http://127.0.0.1:{second_port}");
     let events = 24;
     for i in 0..events {
         let base = if i % 2 == 0 {
