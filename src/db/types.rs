@@ -10,7 +10,7 @@ use diesel::{
 
 use super::{models::EntryKind, outbox::OutboxKind, workspace::JournalAction, MultiBackend};
 use crate::domain::{
-    AttachmentId, CaseId, CaseStatus, ClosureReason, EntryId, JournalId, OutboxId,
+    AttachmentId, CaseId, CaseStatus, ChallengeId, ClosureReason, EntryId, JournalId, OutboxId,
 };
 
 /// A stored name that no variant of the type knows.
@@ -69,3 +69,4 @@ stored_as_text!(EntryId, "entry identifier", EntryId::parse);
 stored_as_text!(AttachmentId, "attachment identifier", AttachmentId::parse);
 stored_as_text!(JournalId, "journal identifier", JournalId::parse);
 stored_as_text!(OutboxId, "outbox identifier", OutboxId::parse);
+stored_as_text!(ChallengeId, "challenge identifier", ChallengeId::parse);

@@ -9,7 +9,7 @@ use super::{
     schema::{cases, challenges, entries, journal, login_proofs, login_seeds, sessions},
     DbConnection,
 };
-use crate::domain::{CaseId, CaseStatus, ClosureReason, JournalId};
+use crate::domain::{CaseId, CaseStatus, ChallengeId, ClosureReason, JournalId};
 
 /// One page of the inbox.
 pub struct InboxPage {
@@ -167,7 +167,7 @@ pub struct Challenge;
 impl Challenge {
     pub fn insert(
         conn: &mut DbConnection,
-        id: &str,
+        id: &ChallengeId,
         digest: &[u8; 32],
         expires_at: i64,
     ) -> QueryResult<()> {
@@ -185,7 +185,11 @@ impl Challenge {
     /// caller then deletes it with [`Challenge::answered`] when the answer
     /// is right. Marking it spent first (a row lock on PostgreSQL, the write
     /// lock on SQLite) means two answers can never both use it.
-    pub fn take(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<Option<Vec<u8>>> {
+    pub fn take(
+        conn: &mut DbConnection,
+        id: &ChallengeId,
+        now: i64,
+    ) -> QueryResult<Option<Vec<u8>>> {
         let spent = diesel::update(
             challenges::table
                 .find(id)
@@ -205,7 +209,7 @@ impl Challenge {
     }
 
     /// Forgets a rightly answered challenge: it no longer counts as a flood.
-    pub fn answered(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    pub fn answered(conn: &mut DbConnection, id: &ChallengeId) -> QueryResult<()> {
         diesel::delete(challenges::table.find(id)).execute(conn)?;
         Ok(())
     }
@@ -220,7 +224,7 @@ impl Challenge {
         if left <= cap {
             return Ok(left);
         }
-        let oldest: Vec<String> = challenges::table
+        let oldest: Vec<ChallengeId> = challenges::table
             .order((challenges::expires_at.asc(), challenges::id.asc()))
             .limit(left - cap)
             .select(challenges::id)

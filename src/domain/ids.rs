@@ -99,6 +99,10 @@ identifier!(
     /// One notification waiting in the outbox.
     OutboxId
 );
+identifier!(
+    /// One login challenge.
+    ChallengeId
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ mod ids;
 mod report;
 mod status;
 
-pub use ids::{AttachmentId, CaseId, EntryId, JournalId, OutboxId, UnknownIdentifier};
+pub use ids::{AttachmentId, CaseId, ChallengeId, EntryId, JournalId, OutboxId, UnknownIdentifier};
 pub use report::{
     to_padded_json, AttachmentRef, Categories, Category, ReportDraft, ReportError, ReportFields,
 };

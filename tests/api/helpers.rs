@@ -166,7 +166,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Declared after the client and before the test's own pool and
     /// database, so it stops in between.
-    pub server: Running,
+    pub _server: Running,
     pub settings: Settings,
     pub identity_path: PathBuf,
     pub identities: Vec<age::x25519::Identity>,
@@ -238,7 +238,7 @@ pub async fn spawn_app_on(dir: TempDir, db: TestDb, change: impl FnOnce(&mut Set
     TestApp {
         address,
         client,
-        server,
+        _server: server,
         settings,
         identity_path,
         identities,

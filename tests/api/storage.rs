@@ -303,6 +303,7 @@ fn pg_case(test_db: &TestDb) {
     // the new files until the next day's rewrite, as the threat model says.
     // Autovacuum's analyze is such a snapshot: keep it off these tables, so
     // that the test measures the rewrite itself.
+    #[cfg(feature = "postgres")]
     {
         use diesel::connection::SimpleConnection;
         let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));

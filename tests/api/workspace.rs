@@ -269,9 +269,11 @@ async fn answered_challenges_do_not_count_toward_a_flood_but_wrong_answers_do() 
 async fn the_challenge_table_is_swept_and_capped() {
     let app = spawn_app().await;
     let mut conn = app.conn();
-    for n in 0..30 {
-        Challenge::insert(&mut conn, &format!("old-{n}"), &[0; 32], 1000 + n)
-            .unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<_> = (0..30)
+        .map(|_| vigie::domain::ChallengeId::random())
+        .collect();
+    for (n, id) in (0..).zip(&ids) {
+        Challenge::insert(&mut conn, id, &[0; 32], 1000 + n).unwrap_or_else(|e| panic!("{e}"));
     }
     let now = 1000 + 600;
     assert_eq!(Challenge::sweep(&mut conn, now, 600, 100).ok(), Some(30));
@@ -285,11 +287,11 @@ async fn the_challenge_table_is_swept_and_capped() {
         Some(5),
         "the newest are kept"
     );
-    assert!(Challenge::take(&mut conn, "old-29", 0)
+    assert!(Challenge::take(&mut conn, &ids[29], 0)
         .ok()
         .flatten()
         .is_some());
-    assert!(Challenge::take(&mut conn, "old-0", 0)
+    assert!(Challenge::take(&mut conn, &ids[0], 0)
         .ok()
         .flatten()
         .is_none());

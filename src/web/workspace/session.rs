@@ -16,6 +16,7 @@ use super::{
 use crate::{
     crypto,
     db::{Challenge, Journal, JournalAction, LoginProof, LoginSeed, SessionRow},
+    domain::ChallengeId,
     web::{
         pages::{self, Layout},
         request::{header_lang, lang_of},
@@ -66,7 +67,7 @@ pub async fn login_page(
 
 #[derive(Serialize)]
 struct IssuedChallenge {
-    id: String,
+    id: ChallengeId,
     ciphertext: String,
     expires_in: i64,
 }
@@ -130,7 +131,7 @@ pub async fn issue_challenge(
     let lang = header_lang(&req);
     let body: ChallengeRequest = read_json(&req, payload, &state).await?;
     let now = state.clock.now();
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = ChallengeId::random();
     let worker = state.clone();
     let stored_id = id.clone();
     let outcome = state
@@ -223,14 +224,18 @@ pub async fn open_session(
     let outcome = state
         .db
         .run_write(move |conn| -> Result<_, WorkspaceError> {
-            let Some(digest) = Challenge::take(conn, &answer.id, now)? else {
+            // Text that is no challenge identifier names no live challenge.
+            let Some(id) = ChallengeId::parse(&answer.id) else {
+                return Ok(Err(Refusal::CHALLENGE));
+            };
+            let Some(digest) = Challenge::take(conn, &id, now)? else {
                 return Ok(Err(Refusal::CHALLENGE));
             };
             if !crypto::verify_challenge(&digest, answer.response.expose_secret()) {
                 // The challenge stays, spent: a failure counts toward flood.
                 return Ok(Err(Refusal::WRONG_KEY));
             }
-            Challenge::answered(conn, &answer.id)?;
+            Challenge::answered(conn, &id)?;
             let (session, session_hash) = crypto::new_secret();
             let (csrf, csrf_hash) = crypto::new_secret();
             SessionRow::insert(conn, &session_hash, &csrf_hash, now)?;
