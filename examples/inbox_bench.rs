@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
             let mut case = NewCase::received(
                 &Locator::from_lookup(&lookup),
                 identity.to_public().to_string(),
+                vigie::domain::Readership::Secretary,
                 received,
                 deadlines(received, None),
             );
@@ -90,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
     let challenge: serde_json::Value = client
         .post(format!("{base}/api/v1/secretary/challenges"))
         .header("Content-Type", "application/json")
-        .body("{}")
+        .body(serde_json::json!({"recipient": identity.to_public().to_string()}).to_string())
         .send()
         .await?
         .json()

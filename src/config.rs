@@ -50,6 +50,10 @@ pub struct Settings {
     pub database_pool_size: u32,
     /// The Secretary's age recipients, one a line.
     pub recipients_file: PathBuf,
+    /// The Bureau's age recipients (its designated referent), one a line. A
+    /// missing or empty file means no Bureau: reports cannot be addressed to
+    /// it.
+    pub bureau_recipients_file: PathBuf,
     /// Send Strict-Transport-Security (only behind HTTPS).
     pub hsts: bool,
     /// Largest request body accepted, in bytes.
@@ -109,6 +113,9 @@ pub struct Settings {
     /// string with addresses separated by commas.
     #[serde(deserialize_with = "one_or_many")]
     pub mail_to: Vec<String>,
+    /// Where the Bureau's notifications go, the same way.
+    #[serde(deserialize_with = "one_or_many")]
+    pub bureau_mail_to: Vec<String>,
     /// Language of the notifications: `fr` (default) or `en`.
     pub mail_lang: String,
     /// Notifications leave after a random delay of up to this many seconds.
@@ -131,6 +138,7 @@ impl Default for Settings {
             database_url: None,
             database_pool_size: 8,
             recipients_file: PathBuf::from("keys/recipients.txt"),
+            bureau_recipients_file: PathBuf::from("keys/bureau.txt"),
             hsts: false,
             max_body_bytes: 2 * 1024 * 1024,
             request_head_timeout_secs: 5,
@@ -164,6 +172,7 @@ impl Default for Settings {
             smtp_hello_name: "vigie.invalid".into(),
             mail_from: "vigie@localhost".into(),
             mail_to: Vec::new(),
+            bureau_mail_to: Vec::new(),
             mail_lang: "fr".into(),
             notify_max_delay_secs: 1800,
             notify_poll_millis: 15_000,
@@ -254,13 +263,14 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 /// Every key a configuration file may hold.
-const KEYS: [&str; 33] = [
+const KEYS: [&str; 35] = [
     "listen",
     "public_url",
     "data_dir",
     "database_url",
     "database_pool_size",
     "recipients_file",
+    "bureau_recipients_file",
     "hsts",
     "max_body_bytes",
     "max_ciphertext_bytes",
@@ -283,6 +293,7 @@ const KEYS: [&str; 33] = [
     "smtp_hello_name",
     "mail_from",
     "mail_to",
+    "bureau_mail_to",
     "mail_lang",
     "notify_max_delay_secs",
     "notify_poll_millis",

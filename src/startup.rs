@@ -68,8 +68,16 @@ impl Application {
     pub fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         telemetry::init(&settings.log);
         let (recipients, demo) = recipients_or_demo(settings)?;
+        let bureau = crypto::load_recipients(&settings.bureau_recipients_file)?;
+        let readers = crypto::Readers::new(recipients, bureau)?;
+        let relay = settings.smtp_host.as_deref().is_some_and(|h| !h.is_empty());
+        if readers.has_bureau() && relay && settings.bureau_mail_to.is_empty() {
+            anyhow::bail!(
+                "bureau_mail_to: the Bureau has keys and smtp_host is set, so at least one address is needed"
+            );
+        }
         let database = settings.database()?;
-        tracing::info!(database = %database.describe(), recipients = recipients.len(), "starting");
+        tracing::info!(database = %database.describe(), recipients = readers.secretary.len(), bureau = readers.bureau.len(), "starting");
         let db = db::connect(&database, settings.database_pool_size)
             .with_context(|| format!("cannot open the database ({})", database.describe()))?;
         let notifier =
@@ -88,7 +96,7 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             i18n: I18n::load()?,
-            recipients,
+            readers,
             categories: Categories::new(settings.categories.clone()),
             clock,
             limits: Limits {

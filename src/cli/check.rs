@@ -52,6 +52,38 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         ),
         Err(e) => report(false, e.to_string()),
     }
+    // The Bureau's keys: optional, but never shared with the Secretary, and
+    // its notifications need addresses of their own.
+    let bureau_file = settings.bureau_recipients_file.display().to_string();
+    let secretary = crypto::load_recipients(&settings.recipients_file).unwrap_or_default();
+    match crypto::load_recipients(&settings.bureau_recipients_file) {
+        Ok(b) if b.is_empty() => report(
+            true,
+            i18n.get_with(lang, "cli-check-no-bureau", &[("file", bureau_file)]),
+        ),
+        Ok(b) => {
+            let count = b.len();
+            match crypto::Readers::new(secretary, b) {
+                Ok(_) => report(
+                    true,
+                    i18n.get_with(
+                        lang,
+                        "cli-check-bureau",
+                        &[("count", count.to_string()), ("file", bureau_file)],
+                    ),
+                ),
+                Err(shared) => report(
+                    false,
+                    i18n.get_with(lang, "cli-check-shared-key", &[("key", shared.fingerprint)]),
+                ),
+            }
+            let relay = settings.smtp_host.as_deref().is_some_and(|h| !h.is_empty());
+            if relay && settings.bureau_mail_to.is_empty() {
+                report(false, i18n.get(lang, "cli-check-bureau-mail-to"));
+            }
+        }
+        Err(e) => report(false, e.to_string()),
+    }
     let dir = &settings.data_dir;
     let probe = dir.join(".vigie-check");
     let writable = fs::create_dir_all(dir).is_ok()
@@ -130,13 +162,17 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         Err(e) => report(false, e.to_string()),
     }
     if let Ok(database) = settings.database() {
-        let backlog = db::connect_without_migrations(&database).and_then(|pool| {
+        let backlogs = db::connect_without_migrations(&database).and_then(|pool| {
             let mut conn = pool.get()?;
             let now = chrono::Utc::now().timestamp();
             let stale = i64::try_from(settings.notify_stale_secs).unwrap_or(i64::MAX);
-            Ok(crate::db::Outbox::backlog(&mut conn, now, stale)?)
+            let mut all = Vec::new();
+            for role in crate::domain::Role::ALL {
+                all.push(crate::db::Outbox::backlog(&mut conn, role, now, stale)?);
+            }
+            Ok(all)
         });
-        if let Ok(backlog) = backlog {
+        for backlog in backlogs.into_iter().flatten() {
             if backlog.stale > 0 {
                 let reason = crate::notify::describe_backlog(i18n, lang, &backlog);
                 report(

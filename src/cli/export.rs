@@ -120,7 +120,14 @@ pub(super) fn export(
         files::replace_private(&dir, METADATA, |f| Ok(f.write_all(&json)?))?;
         let now = chrono::Utc::now().timestamp();
         database.write(|conn| {
-            Journal::record(conn, Some(&row.id), JournalAction::Exported, None, now)
+            Journal::record(
+                conn,
+                Some((&row.id, row.readership)),
+                JournalAction::Exported,
+                None,
+                None,
+                now,
+            )
         })?;
     }
     println!(

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use crate::domain::{AttachmentId, CaseId};
+use crate::domain::{AttachmentId, CaseId, Readership};
 
 use super::{
     schema::{attachment_chunks, attachments},
@@ -27,15 +27,18 @@ pub enum ClaimError {
 }
 
 impl Attachment {
-    /// A new pending upload.
+    /// A new pending upload, sealed for the cases of `readership`: only a
+    /// case of that readership can claim it.
     pub fn start(
         conn: &mut DbConnection,
         id: &AttachmentId,
+        readership: Readership,
         pending_until: i64,
     ) -> QueryResult<()> {
         diesel::insert_into(attachments::table)
             .values((
                 attachments::id.eq(id),
+                attachments::readership.eq(readership),
                 attachments::size.eq(0i64),
                 attachments::pending_until.eq(Some(pending_until)),
             ))
@@ -86,6 +89,7 @@ impl Attachment {
         conn: &mut DbConnection,
         ids: &[AttachmentId],
         case_id: &CaseId,
+        readership: Readership,
         now: i64,
         max_total: i64,
     ) -> Result<(), ClaimErrorOr> {
@@ -101,6 +105,7 @@ impl Attachment {
         let sizes: Vec<i64> = attachments::table
             .filter(attachments::id.eq_any(ids))
             .filter(attachments::case_id.is_null())
+            .filter(attachments::readership.eq(readership))
             .filter(attachments::pending_until.ge(now))
             .select(attachments::size)
             .load(conn)?;
@@ -124,6 +129,7 @@ impl Attachment {
             attachments::table
                 .filter(attachments::id.eq_any(ids))
                 .filter(attachments::case_id.is_null())
+                .filter(attachments::readership.eq(readership))
                 .filter(attachments::pending_until.ge(now)),
         )
         .set((

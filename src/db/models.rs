@@ -7,7 +7,7 @@ use super::{
 };
 use crate::{
     crypto::Locator,
-    domain::{CaseId, CaseStatus, ClosureReason, Deadlines, EntryId},
+    domain::{CaseId, CaseStatus, ClosureReason, Deadlines, EntryId, Readership, Role},
 };
 
 /// A case as stored: metadata only, never content. Its status and closure
@@ -26,6 +26,8 @@ pub struct Case {
     pub feedback_due: NaiveDate,
     pub closed_on: Option<NaiveDate>,
     pub on_hold: bool,
+    /// Who reads the case: its ciphertexts are sealed to that group's keys.
+    pub readership: Readership,
 }
 
 #[derive(Debug, Insertable)]
@@ -38,6 +40,7 @@ pub struct NewCase {
     pub received_on: NaiveDate,
     pub ack_due: NaiveDate,
     pub feedback_due: NaiveDate,
+    pub readership: Readership,
 }
 
 impl NewCase {
@@ -45,6 +48,7 @@ impl NewCase {
     pub fn received(
         locator: &Locator,
         reporter_recipient: String,
+        readership: Readership,
         today: NaiveDate,
         due: Deadlines,
     ) -> Self {
@@ -56,6 +60,7 @@ impl NewCase {
             received_on: today,
             ack_due: due.ack_due,
             feedback_due: due.feedback_due,
+            readership,
         }
     }
 }
@@ -112,6 +117,8 @@ pub struct EntryRow {
     pub created_on: NaiveDate,
     pub ciphertext: Vec<u8>,
     pub unread: bool,
+    /// Whose readers wrote a reply; `None` for the reporter's entries.
+    pub replied_by: Option<Role>,
 }
 
 #[derive(Debug, Insertable)]
@@ -124,6 +131,8 @@ pub struct NewEntry {
     pub created_on: NaiveDate,
     pub ciphertext: Vec<u8>,
     pub unread: bool,
+    /// Whose readers wrote a reply; `None` for the reporter's entries.
+    pub replied_by: Option<Role>,
 }
 
 impl NewEntry {
@@ -137,6 +146,7 @@ impl NewEntry {
             created_on: case.received_on,
             ciphertext,
             unread: false,
+            replied_by: None,
         }
     }
 
@@ -150,6 +160,7 @@ impl NewEntry {
             created_on: today,
             ciphertext,
             unread: kind == EntryKind::Message,
+            replied_by: None,
         }
     }
 }

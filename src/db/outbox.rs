@@ -10,7 +10,7 @@ use super::{
     schema::{cases, notify_state, outbox},
     DbConnection,
 };
-use crate::domain::{CaseStatus, OutboxId};
+use crate::domain::{CaseStatus, OutboxId, Readership, Role};
 
 /// What an outbox row announces. Stored under its name (`as_str`).
 #[derive(
@@ -61,6 +61,8 @@ pub struct OutboxRow {
     pub claimed_by: Option<String>,
     pub lease_until: Option<i64>,
     pub last_error: Option<String>,
+    /// Whose addresses the email goes to.
+    pub role: Role,
 }
 
 /// Deadline counts for the daily reminder.
@@ -93,18 +95,27 @@ pub struct Outbox;
 impl Outbox {
     /// One new item for the Secretary, due at `due_at`. Call it inside the
     /// transaction that stores the event.
-    pub fn announce(conn: &mut DbConnection, due_at: i64) -> QueryResult<()> {
-        Self::insert(
-            conn,
-            OutboxKind::Activity,
-            DeadlineCounts::default(),
-            due_at,
-        )
+    pub fn announce(
+        conn: &mut DbConnection,
+        readership: Readership,
+        due_at: i64,
+    ) -> QueryResult<()> {
+        for role in readership.roles() {
+            Self::insert(
+                conn,
+                OutboxKind::Activity,
+                *role,
+                DeadlineCounts::default(),
+                due_at,
+            )?;
+        }
+        Ok(())
     }
 
     fn insert(
         conn: &mut DbConnection,
         kind: OutboxKind,
+        role: Role,
         counts: DeadlineCounts,
         due_at: i64,
     ) -> QueryResult<()> {
@@ -112,6 +123,7 @@ impl Outbox {
             .values((
                 outbox::id.eq(OutboxId::random()),
                 outbox::kind.eq(kind),
+                outbox::role.eq(role),
                 outbox::ack_soon.eq(counts.ack_soon),
                 outbox::feedback_soon.eq(counts.feedback_soon),
                 outbox::overdue.eq(counts.overdue),
@@ -129,6 +141,7 @@ impl Outbox {
     pub fn claim(
         conn: &mut DbConnection,
         kind: OutboxKind,
+        role: Role,
         me: &str,
         now: i64,
         lease: i64,
@@ -138,6 +151,7 @@ impl Outbox {
             .or(outbox::lease_until.lt(now));
         let any_due: i64 = outbox::table
             .filter(outbox::kind.eq(kind))
+            .filter(outbox::role.eq(role))
             .filter(outbox::due_at.le(now))
             .filter(outbox::next_attempt_at.le(now))
             .filter(free)
@@ -150,6 +164,7 @@ impl Outbox {
         diesel::update(
             outbox::table
                 .filter(outbox::kind.eq(kind))
+                .filter(outbox::role.eq(role))
                 .filter(outbox::next_attempt_at.le(now))
                 .filter(
                     outbox::lease_until
@@ -163,6 +178,7 @@ impl Outbox {
             .filter(outbox::claimed_by.eq(me))
             .filter(outbox::lease_until.eq(until))
             .filter(outbox::kind.eq(kind))
+            .filter(outbox::role.eq(role))
             .select(OutboxRow::as_select())
             .load(conn)
     }
@@ -191,12 +207,19 @@ impl Outbox {
     }
 
     /// Rows due for longer than `stale_secs`, and the latest error.
-    pub fn backlog(conn: &mut DbConnection, now: i64, stale_secs: i64) -> QueryResult<Backlog> {
+    pub fn backlog(
+        conn: &mut DbConnection,
+        role: Role,
+        now: i64,
+        stale_secs: i64,
+    ) -> QueryResult<Backlog> {
         let stale: i64 = outbox::table
+            .filter(outbox::role.eq(role))
             .filter(outbox::due_at.lt(now - stale_secs))
             .count()
             .get_result(conn)?;
         let last_error: Option<Option<String>> = outbox::table
+            .filter(outbox::role.eq(role))
             .filter(outbox::last_error.is_not_null())
             .order(outbox::next_attempt_at.desc())
             .select(outbox::last_error)
@@ -239,20 +262,25 @@ impl Outbox {
         if won == 0 {
             return Ok(false);
         }
-        let counts = Self::deadline_counts(conn, today)?;
-        if counts.is_empty() {
-            return Ok(false);
+        let mut queued = false;
+        for role in Role::ALL {
+            let counts = Self::deadline_counts(conn, role, today)?;
+            if !counts.is_empty() {
+                Self::insert(conn, OutboxKind::Reminder, role, counts, now)?;
+                queued = true;
+            }
         }
-        Self::insert(conn, OutboxKind::Reminder, counts, now)?;
-        Ok(true)
+        Ok(queued)
     }
 
     /// Acknowledgements due within 2 days, feedback due within 14 days, and
     /// cases already overdue: counts only.
     pub fn deadline_counts(
         conn: &mut DbConnection,
+        role: Role,
         today: chrono::NaiveDate,
     ) -> QueryResult<DeadlineCounts> {
+        let reads = role.reads();
         let in_days = |n| {
             today
                 .checked_add_days(chrono::Days::new(n))
@@ -261,18 +289,21 @@ impl Outbox {
         let received = CaseStatus::Received.as_str();
         let closed = CaseStatus::Closed.as_str();
         let ack_soon: i64 = cases::table
+            .filter(cases::readership.eq_any(reads))
             .filter(cases::status.eq(received))
             .filter(cases::ack_due.ge(today))
             .filter(cases::ack_due.le(in_days(2)))
             .count()
             .get_result(conn)?;
         let feedback_soon: i64 = cases::table
+            .filter(cases::readership.eq_any(reads))
             .filter(cases::status.ne(closed))
             .filter(cases::feedback_due.ge(today))
             .filter(cases::feedback_due.le(in_days(14)))
             .count()
             .get_result(conn)?;
         let overdue: i64 = cases::table
+            .filter(cases::readership.eq_any(reads))
             .filter(
                 cases::status
                     .eq(received)

@@ -12,7 +12,7 @@ use super::{
     workspace::{Journal, JournalAction},
     DbConnection,
 };
-use crate::domain::{CaseStatus, ClosureReason};
+use crate::domain::{CaseStatus, ClosureReason, Role};
 
 /// What a purged case leaves for the figures.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -82,9 +82,17 @@ impl Retention {
                     purged_figures::close_days.eq(days_between(row.received_on, row.closed_on)),
                     purged_figures::feedback_on_time
                         .eq(row.closed_on.is_some_and(|c| c <= row.feedback_due)),
+                    purged_figures::readership.eq(row.readership),
                 ))
                 .execute(conn)?;
-            Journal::record(conn, Some(&row.id), JournalAction::Purged, None, now)?;
+            Journal::record(
+                conn,
+                Some((&row.id, row.readership)),
+                JournalAction::Purged,
+                None,
+                None,
+                now,
+            )?;
             purged += 1;
         }
         Ok(purged)
@@ -112,16 +120,24 @@ impl Retention {
     }
 
     /// The cases received in `year` (metadata only), for the figures.
-    pub fn year(conn: &mut DbConnection, year: i32) -> QueryResult<(Vec<Case>, Vec<PurgedFigure>)> {
+    /// The cases of `year` that `role` reads, live and purged: each
+    /// readership's figures count its own cases only.
+    pub fn year(
+        conn: &mut DbConnection,
+        role: Role,
+        year: i32,
+    ) -> QueryResult<(Vec<Case>, Vec<PurgedFigure>)> {
         let first = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(NaiveDate::MIN);
         let last = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(NaiveDate::MAX);
         let live = cases::table
             .filter(cases::received_on.ge(first))
             .filter(cases::received_on.le(last))
+            .filter(cases::readership.eq_any(role.reads()))
             .select(Case::as_select())
             .load(conn)?;
         let purged = purged_figures::table
             .filter(purged_figures::received_month.like(format!("{year:04}-%")))
+            .filter(purged_figures::readership.eq_any(role.reads()))
             .select(PurgedFigure::as_select())
             .load(conn)?;
         Ok((live, purged))

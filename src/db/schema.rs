@@ -14,6 +14,7 @@ diesel::table! {
         feedback_due -> Date,
         closed_on -> Nullable<Date>,
         on_hold -> Bool,
+        readership -> Text,
     }
 }
 
@@ -26,6 +27,7 @@ diesel::table! {
         created_on -> Date,
         ciphertext -> Binary,
         unread -> Bool,
+        replied_by -> Nullable<Text>,
     }
 }
 
@@ -38,6 +40,8 @@ diesel::table! {
         digest -> Binary,
         expires_at -> BigInt,
         spent -> Bool,
+        role -> Text,
+        key_fingerprint -> Text,
     }
 }
 
@@ -61,6 +65,8 @@ diesel::table! {
         csrf_hash -> Binary,
         created_at -> BigInt,
         last_seen -> BigInt,
+        role -> Text,
+        key_fingerprint -> Text,
     }
 }
 
@@ -71,6 +77,9 @@ diesel::table! {
         action -> Text,
         detail -> Nullable<Text>,
         occurred_at -> BigInt,
+        readership -> Text,
+        role -> Nullable<Text>,
+        key_fingerprint -> Nullable<Text>,
     }
 }
 
@@ -87,6 +96,7 @@ diesel::table! {
         claimed_by -> Nullable<Text>,
         lease_until -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
+        role -> Text,
     }
 }
 
@@ -103,6 +113,7 @@ diesel::table! {
         case_id -> Nullable<Text>,
         size -> BigInt,
         pending_until -> Nullable<BigInt>,
+        readership -> Text,
     }
 }
 
@@ -124,5 +135,7 @@ diesel::table! {
         ack_days -> Nullable<Integer>,
         close_days -> Nullable<Integer>,
         feedback_on_time -> Bool,
+        readership -> Text,
     }
 }
+diesel::allow_tables_to_appear_in_same_query!(journal, cases);

@@ -11,6 +11,7 @@ use diesel::{
 use super::{models::EntryKind, outbox::OutboxKind, workspace::JournalAction, MultiBackend};
 use crate::domain::{
     AttachmentId, CaseId, CaseStatus, ChallengeId, ClosureReason, EntryId, JournalId, OutboxId,
+    Readership, Role,
 };
 
 /// A stored name that no variant of the type knows.
@@ -70,3 +71,5 @@ stored_as_text!(AttachmentId, "attachment identifier", AttachmentId::parse);
 stored_as_text!(JournalId, "journal identifier", JournalId::parse);
 stored_as_text!(OutboxId, "outbox identifier", OutboxId::parse);
 stored_as_text!(ChallengeId, "challenge identifier", ChallengeId::parse);
+stored_as_text!(Role, "role", Role::parse);
+stored_as_text!(Readership, "readership", Readership::parse);

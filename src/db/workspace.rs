@@ -9,7 +9,9 @@ use super::{
     schema::{cases, challenges, entries, journal, login_proofs, login_seeds, sessions},
     DbConnection,
 };
-use crate::domain::{CaseId, CaseStatus, ChallengeId, ClosureReason, JournalId};
+use crate::domain::{
+    CaseId, CaseStatus, ChallengeId, ClosureReason, JournalId, Reader, Readership, Role,
+};
 
 /// One page of the inbox.
 pub struct InboxPage {
@@ -18,15 +20,22 @@ pub struct InboxPage {
 }
 
 impl Case {
-    /// A page of cases, newest first, with each case's unread reporter messages.
+    /// A page of the cases `role` reads, newest first, with each case's
+    /// unread reporter messages.
     pub fn inbox(
         conn: &mut DbConnection,
+        role: Role,
         status: Option<CaseStatus>,
         page: i64,
         per_page: i64,
     ) -> QueryResult<InboxPage> {
-        let mut query = cases::table.into_boxed();
-        let mut count = cases::table.into_boxed();
+        let reads = role.reads();
+        let mut query = cases::table
+            .filter(cases::readership.eq_any(reads))
+            .into_boxed();
+        let mut count = cases::table
+            .filter(cases::readership.eq_any(reads))
+            .into_boxed();
         if let Some(status) = status {
             query = query.filter(cases::status.eq(status));
             count = count.filter(cases::status.eq(status));
@@ -79,6 +88,16 @@ impl Case {
 }
 
 impl Case {
+    /// The case, if `role` reads it: to a reader of another group, a case
+    /// of theirs does not exist.
+    pub fn find_for(
+        conn: &mut DbConnection,
+        role: Role,
+        case_id: &CaseId,
+    ) -> QueryResult<Option<Case>> {
+        Ok(Case::find(conn, case_id)?.filter(|c| c.readership.read_by(role)))
+    }
+
     /// The case, locked for a workflow step: touching the row first takes
     /// its lock on PostgreSQL (and the write lock on SQLite), so two steps
     /// on one case never interleave.
@@ -169,6 +188,7 @@ impl Challenge {
         conn: &mut DbConnection,
         id: &ChallengeId,
         digest: &[u8; 32],
+        reader: &Reader,
         expires_at: i64,
     ) -> QueryResult<()> {
         diesel::insert_into(challenges::table)
@@ -176,20 +196,23 @@ impl Challenge {
                 challenges::id.eq(id),
                 challenges::digest.eq(digest.to_vec()),
                 challenges::expires_at.eq(expires_at),
+                challenges::role.eq(reader.role),
+                challenges::key_fingerprint.eq(&reader.key),
             ))
             .execute(conn)?;
         Ok(())
     }
 
-    /// Spends the challenge and returns its digest if it was live: the
-    /// caller then deletes it with [`Challenge::answered`] when the answer
-    /// is right. Marking it spent first (a row lock on PostgreSQL, the write
-    /// lock on SQLite) means two answers can never both use it.
+    /// Spends the challenge and returns its digest and the reader whose
+    /// key it was sealed to, if it was live: the caller then deletes it with
+    /// [`Challenge::answered`] when the answer is right. Marking it spent
+    /// first (a row lock on PostgreSQL, the write lock on SQLite) means two
+    /// answers can never both use it.
     pub fn take(
         conn: &mut DbConnection,
         id: &ChallengeId,
         now: i64,
-    ) -> QueryResult<Option<Vec<u8>>> {
+    ) -> QueryResult<Option<(Vec<u8>, Reader)>> {
         let spent = diesel::update(
             challenges::table
                 .find(id)
@@ -201,11 +224,16 @@ impl Challenge {
         if spent != 1 {
             return Ok(None);
         }
-        challenges::table
+        let row: Option<(Vec<u8>, Role, String)> = challenges::table
             .find(id)
-            .select(challenges::digest)
+            .select((
+                challenges::digest,
+                challenges::role,
+                challenges::key_fingerprint,
+            ))
             .first(conn)
-            .optional()
+            .optional()?;
+        Ok(row.map(|(digest, role, key)| (digest, Reader { role, key })))
     }
 
     /// Forgets a rightly answered challenge: it no longer counts as a flood.
@@ -315,6 +343,8 @@ pub struct SessionRow {
     pub csrf_hash: Vec<u8>,
     pub created_at: i64,
     pub last_seen: i64,
+    pub role: Role,
+    pub key_fingerprint: String,
 }
 
 impl SessionRow {
@@ -322,6 +352,7 @@ impl SessionRow {
         conn: &mut DbConnection,
         id_hash: &[u8; 32],
         csrf_hash: &[u8; 32],
+        reader: &Reader,
         now: i64,
     ) -> QueryResult<()> {
         diesel::insert_into(sessions::table)
@@ -330,6 +361,8 @@ impl SessionRow {
                 sessions::csrf_hash.eq(csrf_hash.to_vec()),
                 sessions::created_at.eq(now),
                 sessions::last_seen.eq(now),
+                sessions::role.eq(reader.role),
+                sessions::key_fingerprint.eq(&reader.key),
             ))
             .execute(conn)?;
         Ok(())
@@ -394,10 +427,11 @@ pub enum JournalAction {
     HoldReleased,
     Exported,
     Purged,
+    Downloaded,
 }
 
 impl JournalAction {
-    pub const ALL: [JournalAction; 11] = [
+    pub const ALL: [JournalAction; 12] = [
         JournalAction::LoggedIn,
         JournalAction::LoggedOut,
         JournalAction::Opened,
@@ -409,6 +443,7 @@ impl JournalAction {
         JournalAction::HoldReleased,
         JournalAction::Exported,
         JournalAction::Purged,
+        JournalAction::Downloaded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -423,6 +458,7 @@ impl JournalAction {
             JournalAction::HoldPlaced => "hold_placed",
             JournalAction::HoldReleased => "hold_released",
             JournalAction::Exported => "exported",
+            JournalAction::Downloaded => "downloaded",
             JournalAction::Purged => "purged",
         }
     }
@@ -449,35 +485,65 @@ pub struct Journal {
     pub action: JournalAction,
     pub detail: Option<String>,
     pub occurred_at: i64,
+    /// Whose journal the line was written in.
+    pub readership: Readership,
+    /// The role of the reader who acted; `None` for the system.
+    pub role: Option<Role>,
+    /// The short fingerprint of the key that reader logged in with.
+    pub key_fingerprint: Option<String>,
 }
 
 impl Journal {
+    /// Records a line about a case (with the case's readership) or, without
+    /// one, in the journal of the reader who acted (the Secretary's for the
+    /// system). `by` is the reader who acted, `None` for the system.
     pub fn record(
         conn: &mut DbConnection,
-        case_id: Option<&CaseId>,
+        about: Option<(&CaseId, Readership)>,
         action: JournalAction,
         detail: Option<&str>,
+        by: Option<&Reader>,
         now: i64,
     ) -> QueryResult<()> {
+        let readership = match (about, by) {
+            (Some((_, readership)), _) => readership,
+            (None, Some(reader)) => Readership::from(reader.role),
+            (None, None) => Readership::Secretary,
+        };
         diesel::insert_into(journal::table)
             .values((
                 journal::id.eq(JournalId::random()),
-                journal::case_id.eq(case_id),
+                journal::case_id.eq(about.map(|(id, _)| id)),
                 journal::action.eq(action),
                 journal::detail.eq(detail),
                 journal::occurred_at.eq(now),
+                journal::readership.eq(readership),
+                journal::role.eq(by.map(|r| r.role)),
+                journal::key_fingerprint.eq(by.map(|r| r.key.as_str())),
             ))
             .execute(conn)?;
         Ok(())
     }
 
-    /// The newest entries, overall or for one case.
+    /// The newest lines `role` may see, overall or for one case: the lines
+    /// written in its journal, and the lines about a case it reads now (so
+    /// that a case referred to the Bureau brings its history along). A
+    /// line of the Bureau's own cases never reaches the Secretary.
     pub fn recent(
         conn: &mut DbConnection,
+        role: Role,
         case_id: Option<&CaseId>,
         limit: i64,
     ) -> QueryResult<Vec<Journal>> {
-        let mut q = journal::table.into_boxed();
+        let reads = role.reads();
+        let mut q = journal::table
+            .left_join(cases::table.on(journal::case_id.eq(cases::id.nullable())))
+            .filter(
+                journal::readership
+                    .eq_any(reads)
+                    .or(cases::readership.nullable().eq_any(reads)),
+            )
+            .into_boxed();
         if let Some(id) = case_id {
             q = q.filter(journal::case_id.eq(id));
         }

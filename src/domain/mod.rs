@@ -3,10 +3,12 @@
 
 pub mod figures;
 mod ids;
+mod readership;
 mod report;
 mod status;
 
 pub use ids::{AttachmentId, CaseId, ChallengeId, EntryId, JournalId, OutboxId, UnknownIdentifier};
+pub use readership::{Reader, Readership, Role};
 pub use report::{
     to_padded_json, AttachmentRef, Categories, Category, ReportDraft, ReportError, ReportFields,
 };

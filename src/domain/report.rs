@@ -48,6 +48,9 @@ pub struct ReportFields {
     pub evidence: String,
     /// `yes` when the reporter ticked "I have read the privacy notice".
     pub privacy_ack: String,
+    /// `bureau` when the report concerns the Permanent Secretary: only the
+    /// Bureau reads it.
+    pub readership: String,
 }
 
 /// Why a report form was refused. Each maps to a translated message.

@@ -27,7 +27,7 @@ use secrecy::ExposeSecret;
 use crate::{
     config::{MailSetting, Settings, SmtpSecurity},
     db::{Db, DbError, DeadlineCounts, Outbox, OutboxKind, OutboxRow},
-    domain::Clock,
+    domain::{Clock, Role},
     i18n::{I18n, Lang},
 };
 
@@ -94,6 +94,8 @@ enum Way {
 pub struct Email {
     subject: String,
     body: String,
+    /// Whose addresses it goes to.
+    role: Role,
 }
 
 /// Builds and sends the notification emails.
@@ -101,6 +103,7 @@ pub struct Notifier {
     way: Way,
     from: Mailbox,
     to: Vec<Mailbox>,
+    bureau_to: Vec<Mailbox>,
     lang: Lang,
     inbox: String,
     hello: String,
@@ -125,6 +128,12 @@ impl Notifier {
             .map(|a| a.parse::<Mailbox>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| NotifyError::Address("mail_to"))?;
+        let bureau_to = settings
+            .bureau_mail_to
+            .iter()
+            .map(|a| a.parse::<Mailbox>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| NotifyError::Address("bureau_mail_to"))?;
         let way = match mail {
             MailSetting::Files(dir) => {
                 files::private_folder(&dir).map_err(NotifyError::Folder)?;
@@ -169,6 +178,7 @@ impl Notifier {
             way,
             from,
             to,
+            bureau_to,
             lang,
             inbox: format!(
                 "{}/{}/secretary",
@@ -195,10 +205,11 @@ impl Notifier {
         random_delay(self.max_delay_secs)
     }
 
-    fn email(&self, subject_key: &str, body: String) -> Email {
+    fn email(&self, role: Role, subject_key: &str, body: String) -> Email {
         Email {
             subject: self.i18n.get(self.lang, subject_key),
             body,
+            role,
         }
     }
 
@@ -216,10 +227,14 @@ impl Notifier {
                 self.hello
             )))
             .header(ContentType::TEXT_PLAIN);
-        for to in &self.to {
+        let to = match email.role {
+            Role::Secretary => &self.to,
+            Role::Bureau => &self.bureau_to,
+        };
+        for to in to {
             builder = builder.to(to.clone());
         }
-        if self.to.is_empty() {
+        if to.is_empty() {
             builder = builder.to(self.from.clone());
         }
         let crlf = email.body.replace("\r\n", "\n").replace('\n', "\r\n");
@@ -233,17 +248,17 @@ impl Notifier {
     }
 
     /// "New activity on the reporting platform: N new item(s)."
-    pub fn activity_email(&self, items: usize) -> Email {
+    pub fn activity_email(&self, role: Role, items: usize) -> Email {
         let body = self.i18n.get_with(
             self.lang,
             "mail-activity-body",
             &[("count", items.to_string()), ("inbox", self.inbox.clone())],
         );
-        self.email("mail-activity-subject", body)
+        self.email(role, "mail-activity-subject", body)
     }
 
     /// Deadline counts, nothing else.
-    pub fn reminder_email(&self, counts: DeadlineCounts) -> Email {
+    pub fn reminder_email(&self, role: Role, counts: DeadlineCounts) -> Email {
         let body = self.i18n.get_with(
             self.lang,
             "mail-reminder-body",
@@ -254,7 +269,7 @@ impl Notifier {
                 ("inbox", self.inbox.clone()),
             ],
         );
-        self.email("mail-reminder-subject", body)
+        self.email(role, "mail-reminder-subject", body)
     }
 
     pub fn send(&self, email: &Email) -> Result<(), SendError> {
@@ -282,7 +297,7 @@ impl Notifier {
                 .map(|_| ())
                 .map_err(|_| SendError::File),
             Way::Smtp(relay) => {
-                let message = self.render(&self.activity_email(0), false)?;
+                let message = self.render(&self.activity_email(Role::Secretary, 0), false)?;
                 relay.open()?.probe(message.envelope())
             }
         }
@@ -328,7 +343,8 @@ pub enum WorkerError {
 }
 
 /// One pass of the mail worker: sends what is due, one email per kind
-/// (activity, reminder). Tests call it directly to drive the worker.
+/// (activity, reminder) and role, each to that role's addresses. Tests call
+/// it directly to drive the worker.
 pub fn run_pass(
     db: &Db,
     notifier: &Notifier,
@@ -337,15 +353,18 @@ pub fn run_pass(
 ) -> Result<Pass, WorkerError> {
     let now = clock.now();
     let mut pass = Pass::default();
-    for kind in OutboxKind::ALL {
-        let rows = db.write(|conn| Outbox::claim(conn, kind, me, now, LEASE_SECS))?;
+    let each = OutboxKind::ALL
+        .into_iter()
+        .flat_map(|kind| Role::ALL.into_iter().map(move |role| (kind, role)));
+    for (kind, role) in each {
+        let rows = db.write(|conn| Outbox::claim(conn, kind, role, me, now, LEASE_SECS))?;
         if rows.is_empty() {
             continue;
         }
         let email = if kind == OutboxKind::Activity {
-            notifier.activity_email(rows.len())
+            notifier.activity_email(role, rows.len())
         } else {
-            notifier.reminder_email(latest_counts(&rows))
+            notifier.reminder_email(role, latest_counts(&rows))
         };
         match notifier.send(&email) {
             Ok(()) => {
@@ -460,12 +479,15 @@ mod email_tests {
 
     fn emails(n: &Notifier) -> [Email; 2] {
         [
-            n.activity_email(3),
-            n.reminder_email(DeadlineCounts {
-                ack_soon: 1,
-                feedback_soon: 2,
-                overdue: 0,
-            }),
+            n.activity_email(Role::Secretary, 3),
+            n.reminder_email(
+                Role::Secretary,
+                DeadlineCounts {
+                    ack_soon: 1,
+                    feedback_soon: 2,
+                    overdue: 0,
+                },
+            ),
         ]
     }
 

@@ -2,7 +2,6 @@
 //! or by the server from a typed token (the no-JavaScript page), stored
 //! with the files it claims, and announced after a random delay.
 
-use crate::domain::{AttachmentId, CaseId};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -11,13 +10,13 @@ use super::{Budgets, Desk};
 use crate::{
     crypto::{self, AgeCiphertext, EncryptError, ReporterRecipient},
     db::{self, ClaimError, DbError, EntryKind, NewEntry},
-    domain::{AttachmentRef, CaseStatus},
+    domain::{AttachmentId, AttachmentRef, CaseId, CaseStatus, Readership},
     i18n::Lang,
 };
 
 use super::{
     case::Opened,
-    workflow::{apply as apply_step, Step, StepError, WorkflowError},
+    workflow::{apply as apply_step, By, Step, StepError, WorkflowError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +29,8 @@ pub enum MessageError {
     TooLong,
     #[error("too many messages to this case this minute")]
     Busy,
+    #[error("the case's readers changed while the message was sealed")]
+    ReadersChanged,
     #[error("an attachment could not be claimed")]
     Attachment(ClaimError),
     #[error("the message could not be sealed")]
@@ -42,6 +43,7 @@ impl From<StepError> for MessageError {
     fn from(e: StepError) -> Self {
         match e {
             StepError::Workflow(WorkflowError::Closed) => MessageError::Closed,
+            StepError::Workflow(WorkflowError::ReadersChanged) => MessageError::ReadersChanged,
             StepError::Claim(c) => MessageError::Attachment(c),
             other => MessageError::Store(other),
         }
@@ -55,9 +57,12 @@ impl From<DbError> for MessageError {
 }
 
 /// Stores a sealed message and claims its files, in one durable transaction.
+/// `sealed_for` is the readership the message and its files were sealed
+/// for: if the case's readers changed meanwhile, nothing is stored.
 async fn store(
     desk: Desk<'_>,
     case_id: CaseId,
+    sealed_for: Readership,
     sealed: AgeCiphertext,
     attachments: Vec<AttachmentId>,
 ) -> Result<(), MessageError> {
@@ -68,8 +73,13 @@ async fn store(
     let max_total = desk.attachments_total;
     desk.db
         .run_write(move |conn| -> Result<(), StepError> {
-            apply_step(conn, &case_id, Step::Message(entry, notify_at), today, now)?;
-            db::Attachment::claim(conn, &attachments, &case_id, now, max_total)?;
+            let by = By {
+                reader: None,
+                sealed_for: Some(sealed_for),
+            };
+            let step = Step::Message(entry, notify_at);
+            apply_step(conn, by, &case_id, step, today, now)?;
+            db::Attachment::claim(conn, &attachments, &case_id, sealed_for, now, max_total)?;
             Ok(())
         })
         .await?;
@@ -81,13 +91,14 @@ pub async fn add_sealed(
     desk: Desk<'_>,
     budgets: Arc<dyn Budgets>,
     case_id: CaseId,
+    sealed_for: Readership,
     sealed: AgeCiphertext,
     attachments: Vec<AttachmentId>,
 ) -> Result<(), MessageError> {
     if !budgets.message(desk.clock.now(), &case_id) {
         return Err(MessageError::Busy);
     }
-    store(desk, case_id, sealed, attachments).await
+    store(desk, case_id, sealed_for, sealed, attachments).await
 }
 
 /// A message typed without JavaScript, sealed here for the Secretary and
@@ -115,14 +126,17 @@ pub async fn write(
         return Err(MessageError::Busy);
     }
     let reporter = ReporterRecipient::of(&opened.derived);
-    let sealed = seal(desk, &reporter, lang, text, files).map_err(MessageError::Seal)?;
+    let readership = opened.case.readership;
+    let sealed =
+        seal(desk, readership, &reporter, lang, text, files).map_err(MessageError::Seal)?;
     let ids = files.iter().map(|f| f.id.clone()).collect();
-    store(desk, opened.case.id.clone(), sealed, ids).await
+    store(desk, opened.case.id.clone(), readership, sealed, ids).await
 }
 
 /// Seals a reporter's message for the Secretary and the reporter.
 fn seal(
     desk: Desk<'_>,
+    readership: Readership,
     reporter: &ReporterRecipient,
     lang: Lang,
     body: &str,
@@ -147,5 +161,5 @@ fn seal(
         attachments,
     });
     let padded = crypto::pad(json);
-    crypto::seal_for_case(desk.recipients, reporter, &padded)
+    crypto::seal_for_case(&desk.readers.of(readership), reporter, &padded)
 }

@@ -17,13 +17,13 @@ pub mod upload;
 pub mod workflow;
 
 use crate::domain::CaseId;
-use crate::{crypto::Recipients, db::Db, domain::Clock};
+use crate::{crypto::Readers, db::Db, domain::Clock};
 
 /// What the reporter's use cases need from the running instance.
 #[derive(Clone, Copy)]
 pub struct Desk<'a> {
     pub db: &'a Db,
-    pub recipients: &'a Recipients,
+    pub readers: &'a Readers,
     pub clock: &'a dyn Clock,
     /// The Secretary is told after a random delay of up to this many seconds.
     pub notify_max_delay: u64,

@@ -8,7 +8,7 @@ use super::Desk;
 use crate::{
     crypto::{self, AgeCiphertext, EncryptError, Locator, ReporterRecipient, Token},
     db::{Attachment, Case, ClaimError, ClaimErrorOr, DbError, NewCase, NewEntry, Outbox},
-    domain::{deadlines, AttachmentId, Deadlines, ReportDraft},
+    domain::{deadlines, AttachmentId, Deadlines, Readership, ReportDraft},
     i18n::Lang,
 };
 
@@ -71,6 +71,8 @@ pub struct SealedReport {
     pub report: AgeCiphertext,
     /// Files uploaded beforehand, claimed by the report in its transaction.
     pub attachments: Vec<AttachmentId>,
+    /// Who reads it: the report is sealed to that group's keys and `R`.
+    pub readership: Readership,
 }
 
 /// Stores a case whose report is already sealed, claims its files, and
@@ -79,7 +81,14 @@ pub struct SealedReport {
 pub async fn store_sealed(desk: Desk<'_>, sealed: SealedReport) -> Result<Stored, SubmitError> {
     let today = desk.clock.today();
     let due = deadlines(today, None);
-    let case = NewCase::received(&sealed.locator, sealed.reporter.to_string(), today, due);
+    let readership = sealed.readership;
+    let case = NewCase::received(
+        &sealed.locator,
+        sealed.reporter.to_string(),
+        readership,
+        today,
+        due,
+    );
     let entry = NewEntry::report(&case, sealed.report.into_bytes());
     let now = desk.clock.now();
     let notify_at = now + crate::notify::random_delay(desk.notify_max_delay);
@@ -87,8 +96,8 @@ pub async fn store_sealed(desk: Desk<'_>, sealed: SealedReport) -> Result<Stored
     desk.db
         .run_write(move |conn| -> Result<(), SubmitError> {
             Case::insert_with_report(conn, &case, &entry)?;
-            Attachment::claim(conn, &ids, &case.id, now, max_total)?;
-            Outbox::announce(conn, notify_at)?;
+            Attachment::claim(conn, &ids, &case.id, readership, now, max_total)?;
+            Outbox::announce(conn, readership, notify_at)?;
             Ok(())
         })
         .await?;
@@ -106,9 +115,10 @@ pub async fn seal_and_store(
     desk: Desk<'_>,
     token: Token,
     draft: ReportDraft,
+    readership: Readership,
     lang: Lang,
 ) -> Result<Receipt, SubmitError> {
-    let recipients = desk.recipients.clone();
+    let recipients = desk.readers.of(readership);
     let sealed = crate::blocking::run(move || {
         let derived = crypto::derive_from_token(&token);
         let reporter = ReporterRecipient::of(&derived);
@@ -120,6 +130,7 @@ pub async fn seal_and_store(
             reporter,
             report,
             attachments: draft.attachment_ids(),
+            readership,
         };
         Ok::<_, SubmitError>((token.display(), sealed))
     })

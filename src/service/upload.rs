@@ -8,7 +8,7 @@ use futures_util::{Stream, StreamExt};
 use crate::{
     crypto::{self, CiphertextError, EncryptError, FileSealer, Recipients, ReporterRecipient},
     db::{Attachment, Db, DbError, CHUNK_BYTES},
-    domain::{AttachmentId, AttachmentRef},
+    domain::{AttachmentId, AttachmentRef, Readership},
 };
 
 /// An upload being written, chunk by chunk, into pending storage.
@@ -22,11 +22,15 @@ pub struct Upload {
 
 impl Upload {
     /// A new pending upload, forgotten at `pending_until` unless claimed.
-    pub async fn start(db: &Db, pending_until: i64) -> Result<Upload, DbError> {
+    pub async fn start(
+        db: &Db,
+        readership: Readership,
+        pending_until: i64,
+    ) -> Result<Upload, DbError> {
         let id = AttachmentId::random();
         let stored = id.clone();
         db.run_write(move |conn| -> Result<(), DbError> {
-            Ok(Attachment::start(conn, &stored, pending_until)?)
+            Ok(Attachment::start(conn, &stored, readership, pending_until)?)
         })
         .await?;
         Ok(Upload {
@@ -122,6 +126,8 @@ pub struct FileLimits {
     pub total_bytes: u64,
     /// A pending upload is forgotten at this time unless claimed.
     pub pending_until: i64,
+    /// The readership of the case that will claim the file.
+    pub readership: Readership,
 }
 
 /// Seals a file for the Secretary and the reporter as it streams in, into
@@ -139,7 +145,7 @@ where
     S: Stream<Item = Result<B, E>> + Unpin,
     B: AsRef<[u8]>,
 {
-    let mut upload = Upload::start(db, limits.pending_until)
+    let mut upload = Upload::start(db, limits.readership, limits.pending_until)
         .await
         .map_err(SealError::Store)?;
     let sealed = async {
@@ -199,6 +205,8 @@ pub struct SealedLimits {
     /// Largest file itself.
     pub file_bytes: u64,
     pub pending_until: i64,
+    /// The readership of the case that will claim the file.
+    pub readership: Readership,
 }
 
 /// Stores an age file sealed in the browser as it streams in, checking its
@@ -214,7 +222,7 @@ where
     S: Stream<Item = Result<B, E>> + Unpin,
     B: AsRef<[u8]>,
 {
-    let mut upload = Upload::start(db, limits.pending_until)
+    let mut upload = Upload::start(db, limits.readership, limits.pending_until)
         .await
         .map_err(StoreError::Store)?;
     match stream_into(&mut upload, recipients, limits, body).await {

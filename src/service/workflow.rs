@@ -7,14 +7,18 @@
 //! - The first word to the reporter is the acknowledgement: no reply before it.
 //! - A closed case refuses every step but a hold (a hold keeps it from the
 //!   purge).
+//! - A reader acts only on the cases of their readership; to anyone else
+//!   the case does not exist.
+//! - Words sealed for a case's readers are stored only if the case still
+//!   has those readers when the step is taken (an alert or a step-aside may
+//!   have come in between).
 
-use crate::domain::CaseId;
 use chrono::NaiveDate;
 
 use crate::{
     crypto::AgeCiphertext,
     db::{self, Case, DbConnection, EntryKind, Journal, JournalAction, NewEntry, Outbox},
-    domain::{deadlines, CaseStatus, Clock, ClosureReason},
+    domain::{deadlines, CaseId, CaseStatus, Clock, ClosureReason, Reader, Readership},
 };
 
 /// What is done to a case.
@@ -39,6 +43,8 @@ pub enum WorkflowError {
     Illegal,
     #[error("the case is closed")]
     Closed,
+    #[error("the case's readers changed since the words were sealed")]
+    ReadersChanged,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,51 +95,65 @@ pub fn check(status: CaseStatus, step: &Step) -> Result<(), WorkflowError> {
     }
 }
 
-/// Takes one step inside the caller's transaction, journaling it.
+/// Who takes a step and for which readers its words were sealed.
+#[derive(Clone, Copy)]
+pub struct By<'a> {
+    /// The reader acting; `None` for the reporter.
+    pub reader: Option<&'a Reader>,
+    /// The readership the step's ciphertext was checked against, if it
+    /// carries one.
+    pub sealed_for: Option<Readership>,
+}
+
+/// Takes one step inside the caller's transaction, journaling it; returns
+/// the case as it was before the step.
 pub fn apply(
     conn: &mut DbConnection,
+    by: By<'_>,
     case_id: &CaseId,
     step: Step,
     today: NaiveDate,
     now: i64,
-) -> Result<(), StepError> {
+) -> Result<Case, StepError> {
     let case = Case::lock(conn, case_id)?.ok_or(WorkflowError::NotFound)?;
+    if by.reader.is_some_and(|r| !case.readership.read_by(r.role)) {
+        return Err(WorkflowError::NotFound.into());
+    }
+    if by.sealed_for.is_some_and(|r| r != case.readership) {
+        return Err(WorkflowError::ReadersChanged.into());
+    }
     check(case.status, &step)?;
+    let about = Some((case_id, case.readership));
+    let journal = |conn: &mut DbConnection, action, detail| {
+        Journal::record(conn, about, action, detail, by.reader, now)
+    };
     match step {
         Step::Message(entry, notify_at) => {
             Case::append(conn, entry)?;
-            Outbox::announce(conn, notify_at)?;
+            Outbox::announce(conn, case.readership, notify_at)?;
         }
         Step::Reply(entry) => {
             Case::append(conn, entry)?;
-            Journal::record(conn, Some(case_id), JournalAction::Replied, None, now)?;
+            journal(conn, JournalAction::Replied, None)?;
         }
         Step::Acknowledge(entry) => {
             Case::append(conn, entry)?;
             let due = deadlines(case.received_on, Some(today));
             Case::acknowledge(conn, case_id, today, due.feedback_due)?;
-            Journal::record(conn, Some(case_id), JournalAction::Acknowledged, None, now)?;
+            journal(conn, JournalAction::Acknowledged, None)?;
         }
         Step::Review => {
             Case::set_status(conn, case_id, CaseStatus::InReview)?;
-            Journal::record(
+            journal(
                 conn,
-                Some(case_id),
                 JournalAction::StatusChanged,
                 Some(CaseStatus::InReview.as_str()),
-                now,
             )?;
         }
         Step::Close(reason, entry) => {
             Case::append(conn, entry)?;
             Case::close(conn, case_id, reason, today)?;
-            Journal::record(
-                conn,
-                Some(case_id),
-                JournalAction::Closed,
-                Some(reason.as_str()),
-                now,
-            )?;
+            journal(conn, JournalAction::Closed, Some(reason.as_str()))?;
         }
         Step::Hold(on_hold) => {
             Case::set_hold(conn, case_id, on_hold)?;
@@ -142,10 +162,10 @@ pub fn apply(
             } else {
                 JournalAction::HoldReleased
             };
-            Journal::record(conn, Some(case_id), action, None, now)?;
+            journal(conn, action, None)?;
         }
     }
-    Ok(())
+    Ok(case)
 }
 
 /// What the Secretary does to a case, from her workspace. Words to the
@@ -159,9 +179,18 @@ pub enum Action {
 }
 
 impl Action {
-    fn into_step(self, case_id: &CaseId, today: NaiveDate) -> Step {
-        let reply = |sealed: AgeCiphertext| {
-            NewEntry::later(case_id, EntryKind::Reply, today, sealed.into_bytes())
+    /// Whether the action carries words sealed for the case's readers.
+    fn sealed(&self) -> bool {
+        matches!(
+            self,
+            Action::Reply(_) | Action::Acknowledge(_) | Action::Close(..)
+        )
+    }
+
+    fn into_step(self, case_id: &CaseId, by: &Reader, today: NaiveDate) -> Step {
+        let reply = |sealed: AgeCiphertext| NewEntry {
+            replied_by: Some(by.role),
+            ..NewEntry::later(case_id, EntryKind::Reply, today, sealed.into_bytes())
         };
         match self {
             Action::Reply(sealed) => Step::Reply(reply(sealed)),
@@ -173,19 +202,26 @@ impl Action {
     }
 }
 
-/// The Secretary's step on a case, in its own durable transaction, off the
-/// async threads.
+/// A reader's step on a case, in its own durable transaction, off the
+/// async threads. `sealed_for` is the readership the action's words were
+/// checked against.
 pub async fn act(
     db: &db::Db,
     clock: &dyn Clock,
+    reader: Reader,
     case_id: CaseId,
+    sealed_for: Readership,
     action: Action,
 ) -> Result<(), StepError> {
     let today = clock.today();
     let now = clock.now();
     db.run_write(move |conn| {
-        let step = action.into_step(&case_id, today);
-        apply(conn, &case_id, step, today, now)
+        let by = By {
+            reader: Some(&reader),
+            sealed_for: action.sealed().then_some(sealed_for),
+        };
+        let step = action.into_step(&case_id, &reader, today);
+        apply(conn, by, &case_id, step, today, now).map(|_| ())
     })
     .await
 }

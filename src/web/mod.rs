@@ -23,7 +23,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::{
-    crypto::Recipients,
+    crypto::Readers,
     db::Db,
     domain::{Categories, Clock},
     i18n::I18n,
@@ -78,7 +78,8 @@ impl MinuteLimit {
 pub struct AppState {
     pub db: Db,
     pub i18n: I18n,
-    pub recipients: Recipients,
+    /// The Secretary's recipients and the Bureau's.
+    pub readers: Readers,
     pub categories: Categories,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,

@@ -28,6 +28,8 @@ pub struct Layout<'a> {
     pub followup_js: &'a AssetRef,
     /// The Secretary's recipients, space-separated, for in-browser encryption.
     pub recipients: String,
+    /// The Bureau's recipients, the same way; empty when there is no Bureau.
+    pub bureau_recipients: String,
     pub categories: Vec<&'a CategorySetting>,
     /// Longest text a reporter may write.
     pub max_text: usize,
@@ -53,7 +55,15 @@ impl<'a> Layout<'a> {
             secretary: false,
             followup_js: &state.assets.followup_js,
             recipients: state
-                .recipients
+                .readers
+                .secretary
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            bureau_recipients: state
+                .readers
+                .bureau
                 .iter()
                 .map(|r| r.to_string())
                 .collect::<Vec<_>>()
@@ -113,6 +123,8 @@ pub struct ReceiptPage<'a> {
     pub received_on: NaiveDate,
     pub ack_due: NaiveDate,
     pub feedback_due: NaiveDate,
+    /// The sentence that says who reads the report (`readers-…`).
+    pub readers_key: &'static str,
 }
 
 #[derive(Template)]
@@ -156,4 +168,13 @@ pub fn error_page(
             message_key,
         },
     )
+}
+
+/// The sentence that tells a reporter who reads their case.
+pub fn readers_key(readership: crate::domain::Readership) -> &'static str {
+    match readership {
+        crate::domain::Readership::Secretary => "readers-secretary",
+        crate::domain::Readership::Bureau => "readers-bureau",
+        crate::domain::Readership::Both => "readers-both",
+    }
 }

@@ -13,7 +13,8 @@ use super::{
 };
 use crate::{
     crypto::{self, ReporterRecipient},
-    domain::{AttachmentId, AttachmentRef},
+    db,
+    domain::{AttachmentId, AttachmentRef, Readership},
     service::upload::{self, FileLimits, SealError},
 };
 
@@ -85,7 +86,7 @@ impl From<SealError> for UploadError {
 
 async fn seal_file(
     state: &web::Data<AppState>,
-    reporter: &ReporterRecipient,
+    (reporter, readership): &(ReporterRecipient, Readership),
     field: &mut actix_multipart::Field,
     total: &mut u64,
 ) -> Result<(AttachmentId, u64), UploadError> {
@@ -93,8 +94,65 @@ async fn seal_file(
         file_bytes: state.limits.attachment_bytes,
         total_bytes: state.limits.attachments_total_bytes,
         pending_until: state.clock.now() + state.limits.attachment_pending_secs,
+        readership: *readership,
     };
-    Ok(upload::seal_stream(&state.db, &state.recipients, reporter, limits, field, total).await?)
+    let recipients = state.readers.of(*readership);
+    Ok(upload::seal_stream(&state.db, &recipients, reporter, limits, field, total).await?)
+}
+
+/// Whom the files of a form are sealed to, besides the readers.
+pub enum Sealing<'a> {
+    /// A new report: its `R`; the readers are the ones the `readership`
+    /// field chose, which the form places before its files.
+    Report(&'a ReporterRecipient),
+    /// A follow-up message: `R` and the case's readers come from the
+    /// `token` field, which the form places before its files.
+    Message,
+}
+
+/// The readers a report form chose: the Bureau's when the reporter said
+/// the report concerns the Permanent Secretary, the Secretary's otherwise.
+/// `None` when the form asks for a Bureau that has no key.
+pub fn chosen_readership(state: &AppState, value: &str) -> Option<Readership> {
+    match value {
+        "bureau" if state.readers.has_bureau() => Some(Readership::Bureau),
+        "bureau" => None,
+        _ => Some(Readership::Secretary),
+    }
+}
+
+/// `R` and the readers for the files of a form, from the fields read so far.
+async fn sealing_target(
+    state: &web::Data<AppState>,
+    sealing: &Sealing<'_>,
+    fields: &[Field],
+) -> Option<(ReporterRecipient, Readership)> {
+    match sealing {
+        Sealing::Report(reporter) => {
+            let chosen = Zeroizing::new(super::form::take(fields, "readership"));
+            let readership = chosen_readership(state, &chosen)?;
+            Some(((*reporter).clone(), readership))
+        }
+        Sealing::Message => {
+            let typed = Zeroizing::new(super::form::take(fields, "token"));
+            let token = crypto::Token::parse(&typed).ok()?;
+            let derived = crypto::derive_from_token(&token);
+            let reporter = ReporterRecipient::of(&derived);
+            let locator = derived.locator;
+            // A token that names no case: the message will be refused, and
+            // its files with it; seal them for the Secretary meanwhile.
+            let case = state
+                .db
+                .run(move |conn| -> Result<_, db::DbError> {
+                    Ok(db::Case::find_by_locator(conn, &locator)?)
+                })
+                .await
+                .ok()
+                .flatten();
+            let readership = case.map_or(Readership::Secretary, |c| c.readership);
+            Some((reporter, readership))
+        }
+    }
 }
 
 /// Most parts a form may carry, files included: the report and message
@@ -151,7 +209,7 @@ pub async fn read(
     req: &HttpRequest,
     payload: web::Payload,
     state: &web::Data<AppState>,
-    reporter: Option<&ReporterRecipient>,
+    sealing: Sealing<'_>,
 ) -> Result<Received, (UploadError, Vec<Field>)> {
     let limit = (state.limits.body_bytes as u64)
         .saturating_add(state.limits.attachments_total_bytes)
@@ -171,7 +229,7 @@ pub async fn read(
             UploadError::Form(super::form::broken(req))
         }
     };
-    let mut derived: Option<ReporterRecipient> = None;
+    let mut target: Option<(ReporterRecipient, Readership)> = None;
     let mut parts = 0usize;
     let mut text_bytes = 0usize;
     let mut file_bytes = 0u64;
@@ -206,29 +264,18 @@ pub async fn read(
                     discard(state, &received.files).await;
                     return Err((UploadError::Form(FormError::TooManyParts), received.fields));
                 }
-                let reporter = match (reporter, &derived) {
-                    (Some(r), _) => r,
-                    (None, Some(r)) => r,
-                    (None, None) => {
-                        let typed = Zeroizing::new(super::form::take(&received.fields, "token"));
-                        match crypto::Token::parse(&typed) {
-                            Ok(token) => &*derived
-                                .insert(ReporterRecipient::of(&crypto::derive_from_token(&token))),
-                            Err(_) => {
-                                discard(state, &received.files).await;
-                                return Err((
-                                    UploadError::Form(FormError::Broken),
-                                    received.fields,
-                                ));
-                            }
-                        }
-                    }
+                if target.is_none() {
+                    target = sealing_target(state, &sealing, &received.fields).await;
+                }
+                let Some(to) = &target else {
+                    discard(state, &received.files).await;
+                    return Err((UploadError::Form(FormError::Broken), received.fields));
                 };
                 let mime = field
                     .content_type()
                     .map(|m| m.essence_str().to_string())
                     .unwrap_or_else(|| "application/octet-stream".into());
-                match seal_file(state, reporter, &mut field, &mut file_bytes).await {
+                match seal_file(state, to, &mut field, &mut file_bytes).await {
                     Ok((id, size)) => received.files.push(AttachmentRef {
                         id,
                         name: filename,

@@ -91,8 +91,11 @@ export function initFiles(form, msg, fail, inputId, listId) {
       }
       input.files = transfer.files;
     },
-    /** Seals each file in this browser and uploads it; returns what the report lists. */
-    async upload(recipients, replyRecipient) {
+    /**
+     * Seals each file in this browser for the case's readers and R and
+     * uploads it; returns what the report lists.
+     */
+    async upload(recipients, replyRecipient, readership = 'secretary') {
       const listed = [];
       for (const item of selected) {
         let source = item.file;
@@ -108,7 +111,7 @@ export function initFiles(form, msg, fail, inputId, listId) {
         // held whole in memory in plaintext.
         const sealed = await seal(source.stream(), recipients, replyRecipient);
         const body = await new Response(sealed).blob();
-        const response = await fetch('/api/v1/attachments', {
+        const response = await fetch(`/api/v1/attachments?readership=${encodeURIComponent(readership)}`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/octet-stream' },
           credentials: 'omit',

@@ -38,7 +38,6 @@ function init(form) {
   const msg = document.getElementById('js-messages').dataset;
   const status = document.getElementById('js-status');
   const lang = form.dataset.lang;
-  const recipients = form.dataset.recipients.split(' ').filter(Boolean);
   const submit = form.querySelector('button[type=submit]');
 
   document.getElementById('fallback-button').addEventListener('click', () => {
@@ -64,7 +63,7 @@ function init(form) {
     say(status, msg.working, 'status');
     const keys = await derive(token);
     token.fill(0);
-    const shown = await showCase(keys, { msg, lang, recipients, status });
+    const shown = await showCase(keys, { msg, lang, status });
     if (shown) {
       form.reset();
     } else {
@@ -94,6 +93,10 @@ async function showCase(keys, ctx, notice) {
     return false;
   }
   const found = await response.json();
+  // Messages and files are sealed to the case's readers (the Secretary's
+  // keys, the Bureau's, or both) and to R.
+  ctx.recipients = found.recipients;
+  ctx.readership = found.readership;
   const view = document.getElementById('case-template').content.cloneNode(true);
   const open = found.status !== 'closed';
   const values = {
@@ -104,6 +107,7 @@ async function showCase(keys, ctx, notice) {
     ack_due: !found.acknowledged_on && formatDate(found.ack_due, lang),
     closed_on: found.closed_on && formatDate(found.closed_on, lang),
     feedback_due: open && formatDate(found.feedback_due, lang),
+    readers: label('readers-labels', found.readership),
   };
   for (const dd of view.querySelectorAll('dd[data-slot]')) {
     const value = values[dd.dataset.slot];
@@ -124,7 +128,8 @@ async function showCase(keys, ctx, notice) {
     const article = document.createElement('article');
     article.className = `entry entry-${entry.kind}`;
     const heading = document.createElement('h3');
-    heading.textContent = `${label('entry-labels', entry.kind)} — ${formatDate(entry.created_on, lang)}`;
+    const kind = entry.kind === 'reply' && entry.from === 'bureau' ? 'reply-bureau' : entry.kind;
+    heading.textContent = `${label('entry-labels', kind)} — ${formatDate(entry.created_on, lang)}`;
     const body = document.createElement('div');
     body.className = 'entry-body';
     try {
@@ -155,7 +160,7 @@ async function showCase(keys, ctx, notice) {
         const message = { v: 1, type: 'message', lang, body: text };
         if (files.selected.length) {
           say(messageStatus, msg.uploading, 'status');
-          message.attachments = await files.upload(ctx.recipients, keys.replyRecipient);
+          message.attachments = await files.upload(ctx.recipients, keys.replyRecipient, ctx.readership);
         }
         const plaintext = padJson(message);
         const ciphertext = await seal(plaintext, ctx.recipients, keys.replyRecipient);

@@ -16,7 +16,14 @@ function init(form) {
   const fallback = document.getElementById('fallback');
   const submit = form.querySelector('button[type=submit]');
   const lang = form.dataset.lang;
-  const recipients = form.dataset.recipients.split(' ').filter(Boolean);
+  const keys = (list) => (list || '').split(' ').filter(Boolean);
+  // Who reads the report: the Secretary's keys, or, when the reporter says
+  // it concerns the Permanent Secretary, the Bureau's keys only.
+  const readers = () => {
+    const chosen = form.elements.readership && form.elements.readership.value === 'bureau' ? 'bureau' : 'secretary';
+    const recipients = keys(chosen === 'bureau' ? form.dataset.bureauRecipients : form.dataset.recipients);
+    return { readership: chosen, recipients };
+  };
   if (cryptoAvailable()) document.getElementById('mode-note').textContent = msg.jsNote;
   const files = initFiles(form, msg, (text) => say(text, 'error'), 'attachments', 'attachment-list');
 
@@ -50,6 +57,7 @@ function init(form) {
       return offerFallback();
     }
 
+    const { readership, recipients } = readers();
     submit.disabled = true;
     say(msg.encrypting, 'status');
     let token; let derived; let ciphertext;
@@ -64,7 +72,7 @@ function init(form) {
     if (files.selected.length) {
       say(msg.uploading, 'status');
       try {
-        report.attachments = await files.upload(recipients, derived.replyRecipient);
+        report.attachments = await files.upload(recipients, derived.replyRecipient, readership);
       } catch (e) {
         submit.disabled = false;
         return say(e instanceof UploadRefused ? e.message : msg.network, 'error');
@@ -93,6 +101,7 @@ function init(form) {
           recipient: derived.replyRecipient,
           lang,
           privacy_acknowledged: true,
+          readership,
           attachments: (report.attachments || []).map((a) => a.id),
         }),
       });
@@ -110,17 +119,18 @@ function init(form) {
     token.fill(0);
     derived.lookup.fill(0);
     derived.replyKey.fill(0);
-    showReceipt(form, shown, dates, lang);
+    showReceipt(form, shown, dates, lang, readership === 'bureau' ? msg.readersBureau : msg.readersSecretary);
   });
 }
 
-function showReceipt(form, token, dates, lang) {
+function showReceipt(form, token, dates, lang, readers) {
   const receipt = document.getElementById('receipt-template').content.cloneNode(true);
   const slot = (name) => receipt.querySelector(`[data-slot="${name}"]`);
   slot('token').textContent = token;
   slot('received-on').textContent = formatDate(dates.received_on, lang);
   slot('ack-due').textContent = formatDate(dates.ack_due, lang);
   slot('feedback-due').textContent = formatDate(dates.feedback_due, lang);
+  slot('readers').textContent = readers;
   const page = document.getElementById('report-page');
   form.reset();
   page.replaceChildren(receipt);

@@ -1,8 +1,10 @@
 // The Secretary's workspace. The identity is read from the file the Secretary
 // picks, kept only in this tab's sessionStorage, and cleared on logout and
 // after 15 minutes without activity. Reports are decrypted here; replies are
-// encrypted here to every Secretary recipient and to the reporter's R.
-import { Decrypter } from '../vendor/age.js';
+// encrypted here to the recipients of the case's readers (the Secretary's or
+// the Bureau's keys) and to the reporter's R. The login names the key it
+// proves: the challenge is sealed to that key alone.
+import { Decrypter, identityToRecipient } from '../vendor/age.js';
 import { fromBase64, padJson, seal, toBase64, toHex } from './protocol.js';
 import { renderEntry } from './thread.js';
 
@@ -144,20 +146,35 @@ async function solveProof(puzzle) {
   }
 }
 
-/** A challenge; under flood the server asks for a proof of work, computed here. */
-async function requestChallenge(msg, status) {
-  let body = {};
+/**
+ * A challenge sealed to `recipient` alone, or null when that key is not one
+ * of the readers' keys; under flood the server asks for a proof of work,
+ * computed here.
+ */
+async function requestChallenge(msg, status, recipient) {
+  let body = { recipient };
   for (let attempt = 0; attempt < 4; attempt += 1) {
     const response = await postJson('/api/v1/secretary/challenges', body);
     if (response.ok) return response.json();
     const p = await response.json().catch(() => null);
+    if (response.status === 400 && p && p.error === 'unknown-key') return null;
     if (response.status !== 429 || !p || !p.proof) throw new LoginError((p && p.message) || msg.failed);
     show(status, msg.proof, 'status');
     const proof = await solveProof(p.proof);
     if (!proof) throw new LoginError(p.message || msg.failed);
-    body = { proof };
+    body = { recipient, proof };
   }
   throw new LoginError(msg.failed);
+}
+
+/** The first identity of the file that is a reader's key, and its challenge. */
+async function challengeForOneOf(identities, msg, status) {
+  for (const identity of identities) {
+    const recipient = await identityToRecipient(identity);
+    const challenge = await requestChallenge(msg, status, recipient);
+    if (challenge) return { identity, challenge };
+  }
+  throw new LoginError(msg.wrongKey);
 }
 
 function initLogin(form) {
@@ -174,10 +191,10 @@ function initLogin(form) {
     show(status, msg.working, 'status');
     try {
       const identities = await readIdentities(file, passphrase, msg);
-      const challenge = await requestChallenge(msg, status);
+      const { identity, challenge } = await challengeForOneOf(identities, msg, status);
       show(status, msg.working, 'status');
       const d = new Decrypter();
-      for (const i of identities) d.addIdentity(i);
+      d.addIdentity(identity);
       let plain;
       try {
         plain = await d.decrypt(fromBase64(challenge.ciphertext));

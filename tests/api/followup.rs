@@ -6,6 +6,7 @@ use serde_json::json;
 use vigie::{
     crypto::{self, Token},
     db::{Case, Journal},
+    domain::Role,
 };
 
 use crate::helpers::spawn_app;
@@ -89,7 +90,8 @@ async fn without_javascript_the_reporter_reads_the_answer_and_replies() {
         inbox.contains("<strong class=\"unread\">1</strong>"),
         "the inbox shows one unread message"
     );
-    let journal = Journal::recent(&mut app.conn(), Some(&case.id), 50).unwrap_or_default();
+    let journal =
+        Journal::recent(&mut app.conn(), Role::Secretary, Some(&case.id), 50).unwrap_or_default();
     assert!(
         journal.iter().all(|j| j.action.as_str() != "message"),
         "reporter events are not journaled"

@@ -210,6 +210,24 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A test app whose Bureau has one key (written to `bureau.txt` beside the
+/// Secretary's recipients), and that key's identity.
+pub async fn spawn_app_with_bureau(
+    change: impl FnOnce(&mut Settings),
+) -> (TestApp, age::x25519::Identity) {
+    let bureau = crypto::generate_identity();
+    let public = bureau.to_public().to_string();
+    let app = spawn_app_with(|s| {
+        let file = s.data_dir.with_file_name("bureau.txt");
+        std::fs::write(&file, format!("# the Bureau's referent\n{public}\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        s.bureau_recipients_file = file;
+        change(s);
+    })
+    .await;
+    (app, bureau)
+}
+
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = TestDb::fresh(dir.path());
@@ -357,13 +375,22 @@ pub async fn status_and_json(res: reqwest::Response) -> (u16, Value) {
 /// pages, sealed as `static/js` seals them.
 impl TestApp {
     /// Posts `body` as `application/json`, with a session cookie and a CSRF
-    /// token when `auth` names them; the raw answer.
+    /// token when `auth` names them; the raw answer. A login challenge names
+    /// the Secretary's first key unless the test names a `recipient` itself.
     pub async fn send_json(
         &self,
         path: &str,
         body: &Value,
         auth: Option<(&str, &str)>,
     ) -> reqwest::Response {
+        let mut body = body.clone();
+        if path == "/api/v1/secretary/challenges" {
+            if let Some(fields) = body.as_object_mut() {
+                fields
+                    .entry("recipient")
+                    .or_insert_with(|| json!(self.recipients[0].to_string()));
+            }
+        }
         let mut req = self
             .client
             .post(format!("{}{}", self.address, path))
@@ -444,6 +471,17 @@ impl TestApp {
     /// A Secretary's reply sealed as the workspace would, as the JSON body
     /// of the `reply` action.
     pub fn sealed_reply(&self, case: &Case, body: &str) -> Value {
+        self.sealed_reply_to(&self.recipients, case, body)
+    }
+
+    /// A reply sealed to `readers` and the case's `R`, as the JSON body of a
+    /// workflow action.
+    pub fn sealed_reply_to(
+        &self,
+        readers: &[age::x25519::Recipient],
+        case: &Case,
+        body: &str,
+    ) -> Value {
         let reporter: age::x25519::Recipient = case
             .reporter_recipient
             .parse()
@@ -454,7 +492,7 @@ impl TestApp {
                 .into_bytes(),
         ));
         let sealed =
-            crypto::encrypt_for_case(&Recipients::new(self.recipients.clone()), &reporter, &plain)
+            crypto::encrypt_for_case(&Recipients::new(readers.to_vec()), &reporter, &plain)
                 .unwrap_or_else(|e| panic!("{e}"));
         json!({"ciphertext": B64.encode(sealed.as_bytes())})
     }
@@ -474,6 +512,21 @@ impl TestApp {
     /// A challenge asked with `body`, decrypted and answered as the browser
     /// does: the id and the answer's digest.
     pub async fn challenge_with(&self, body: Value) -> (String, String) {
+        self.challenge_as(&self.identities[0], body).await
+    }
+
+    /// A challenge for `identity`'s key (unless `body` names another),
+    /// decrypted with that identity and answered.
+    pub async fn challenge_as(
+        &self,
+        identity: &age::x25519::Identity,
+        mut body: Value,
+    ) -> (String, String) {
+        if let Some(fields) = body.as_object_mut() {
+            fields
+                .entry("recipient")
+                .or_insert_with(|| json!(identity.to_public().to_string()));
+        }
         let res = self
             .send_json("/api/v1/secretary/challenges", &body, None)
             .await;
@@ -482,8 +535,8 @@ impl TestApp {
         let ciphertext = B64
             .decode(c["ciphertext"].as_str().unwrap_or_default())
             .unwrap_or_default();
-        let plain =
-            crypto::decrypt(&self.identities[..1], &ciphertext).unwrap_or_else(|e| panic!("{e}"));
+        let plain = crypto::decrypt(std::slice::from_ref(identity), &ciphertext)
+            .unwrap_or_else(|e| panic!("{e}"));
         let answer = crypto::answer_challenge(&plain).unwrap_or_else(|| panic!("not a challenge"));
         (c["id"].as_str().unwrap_or_default().to_string(), answer)
     }
@@ -504,7 +557,12 @@ impl TestApp {
 
     /// Logs in as the Secretary, checking the session cookie's attributes.
     pub async fn login(&self) -> Secretary {
-        let (id, answer) = self.challenge().await;
+        self.login_as(&self.identities[0]).await
+    }
+
+    /// Logs in with `identity`'s key (the Secretary's or the Bureau's).
+    pub async fn login_as(&self, identity: &age::x25519::Identity) -> Secretary {
+        let (id, answer) = self.challenge_as(identity, json!({})).await;
         let res = self.open_session(&id, &answer).await;
         assert_eq!(res.status().as_u16(), 201);
         let set_cookie = res

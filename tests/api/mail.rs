@@ -13,7 +13,7 @@ use vigie::{
     config::Settings,
     crypto::{self, Token},
     db::{Case, Outbox},
-    domain::Clock,
+    domain::{Clock, Role},
     jobs,
     notify::{self, Notifier},
 };
@@ -293,7 +293,13 @@ async fn starttls_and_implicit_tls_with_a_private_ca_deliver_and_an_untrusted_re
         1,
         "the notification waits, it is not dropped"
     );
-    let backlog = Outbox::backlog(&mut app.conn(), app.clock.now() + 86400, 60).unwrap_or_default();
+    let backlog = Outbox::backlog(
+        &mut app.conn(),
+        Role::Secretary,
+        app.clock.now() + 86400,
+        60,
+    )
+    .unwrap_or_default();
     assert!(
         backlog.last_error.as_deref().is_some_and(|e| e == "tls"),
         "{:?}",
@@ -486,7 +492,13 @@ fn decoded_body(raw: &str) -> String {
 /// Runs the worker once (the send fails) and returns the backlog.
 async fn first_failure(app: &TestApp) -> vigie::db::Backlog {
     drive(app).await;
-    Outbox::backlog(&mut app.conn(), app.clock.now() + 86400, 60).unwrap_or_default()
+    Outbox::backlog(
+        &mut app.conn(),
+        Role::Secretary,
+        app.clock.now() + 86400,
+        60,
+    )
+    .unwrap_or_default()
 }
 
 /// What the outbox rows hold as their last error, as stored.

@@ -4,6 +4,7 @@
 //! built with `--features postgres`).
 
 mod attachments;
+mod bureau;
 mod cli;
 mod followup;
 mod helpers;

@@ -8,6 +8,7 @@ use serde_json::json;
 use vigie::{
     crypto,
     db::{Attachment, Case, Journal},
+    domain::Role,
 };
 
 use crate::{
@@ -69,7 +70,8 @@ async fn a_case_closed_61_days_ago_is_purged_but_not_one_on_hold_or_closed_59_da
         "its thread went with it"
     );
 
-    let journal = Journal::recent(&mut app.conn(), Some(&old.id), 50).unwrap_or_default();
+    let journal =
+        Journal::recent(&mut app.conn(), Role::Secretary, Some(&old.id), 50).unwrap_or_default();
     assert!(journal
         .iter()
         .any(|j| j.action.as_str() == "purged" && j.detail.is_none()));

@@ -52,6 +52,7 @@ fn arrive(db: &Db) -> Stored {
             received_on: today(),
             ack_due: today(),
             feedback_due: today(),
+            readership: vigie::domain::Readership::Secretary,
         };
         let mut ciphertext = vec![0u8; if i % 2 == 0 { 1400 } else { 6000 }];
         rng.fill_bytes(&mut ciphertext);

@@ -9,7 +9,7 @@ use diesel::{
 };
 use vigie::{
     db::{Case, Journal, JournalAction, Outbox, OutboxKind},
-    domain::{CaseStatus, ClosureReason},
+    domain::{CaseStatus, ClosureReason, Readership, Role},
 };
 
 use crate::helpers::{spawn_app, today};
@@ -88,11 +88,12 @@ async fn journal_actions_are_stored_under_their_old_names() {
         (JournalAction::HoldReleased, "hold_released"),
         (JournalAction::Exported, "exported"),
         (JournalAction::Purged, "purged"),
+        (JournalAction::Downloaded, "downloaded"),
     ];
     assert_eq!(actions.len(), JournalAction::ALL.len());
     for (i, (action, name)) in actions.into_iter().enumerate() {
         let at = i64::try_from(i).unwrap_or_default();
-        Journal::record(&mut conn, None, action, None, at).unwrap_or_else(|e| panic!("{e}"));
+        Journal::record(&mut conn, None, action, None, None, at).unwrap_or_else(|e| panic!("{e}"));
         let stored: Vec<StoredAction> =
             sql_query("SELECT action FROM journal ORDER BY occurred_at DESC LIMIT 1")
                 .load(&mut conn)
@@ -102,7 +103,8 @@ async fn journal_actions_are_stored_under_their_old_names() {
             Some(name),
             "{action}"
         );
-        let read = Journal::recent(&mut conn, None, 1).unwrap_or_else(|e| panic!("{e}"));
+        let read =
+            Journal::recent(&mut conn, Role::Secretary, None, 1).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(read.first().map(|j| j.action), Some(action), "{name}");
     }
 }
@@ -117,7 +119,7 @@ async fn a_stored_name_no_variant_knows_is_a_query_error_not_a_panic() {
     )
     .execute(&mut conn)
     .unwrap_or_else(|e| panic!("{e}"));
-    assert!(Journal::recent(&mut conn, None, 10).is_err());
+    assert!(Journal::recent(&mut conn, Role::Secretary, None, 10).is_err());
 }
 
 #[tokio::test]
@@ -137,7 +139,10 @@ async fn a_stored_identifier_that_is_not_a_canonical_random_uuid_is_a_query_erro
         ))
         .execute(&mut conn)
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(Journal::recent(&mut conn, None, 1).is_err(), "{id}");
+        assert!(
+            Journal::recent(&mut conn, Role::Secretary, None, 1).is_err(),
+            "{id}"
+        );
     }
 }
 
@@ -145,7 +150,7 @@ async fn a_stored_identifier_that_is_not_a_canonical_random_uuid_is_a_query_erro
 async fn outbox_kinds_are_stored_under_their_old_names() {
     let app = spawn_app().await;
     let mut conn = app.conn();
-    Outbox::announce(&mut conn, 0).unwrap_or_else(|e| panic!("{e}"));
+    Outbox::announce(&mut conn, Readership::Secretary, 0).unwrap_or_else(|e| panic!("{e}"));
     let stored: Vec<StoredKind> = sql_query("SELECT kind FROM outbox")
         .load(&mut conn)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -155,7 +160,14 @@ async fn outbox_kinds_are_stored_under_their_old_names() {
     );
     let names: Vec<&str> = OutboxKind::ALL.iter().map(|k| k.as_str()).collect();
     assert_eq!(names, ["activity", "reminder"]);
-    let claimed = Outbox::claim(&mut conn, OutboxKind::Activity, "me", 1, 60)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let claimed = Outbox::claim(
+        &mut conn,
+        OutboxKind::Activity,
+        Role::Secretary,
+        "me",
+        1,
+        60,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(claimed.first().map(|r| r.kind), Some(OutboxKind::Activity));
 }

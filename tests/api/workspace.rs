@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use vigie::{
     crypto::{self, Recipients, Token},
     db::{Case, Challenge, Journal},
+    domain::Role,
 };
 use zeroize::Zeroizing;
 
@@ -56,7 +57,7 @@ async fn the_secretary_logs_in_by_decrypting_a_one_time_challenge() {
         .await
         .unwrap_or_default()
         .contains("Dossiers reçus"));
-    let journal = Journal::recent(&mut app.conn(), None, 10).unwrap_or_default();
+    let journal = Journal::recent(&mut app.conn(), Role::Secretary, None, 10).unwrap_or_default();
     assert!(journal.iter().any(|j| j.action.as_str() == "logged_in"));
 }
 
@@ -174,7 +175,7 @@ async fn a_flood_of_unanswered_challenges_asks_for_a_proof_of_work_and_never_loc
         .post(format!("{}/api/v1/secretary/challenges", app.address))
         .header("Content-Type", "application/json")
         .header("Accept-Language", "en")
-        .body("{}")
+        .body(json!({"recipient": app.recipients[0].to_string()}).to_string())
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -272,8 +273,13 @@ async fn the_challenge_table_is_swept_and_capped() {
     let ids: Vec<_> = (0..30)
         .map(|_| vigie::domain::ChallengeId::random())
         .collect();
+    let reader = vigie::domain::Reader {
+        role: Role::Secretary,
+        key: "0011223344556677".into(),
+    };
     for (n, id) in (0..).zip(&ids) {
-        Challenge::insert(&mut conn, id, &[0; 32], 1000 + n).unwrap_or_else(|e| panic!("{e}"));
+        Challenge::insert(&mut conn, id, &[0; 32], &reader, 1000 + n)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let now = 1000 + 600;
     assert_eq!(Challenge::sweep(&mut conn, now, 600, 100).ok(), Some(30));
@@ -352,7 +358,7 @@ async fn the_challenge_endpoint_takes_json_only_so_no_other_site_can_spend_the_q
             .client
             .post(&path)
             .header("Content-Type", content_type)
-            .body("{}")
+            .body(json!({"recipient": app.recipients[0].to_string()}).to_string())
             .send()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -760,7 +766,8 @@ async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
     assert!(String::from_utf8_lossy(&last).contains("Des mesures ont été prises."));
 
     // The journal says what was done, never what was written.
-    let journal = Journal::recent(&mut app.conn(), Some(&id), 50).unwrap_or_default();
+    let journal =
+        Journal::recent(&mut app.conn(), Role::Secretary, Some(&id), 50).unwrap_or_default();
     let mut actions: Vec<&str> = journal.iter().map(|j| j.action.as_str()).collect();
     actions.sort();
     assert_eq!(
@@ -879,7 +886,7 @@ async fn the_journal_cannot_be_changed_or_erased_even_in_the_database() {
         .execute(&mut conn)
         .is_err());
     assert_eq!(
-        Journal::recent(&mut conn, None, 10)
+        Journal::recent(&mut conn, Role::Secretary, None, 10)
             .unwrap_or_default()
             .len(),
         1

@@ -5,7 +5,7 @@
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::{ApiError, ApiProblem};
+use super::{readership_of, ApiError, ApiProblem};
 use crate::{
     domain::AttachmentId,
     service::upload::{self, SealedLimits, StoreError},
@@ -43,10 +43,17 @@ pub async fn upload(
         if !binary {
             return Err(ApiError::ContentTypeBinary);
         }
+        // Sealed for the readers of the case that will claim it (the
+        // report's choice, or the case's readers for a message).
+        let query =
+            web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+                .map_err(|_| ApiError::Readership)?;
+        let readership = readership_of(&state, query.get("readership").map(String::as_str))?;
         let limits = SealedLimits {
             ciphertext_bytes: state.limits.attachment_ciphertext_bytes(),
             file_bytes: state.limits.attachment_bytes,
             pending_until: state.clock.now() + state.limits.attachment_pending_secs,
+            readership,
         };
         let declared = req
             .headers()
@@ -56,10 +63,13 @@ pub async fn upload(
         if declared.is_some_and(|n| n > limits.ciphertext_bytes) {
             return Err(ApiError::AttachmentTooLarge);
         }
-        Ok(
-            upload::store_sealed_stream(&state.db, state.recipients.len(), limits, &mut payload)
-                .await?,
+        Ok(upload::store_sealed_stream(
+            &state.db,
+            state.readers.of(readership).len(),
+            limits,
+            &mut payload,
         )
+        .await?)
     }
     .await;
     let (id, size) = stored.map_err(|e| e.in_lang(&state.i18n, lang))?;

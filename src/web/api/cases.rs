@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{attachment_ids, locator_of, ApiError, ApiProblem};
 use crate::{
-    crypto::Locator,
+    crypto::{Locator, Readers},
     db::{Case, EntryRow},
     service::{
         case::{self, Found},
@@ -40,6 +40,9 @@ struct MessageBody {
 #[derive(Serialize)]
 struct EntryOut {
     kind: &'static str,
+    /// For a reply: `secretary` or `bureau`, whose readers wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<&'static str>,
     created_on: NaiveDate,
     ciphertext: String,
 }
@@ -53,11 +56,15 @@ struct CaseOut {
     acknowledged_on: Option<NaiveDate>,
     feedback_due: NaiveDate,
     closed_on: Option<NaiveDate>,
+    /// Who reads the case, and the readers' recipients that the browser
+    /// seals messages and files to (with the reporter's own `R`).
+    readership: &'static str,
+    recipients: Vec<String>,
     entries: Vec<EntryOut>,
 }
 
 impl CaseOut {
-    fn new(case: &Case, entries: &[EntryRow]) -> Self {
+    fn new(readers: &Readers, case: &Case, entries: &[EntryRow]) -> Self {
         let b64 = base64::engine::general_purpose::STANDARD;
         CaseOut {
             status: case.status.as_str(),
@@ -67,10 +74,17 @@ impl CaseOut {
             acknowledged_on: case.acknowledged_on,
             feedback_due: case.feedback_due,
             closed_on: case.closed_on,
+            readership: case.readership.as_str(),
+            recipients: readers
+                .of(case.readership)
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
             entries: entries
                 .iter()
                 .map(|e| EntryOut {
                     kind: e.kind.as_str(),
+                    from: e.replied_by.map(|r| r.as_str()),
                     created_on: e.created_on,
                     ciphertext: b64.encode(&e.ciphertext),
                 })
@@ -84,6 +98,7 @@ impl From<MessageError> for ApiError {
         match e {
             MessageError::Closed => ApiError::Closed,
             MessageError::Busy => ApiError::Busy,
+            MessageError::ReadersChanged => ApiError::ReadersChanged,
             MessageError::Attachment(c) => c.into(),
             other => ApiError::unavailable(other),
         }
@@ -118,7 +133,7 @@ pub async fn api_lookup(
     let (case, entries) = found.map_err(|e| e.in_lang(&state.i18n, lang))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(CaseOut::new(&case, &entries)))
+        .json(CaseOut::new(&state.readers, &case, &entries)))
 }
 
 /// `POST /api/v1/cases/messages {lookup, ciphertext}`: a message sealed in
@@ -133,14 +148,22 @@ pub async fn api_message(
         let body: MessageBody = json_body(&req, payload, state.limits.body_bytes).await?;
         let attachments = attachment_ids(&body.attachments)?;
         let locator = locator_of(&body.lookup)?;
+        let (case, _) = find(&state, locator).await?;
         let sealed = ciphertext_of(
             &body.ciphertext,
-            state.recipients.len(),
+            state.readers.of(case.readership).len(),
             state.limits.ciphertext_bytes,
         )?;
-        let (case, _) = find(&state, locator).await?;
         let budgets = state.clone().into_inner();
-        message::add_sealed(state.desk(), budgets, case.id.clone(), sealed, attachments).await?;
+        message::add_sealed(
+            state.desk(),
+            budgets,
+            case.id.clone(),
+            case.readership,
+            sealed,
+            attachments,
+        )
+        .await?;
         Ok::<_, ApiError>(())
     }
     .await;

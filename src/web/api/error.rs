@@ -50,6 +50,10 @@ pub enum ApiError {
     Busy,
     #[error("the case is closed")]
     Closed,
+    #[error("the readers named are not Secretary or Bureau, or there is no Bureau")]
+    Readership,
+    #[error("the case's readers changed while the message was sealed")]
+    ReadersChanged,
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed")]
@@ -92,6 +96,8 @@ impl ApiError {
             ApiError::UnknownCase => "unknown-case",
             ApiError::Busy => "busy",
             ApiError::Closed => "closed",
+            ApiError::Readership => "readership",
+            ApiError::ReadersChanged => "readers-changed",
             ApiError::NotFound => "not-found",
             ApiError::MethodNotAllowed => "method",
             ApiError::Unavailable(_) => "unavailable",
@@ -117,6 +123,8 @@ impl ApiError {
             ApiError::UnknownCase => "api-error-unknown-case",
             ApiError::Busy => "error-busy",
             ApiError::Closed => "api-error-closed",
+            ApiError::Readership => "error-no-bureau",
+            ApiError::ReadersChanged => "api-error-readers-changed",
             ApiError::NotFound => "error-not-found",
             ApiError::MethodNotAllowed => "error-method",
             ApiError::Unavailable(_) => "api-error-unavailable",
@@ -136,8 +144,11 @@ impl ApiError {
             | ApiError::Lookup
             | ApiError::Recipient
             | ApiError::AttachmentUnknown
-            | ApiError::AttachmentsTooLarge => StatusCode::BAD_REQUEST,
-            ApiError::Duplicate | ApiError::Closed => StatusCode::CONFLICT,
+            | ApiError::AttachmentsTooLarge
+            | ApiError::Readership => StatusCode::BAD_REQUEST,
+            ApiError::Duplicate | ApiError::Closed | ApiError::ReadersChanged => {
+                StatusCode::CONFLICT
+            }
             ApiError::UnknownCase | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Busy => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -288,6 +299,8 @@ mod tests {
             (ApiError::UnknownCase, 404, "unknown-case"),
             (ApiError::Busy, 429, "busy"),
             (ApiError::TimedOut, 408, "timeout"),
+            (ApiError::Readership, 400, "readership"),
+            (ApiError::ReadersChanged, 409, "readers-changed"),
             (ApiError::unavailable(DbError::Blocking), 503, "unavailable"),
         ];
         for (e, status, code) in table {

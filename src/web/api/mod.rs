@@ -19,7 +19,10 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::{request::header_lang, AppState};
-use crate::{crypto::Locator, domain::AttachmentId};
+use crate::{
+    crypto::Locator,
+    domain::{AttachmentId, Readership},
+};
 
 /// `L`, 32 bytes in hexadecimal, as the browser sends it: the locator it
 /// names. The decoded bytes are zeroized.
@@ -44,6 +47,21 @@ fn attachment_ids(names: &[String]) -> Result<Vec<AttachmentId>, ApiError> {
         .iter()
         .map(|n| AttachmentId::parse(n).ok_or(ApiError::AttachmentUnknown))
         .collect()
+}
+
+/// The readers a browser names for a report or an upload: `secretary`
+/// (the default) or `bureau` when the report concerns the Permanent
+/// Secretary; `both` for the files of a case both read. Refused when it is
+/// anything else, or names a Bureau that has no key.
+fn readership_of(state: &AppState, named: Option<&str>) -> Result<Readership, ApiError> {
+    let readership = match named {
+        None => Readership::Secretary,
+        Some(name) => Readership::parse(name).ok_or(ApiError::Readership)?,
+    };
+    if readership != Readership::Secretary && !state.readers.has_bureau() {
+        return Err(ApiError::Readership);
+    }
+    Ok(readership)
 }
 
 /// Any other method or path under `/api/`.

@@ -4,9 +4,10 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::{attachment_ids, locator_of, ApiError, ApiProblem};
+use super::{attachment_ids, locator_of, readership_of, ApiError, ApiProblem};
 use crate::{
     crypto::ReporterRecipient,
+    domain::Readership,
     service::report::{self, SealedReport, Stored, SubmitError},
     web::{
         request::{ciphertext_of, header_lang, json_body},
@@ -31,6 +32,10 @@ struct NewReport {
     /// The reporter confirmed having read the privacy notice.
     #[serde(default)]
     privacy_acknowledged: bool,
+    /// Who reads it: `secretary` (the default) or `bureau`, when the report
+    /// concerns the Permanent Secretary.
+    #[serde(default)]
+    readership: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -75,12 +80,16 @@ pub async fn create_report(
             return Err(ApiError::Privacy);
         }
         let attachments = attachment_ids(&report.attachments)?;
+        let readership = readership_of(&state, report.readership.as_deref())?;
+        if readership == Readership::Both {
+            return Err(ApiError::Readership);
+        }
         let locator = locator_of(&report.lookup)?;
         let reporter =
             ReporterRecipient::parse(&report.recipient).map_err(|_| ApiError::Recipient)?;
         let sealed = ciphertext_of(
             &report.ciphertext,
-            state.recipients.len(),
+            state.readers.of(readership).len(),
             state.limits.ciphertext_bytes,
         )?;
         let sealed = SealedReport {
@@ -88,6 +97,7 @@ pub async fn create_report(
             reporter,
             report: sealed,
             attachments,
+            readership,
         };
         Ok(report::store_sealed(state.desk(), sealed).await?)
     }

@@ -184,7 +184,7 @@ pub async fn post_message(
     // With files, the form is multipart: they are sealed as they stream in,
     // to the reporter's R derived from the token field that comes first.
     let (parsed, files) = if upload_form::is_multipart(&req) {
-        match upload_form::read(&req, payload, &state, None).await {
+        match upload_form::read(&req, payload, &state, upload_form::Sealing::Message).await {
             Ok(received) => (received.fields, received.files),
             Err((e, fields)) => {
                 let typed = Zeroizing::new(form::take(&fields, "token"));

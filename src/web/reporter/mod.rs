@@ -34,7 +34,7 @@ impl AppState {
     pub fn desk(&self) -> Desk<'_> {
         Desk {
             db: &self.db,
-            recipients: &self.recipients,
+            readers: &self.readers,
             clock: self.clock.as_ref(),
             notify_max_delay: self.notify_max_delay,
             attachments_total: self.limits.attachments_total(),

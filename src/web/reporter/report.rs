@@ -17,7 +17,7 @@ use crate::{
     },
     web::{
         form::{self, FormError},
-        pages::{self, Layout, ReceiptPage, ReportPage},
+        pages::{self, readers_key, Layout, ReceiptPage, ReportPage},
         request::{form_error_status, lang_of, not_found, read_form},
         upload_form::{self, UploadError},
         AppState,
@@ -37,6 +37,8 @@ enum Refusal {
     Attachments(ClaimError),
     /// The report could not be sealed or stored (its cause is logged).
     Unavailable,
+    /// The form asks for the Bureau's readers, and there are none.
+    NoBureau,
 }
 
 impl Refusal {
@@ -44,7 +46,7 @@ impl Refusal {
         match self {
             Refusal::Form(e) => form_error_status(*e),
             Refusal::Upload(e) => e.status(),
-            Refusal::Draft { .. } => StatusCode::BAD_REQUEST,
+            Refusal::Draft { .. } | Refusal::NoBureau => StatusCode::BAD_REQUEST,
             Refusal::Attachments(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -60,6 +62,7 @@ impl Refusal {
             } => error.message_key(),
             Refusal::Draft { error, files: true } => error.message_key_with_files(),
             Refusal::Attachments(ClaimError::TooLarge) => "error-attachments-too-large",
+            Refusal::NoBureau => "error-no-bureau",
             Refusal::Attachments(ClaimError::Unknown) | Refusal::Unavailable => "error-internal",
         }
     }
@@ -107,6 +110,7 @@ fn fields_of(parsed: &[form::Field]) -> ReportFields {
         persons: form::take(parsed, "persons"),
         evidence: form::take(parsed, "evidence"),
         privacy_ack: form::take(parsed, "privacy_ack"),
+        readership: form::take(parsed, "readership"),
     }
 }
 
@@ -132,7 +136,14 @@ pub async fn report_submit(
     let token = Token::generate();
     let reporter = ReporterRecipient::of(&crypto::derive_from_token(&token));
     let (parsed, files) = if upload_form::is_multipart(&req) {
-        match upload_form::read(&req, payload, &state, Some(&reporter)).await {
+        match upload_form::read(
+            &req,
+            payload,
+            &state,
+            upload_form::Sealing::Report(&reporter),
+        )
+        .await
+        {
             Ok(received) => (received.fields, received.files),
             Err((e, fields)) => {
                 return report_page(&state, lang, &fields_of(&fields), Some(Refusal::Upload(e)))
@@ -155,6 +166,10 @@ pub async fn report_submit(
     };
     let fields = fields_of(&parsed);
     drop(parsed);
+    let Some(readership) = upload_form::chosen_readership(&state, &fields.readership) else {
+        upload::discard_all(&state.db, &files).await;
+        return report_page(&state, lang, &fields, Some(Refusal::NoBureau));
+    };
     let draft = match ReportDraft::parse(
         &fields,
         &state.categories,
@@ -172,7 +187,7 @@ pub async fn report_submit(
         }
     };
     let attached = draft.attachment_refs();
-    match report::seal_and_store(state.desk(), token, draft, lang).await {
+    match report::seal_and_store(state.desk(), token, draft, readership, lang).await {
         Ok(receipt) => {
             drop(fields);
             pages::render(
@@ -183,6 +198,7 @@ pub async fn report_submit(
                     received_on: receipt.stored.received_on,
                     ack_due: receipt.stored.deadlines.ack_due,
                     feedback_due: receipt.stored.deadlines.feedback_due,
+                    readers_key: readers_key(readership),
                 },
             )
         }

@@ -37,6 +37,9 @@ pub struct Plain {
 
 pub struct Shown {
     pub kind: &'static str,
+    /// The end of its heading's message key (`followup-entry-…`): a reply
+    /// from the Bureau is labelled as such.
+    pub label: &'static str,
     pub created_on: NaiveDate,
     /// `None` when the entry cannot be decrypted with the reporter's key.
     pub plain: Option<Plain>,
@@ -56,6 +59,7 @@ struct CasePage<'a> {
     error: Option<&'static str>,
     sent: bool,
     max_message: usize,
+    readers_key: &'static str,
 }
 
 /// What the case page shows besides the case itself.
@@ -105,6 +109,7 @@ fn decrypt_thread(
                 .and_then(|bytes| serde_json::from_slice::<Plain>(&bytes).ok());
             Shown {
                 kind: e.kind.as_str(),
+                label: entry_label(e),
                 created_on: e.created_on,
                 category: plain
                     .as_ref()
@@ -132,6 +137,16 @@ pub fn case_page(state: &AppState, lang: Lang, opened: &Opened, shows: Shows<'_>
             error: shows.error,
             sent: shows.sent,
             max_message: state.limits.description_chars,
+            readers_key: crate::web::pages::readers_key(case.readership),
         },
     )
+}
+
+/// The end of an entry's heading key: `report`, `message`, `reply`, or
+/// `reply-bureau` for a reply the Bureau's readers wrote.
+pub fn entry_label(entry: &EntryRow) -> &'static str {
+    match (entry.kind, entry.replied_by) {
+        (crate::db::EntryKind::Reply, Some(crate::domain::Role::Bureau)) => "reply-bureau",
+        (kind, _) => kind.as_str(),
+    }
 }

@@ -7,27 +7,42 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{error::WorkspaceError, Session};
 use crate::{
-    db::Attachment,
+    db::{Attachment, Case, Journal, JournalAction},
     domain::{AttachmentId, CaseId},
     web::{request::path_id, AppState},
 };
 
 pub async fn download(
-    _: Session,
+    session: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     let case_id: CaseId = path_id(&req, "case").ok_or(WorkspaceError::NotFound)?;
     let id: AttachmentId = path_id(&req, "id").ok_or(WorkspaceError::NotFound)?;
     let probe = id.clone();
-    let owner = state
+    let reader = session.reader().clone();
+    let now = state.clock.now();
+    // Found only through a case this reader reads, and journaled before a
+    // byte leaves.
+    state
         .db
-        .run(move |conn| -> Result<_, WorkspaceError> { Ok(Attachment::case_of(conn, &probe)?) })
+        .run_write(move |conn| -> Result<_, WorkspaceError> {
+            let case =
+                Case::find_for(conn, reader.role, &case_id)?.ok_or(WorkspaceError::NotFound)?;
+            if Attachment::case_of(conn, &probe)? != Some(Some(case_id.clone())) {
+                return Err(WorkspaceError::NotFound);
+            }
+            let about = Some((&case_id, case.readership));
+            Journal::record(
+                conn,
+                about,
+                JournalAction::Downloaded,
+                None,
+                Some(&reader),
+                now,
+            )?;
+            Ok(())
+        })
         .await?;
-    match owner {
-        Some(Some(owner)) if owner == case_id => {
-            Ok(crate::web::attachments::stream(state.db.clone(), id))
-        }
-        _ => Err(WorkspaceError::NotFound),
-    }
+    Ok(crate::web::attachments::stream(state.db.clone(), id))
 }

@@ -44,21 +44,23 @@ struct CasePage<'a> {
 
 /// `GET /{lang}/secretary/cases/{id}`.
 pub async fn page(
-    _: Session,
+    session: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     let lang = lang_of(&req).ok_or(WorkspaceError::NotFound)?;
     let id: CaseId = path_id(&req, "id").ok_or(WorkspaceError::NotFound)?;
     let now = state.clock.now();
+    let reader = session.reader().clone();
     let (case, entries, journal) = state
         .db
         .run_write(move |conn| -> Result<_, WorkspaceError> {
-            let case = Case::find(conn, &id)?.ok_or(WorkspaceError::NotFound)?;
+            let case = Case::find_for(conn, reader.role, &id)?.ok_or(WorkspaceError::NotFound)?;
             let entries = case.entries(conn)?;
             Case::mark_read(conn, &id)?;
-            Journal::record(conn, Some(&id), JournalAction::Opened, None, now)?;
-            let journal = Journal::recent(conn, Some(&id), 200)?;
+            let about = Some((&id, case.readership));
+            Journal::record(conn, about, JournalAction::Opened, None, Some(&reader), now)?;
+            let journal = Journal::recent(conn, reader.role, Some(&id), 200)?;
             Ok((case, entries, journal))
         })
         .await?;
@@ -73,7 +75,12 @@ pub async fn page(
             unread: e.unread,
         })
         .collect();
-    let mut recipients: Vec<String> = state.recipients.iter().map(|r| r.to_string()).collect();
+    let mut recipients: Vec<String> = state
+        .readers
+        .of(case.readership)
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
     recipients.push(case.reporter_recipient.clone());
     Ok(pages::render(
         StatusCode::OK,

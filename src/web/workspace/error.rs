@@ -73,6 +73,16 @@ impl Refusal {
         Refusal::new(StatusCode::UNAUTHORIZED, "challenge", "api-error-challenge");
     pub const WRONG_KEY: Refusal =
         Refusal::new(StatusCode::UNAUTHORIZED, "wrong-key", "api-error-wrong-key");
+    pub const UNKNOWN_KEY: Refusal = Refusal::new(
+        StatusCode::BAD_REQUEST,
+        "unknown-key",
+        "api-error-unknown-key",
+    );
+    pub const READERS_CHANGED: Refusal = Refusal::new(
+        StatusCode::CONFLICT,
+        "readers-changed",
+        "api-error-readers-changed",
+    );
 }
 
 /// Why the workspace did not do what was asked.
@@ -294,6 +304,9 @@ impl From<StepError> for WorkspaceError {
         match e {
             StepError::Workflow(WorkflowError::NotFound) => WorkspaceError::NotFound,
             StepError::Workflow(WorkflowError::Closed) => WorkspaceError::Refused(Refusal::CLOSED),
+            StepError::Workflow(WorkflowError::ReadersChanged) => {
+                WorkspaceError::Refused(Refusal::READERS_CHANGED)
+            }
             StepError::Workflow(WorkflowError::Illegal) => {
                 WorkspaceError::Refused(Refusal::TRANSITION)
             }

@@ -14,7 +14,7 @@ use crate::{
     db::{self, Case},
     domain::{
         figures::{self, CaseFacts, Figures},
-        CaseStatus,
+        CaseStatus, Role,
     },
     web::{
         pages::{self, Layout},
@@ -57,10 +57,12 @@ fn facts(year: i32, live: &[Case], purged: &[db::PurgedFigure]) -> Vec<CaseFacts
     out
 }
 
-async fn year_figures(state: &AppState, year: i32) -> Result<Figures, WorkspaceError> {
+async fn year_figures(state: &AppState, role: Role, year: i32) -> Result<Figures, WorkspaceError> {
     let (live, purged) = state
         .db
-        .run(move |conn| -> Result<_, WorkspaceError> { Ok(db::Retention::year(conn, year)?) })
+        .run(move |conn| -> Result<_, WorkspaceError> {
+            Ok(db::Retention::year(conn, role, year)?)
+        })
         .await?;
     Ok(figures::compute(
         year,
@@ -97,13 +99,13 @@ struct FiguresPage<'a> {
 
 /// `GET /{lang}/secretary/figures?year=YYYY`.
 pub async fn page(
-    _: Session,
+    session: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     let lang = lang_of(&req).ok_or(WorkspaceError::NotFound)?;
     let year = year_of(&req, &state);
-    let f = year_figures(&state, year).await?;
+    let f = year_figures(&state, session.role(), year).await?;
     let months = (1..=12)
         .map(|m| MonthRow {
             label: state.i18n.get(lang, &format!("month-{m}")),
@@ -131,13 +133,13 @@ pub async fn page(
 
 /// `GET /{lang}/secretary/figures.csv?year=YYYY`.
 pub async fn csv(
-    _: Session,
+    session: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     lang_of(&req).ok_or(WorkspaceError::NotFound)?;
     let year = year_of(&req, &state);
-    let f = year_figures(&state, year).await?;
+    let f = year_figures(&state, session.role(), year).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -156,15 +158,16 @@ struct YearReports {
 /// `GET /api/v1/secretary/figures/reports?year=YYYY`: the encrypted reports
 /// of the year, for the figures by category computed in the browser.
 pub async fn reports(
-    _: Session,
+    session: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     let year = year_of(&req, &state);
+    let role = session.role();
     let list = state
         .db
         .run(move |conn| -> Result<_, WorkspaceError> {
-            let (live, _) = db::Retention::year(conn, year)?;
+            let (live, _) = db::Retention::year(conn, role, year)?;
             let mut out = Vec::with_capacity(live.len());
             for case in live {
                 if let Some(first) = case.entries(conn)?.into_iter().next() {

@@ -14,18 +14,34 @@ use actix_web::{
 };
 
 use super::{error::WorkspaceError, IDLE_SECS, MAX_SECS, SESSION_COOKIE};
-use crate::{crypto, db::SessionRow, web::AppState};
+use crate::{
+    crypto,
+    db::SessionRow,
+    domain::{Reader, Role},
+    web::AppState,
+};
 
-/// The logged-in Secretary's session, put in the request by [`require_session`].
+/// The logged-in reader's session, put in the request by [`require_session`].
 #[derive(Debug, Clone)]
 pub struct Session {
     id_hash: Vec<u8>,
+    reader: Reader,
 }
 
 impl Session {
     /// The SHA-256 of the session identifier, as stored.
     pub fn id_hash(&self) -> &[u8] {
         &self.id_hash
+    }
+
+    /// Who logged in: the role and the short fingerprint of the key that
+    /// answered the login challenge.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    pub fn role(&self) -> Role {
+        self.reader.role
     }
 }
 
@@ -66,6 +82,10 @@ pub async fn require_session(
         Ok(row) => {
             req.extensions_mut().insert(Session {
                 id_hash: row.id_hash,
+                reader: Reader {
+                    role: row.role,
+                    key: row.key_fingerprint,
+                },
             });
             Ok(next.call(req).await?.map_into_left_body())
         }

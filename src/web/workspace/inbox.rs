@@ -56,7 +56,7 @@ struct InboxPage<'a> {
 
 /// `GET /{lang}/secretary?status=…&page=…`.
 pub async fn page(
-    _: Session,
+    session: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
@@ -73,11 +73,12 @@ pub async fn page(
         .clamp(1, 1_000_000);
     let now = state.clock.now();
     let stale_secs = state.notify_stale_secs;
+    let role = session.role();
     let (found, backlog) = state
         .db
         .run(move |conn| -> Result<_, WorkspaceError> {
-            let page = Case::inbox(conn, status, page - 1, PER_PAGE)?;
-            let backlog = db::Outbox::backlog(conn, now, stale_secs)?;
+            let page = Case::inbox(conn, role, status, page - 1, PER_PAGE)?;
+            let backlog = db::Outbox::backlog(conn, role, now, stale_secs)?;
             Ok((page, backlog))
         })
         .await?;

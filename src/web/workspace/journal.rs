@@ -56,14 +56,17 @@ struct JournalPage<'a> {
 
 /// `GET /{lang}/secretary/journal`.
 pub async fn page(
-    _: Session,
+    session: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     let lang = lang_of(&req).ok_or(WorkspaceError::NotFound)?;
+    let role = session.role();
     let rows = state
         .db
-        .run(|conn| -> Result<_, WorkspaceError> { Ok(Journal::recent(conn, None, 500)?) })
+        .run(move |conn| -> Result<_, WorkspaceError> {
+            Ok(Journal::recent(conn, role, None, 500)?)
+        })
         .await?;
     Ok(pages::render(
         StatusCode::OK,

@@ -180,9 +180,11 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|_| WorkspaceError::Refused(Refusal::JSON))
 }
 
-/// Decodes and checks a base64 age file for the case's recipients.
+/// Decodes and checks a base64 age file for the recipients of a case of
+/// `readership`.
 fn parse_ciphertext(
     state: &crate::web::AppState,
+    readership: crate::domain::Readership,
     b64: &str,
 ) -> Result<crate::crypto::AgeCiphertext, WorkspaceError> {
     use base64::Engine;
@@ -191,7 +193,7 @@ fn parse_ciphertext(
         .map_err(|_| WorkspaceError::Refused(Refusal::NOT_AGE))?;
     Ok(crate::crypto::AgeCiphertext::parse(
         bytes,
-        state.recipients.len(),
+        state.readers.of(readership).len(),
         state.limits.ciphertext_bytes,
     )?)
 }

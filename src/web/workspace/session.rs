@@ -14,9 +14,9 @@ use super::{
     read_json, Session, IDLE_SECS, MAX_SECS, SESSION_COOKIE,
 };
 use crate::{
-    crypto,
+    crypto::{self, Recipients},
     db::{Challenge, Journal, JournalAction, LoginProof, LoginSeed, SessionRow},
-    domain::ChallengeId,
+    domain::{ChallengeId, Reader},
     web::{
         pages::{self, Layout},
         request::{header_lang, lang_of},
@@ -78,6 +78,11 @@ struct IssuedChallenge {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChallengeRequest {
+    /// The reader's key (`age1…`, derived in the browser from the identity
+    /// file): the challenge is sealed to it alone, so that the answer proves
+    /// possession of that one key.
+    #[serde(default)]
+    recipient: Option<String>,
     #[serde(default)]
     proof: Option<Proof>,
 }
@@ -130,9 +135,17 @@ pub async fn issue_challenge(
 ) -> Result<HttpResponse, WorkspaceError> {
     let lang = header_lang(&req);
     let body: ChallengeRequest = read_json(&req, payload, &state).await?;
+    let (role, key) = body
+        .recipient
+        .as_deref()
+        .and_then(|r| state.readers.role_of(r.trim()))
+        .ok_or(WorkspaceError::Refused(Refusal::UNKNOWN_KEY))?;
+    let reader = Reader {
+        role,
+        key: crypto::key_fingerprint(&key.to_string()),
+    };
     let now = state.clock.now();
     let id = ChallengeId::random();
-    let worker = state.clone();
     let stored_id = id.clone();
     let outcome = state
         .db
@@ -163,9 +176,15 @@ pub async fn issue_challenge(
                     return need(seed);
                 }
             }
-            let issued = crypto::issue_challenge(&worker.recipients)
+            let issued = crypto::issue_challenge(&Recipients::new(vec![key]))
                 .map_err(|_| WorkspaceError::unavailable("a challenge could not be sealed"))?;
-            Challenge::insert(conn, &stored_id, &issued.digest, now + CHALLENGE_SECS)?;
+            Challenge::insert(
+                conn,
+                &stored_id,
+                &issued.digest,
+                &reader,
+                now + CHALLENGE_SECS,
+            )?;
             Ok(Issue::Issued(issued))
         })
         .await?;
@@ -228,7 +247,7 @@ pub async fn open_session(
             let Some(id) = ChallengeId::parse(&answer.id) else {
                 return Ok(Err(Refusal::CHALLENGE));
             };
-            let Some(digest) = Challenge::take(conn, &id, now)? else {
+            let Some((digest, reader)) = Challenge::take(conn, &id, now)? else {
                 return Ok(Err(Refusal::CHALLENGE));
             };
             if !crypto::verify_challenge(&digest, answer.response.expose_secret()) {
@@ -238,9 +257,10 @@ pub async fn open_session(
             Challenge::answered(conn, &id)?;
             let (session, session_hash) = crypto::new_secret();
             let (csrf, csrf_hash) = crypto::new_secret();
-            SessionRow::insert(conn, &session_hash, &csrf_hash, now)?;
+            SessionRow::insert(conn, &session_hash, &csrf_hash, &reader, now)?;
             SessionRow::delete_expired(conn, now - IDLE_SECS, now - MAX_SECS)?;
-            Journal::record(conn, None, JournalAction::LoggedIn, None, now)?;
+            let by = Some(&reader);
+            Journal::record(conn, None, JournalAction::LoggedIn, None, by, now)?;
             Ok(Ok((session.to_string(), csrf.to_string())))
         })
         .await?;
@@ -262,11 +282,13 @@ pub async fn close_session(
 ) -> Result<HttpResponse, WorkspaceError> {
     let now = state.clock.now();
     let id_hash = session.id_hash().to_vec();
+    let reader = session.reader().clone();
     state
         .db
         .run_write(move |conn| -> Result<(), WorkspaceError> {
             SessionRow::delete(conn, &id_hash)?;
-            Journal::record(conn, None, JournalAction::LoggedOut, None, now)?;
+            let by = Some(&reader);
+            Journal::record(conn, None, JournalAction::LoggedOut, None, by, now)?;
             Ok(())
         })
         .await?;

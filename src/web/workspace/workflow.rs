@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     crypto::AgeCiphertext,
+    db::Case,
     domain::{CaseId, ClosureReason},
     service::workflow::{self, Action},
     web::{request::path_id, AppState},
@@ -27,19 +28,31 @@ struct ActionBody {
 
 /// `POST /api/v1/secretary/cases/{id}/{action}`.
 pub async fn case_action(
-    _: Session,
+    session: Session,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WorkspaceError> {
     let body: ActionBody = read_json(&req, payload, &state).await?;
     let id: CaseId = path_id(&req, "id").ok_or(WorkspaceError::NotFound)?;
+    let reader = session.reader().clone();
+    // Words are checked against the case's readers as they are now; the
+    // step itself refuses them if the readers changed meanwhile.
+    let role = reader.role;
+    let probe = id.clone();
+    let readership = state
+        .db
+        .run(move |conn| -> Result<_, WorkspaceError> {
+            Ok(Case::find_for(conn, role, &probe)?.map(|c| c.readership))
+        })
+        .await?
+        .ok_or(WorkspaceError::NotFound)?;
     let sealed = |body: &ActionBody| -> Result<AgeCiphertext, WorkspaceError> {
         let b64 = body
             .ciphertext
             .as_deref()
             .ok_or(WorkspaceError::Refused(Refusal::JSON))?;
-        parse_ciphertext(&state, b64)
+        parse_ciphertext(&state, readership, b64)
     };
     let action = match req.match_info().get("action").unwrap_or_default() {
         "replies" => Action::Reply(sealed(&body)?),
@@ -52,7 +65,15 @@ pub async fn case_action(
         "hold" => Action::Hold(body.on_hold.ok_or(WorkspaceError::Refused(Refusal::JSON))?),
         _ => return Err(WorkspaceError::NotFound),
     };
-    workflow::act(&state.db, state.clock.as_ref(), id, action).await?;
+    workflow::act(
+        &state.db,
+        state.clock.as_ref(),
+        reader,
+        id,
+        readership,
+        action,
+    )
+    .await?;
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())

@@ -1,0 +1,13 @@
+ALTER TABLE purged_figures DROP COLUMN readership;
+ALTER TABLE journal DROP COLUMN key_fingerprint;
+ALTER TABLE journal DROP COLUMN role;
+ALTER TABLE journal DROP COLUMN readership;
+ALTER TABLE sessions DROP COLUMN key_fingerprint;
+ALTER TABLE sessions DROP COLUMN role;
+ALTER TABLE challenges DROP COLUMN key_fingerprint;
+ALTER TABLE challenges DROP COLUMN role;
+ALTER TABLE outbox DROP COLUMN role;
+ALTER TABLE attachments DROP COLUMN readership;
+ALTER TABLE entries DROP COLUMN replied_by;
+DROP INDEX cases_inbox_by_readership;
+ALTER TABLE cases DROP COLUMN readership;
