@@ -55,6 +55,10 @@ pub enum Command {
         out: PathBuf,
         #[arg(long)]
         case: Option<String>,
+        /// Only the cases this role reads: `secretary` or `bureau` (the
+        /// cases both read are in either).
+        #[arg(long)]
+        readership: Option<String>,
     },
     /// Decrypt exported files or folders and print them readably.
     Decrypt {
@@ -86,9 +90,18 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve::serve(cli.config.as_deref()),
         Command::Keygen { out, passphrase } => keygen::keygen(&i18n, lang, &out, passphrase),
-        Command::Export { out, case } => {
-            export::export(&i18n, lang, cli.config.as_deref(), &out, case.as_deref())
-        }
+        Command::Export {
+            out,
+            case,
+            readership,
+        } => export::export(
+            &i18n,
+            lang,
+            cli.config.as_deref(),
+            &out,
+            case.as_deref(),
+            readership.as_deref(),
+        ),
         Command::Decrypt {
             identity,
             files,

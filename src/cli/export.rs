@@ -15,7 +15,7 @@ use super::{
 use crate::{
     config::Settings,
     db::{self, Attachment, Case, Journal, JournalAction},
-    domain::CaseId,
+    domain::{CaseId, Role},
     i18n::{I18n, Lang},
 };
 
@@ -25,7 +25,18 @@ pub(super) fn export(
     config: Option<&Path>,
     out: &Path,
     only: Option<&str>,
+    readership: Option<&str>,
 ) -> anyhow::Result<i32> {
+    let role = match readership {
+        None => None,
+        Some(name) => Some(Role::parse(name).ok_or_else(|| {
+            anyhow::anyhow!(i18n.get_with(
+                lang,
+                "cli-export-bad-readership",
+                &[("value", printable_line(name))]
+            ))
+        })?),
+    };
     let shown = |p: &Path| printable_line(&p.display().to_string());
     let no_such_case =
         |id: &str| i18n.get_with(lang, "cli-no-such-case", &[("id", printable_line(id))]);
@@ -44,6 +55,10 @@ pub(super) fn export(
         },
         None => Case::all(&mut conn)?,
     };
+    let cases: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| role.is_none_or(|r| c.readership.read_by(r)))
+        .collect();
     // The database decides the names of what is written: check them all
     // before writing anything. (Identifiers are checked as they are read:
     // a stored one that is not a canonical random UUID fails the query.)
@@ -113,6 +128,7 @@ pub(super) fn export(
             closed_on: row.closed_on,
             on_hold: row.on_hold,
             reporter_recipient: row.reporter_recipient.clone(),
+            readership: Some(row.readership.as_str().to_string()),
             entries,
             attachments,
         };

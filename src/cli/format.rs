@@ -30,6 +30,10 @@ pub struct ExportedCase {
     pub closed_on: Option<chrono::NaiveDate>,
     pub on_hold: bool,
     pub reporter_recipient: String,
+    /// Who reads the case: `secretary`, `bureau` or `both` (missing in
+    /// exports made before readerships: the Secretary's).
+    #[serde(default)]
+    pub readership: Option<String>,
     pub entries: Vec<ExportedEntry>,
     #[serde(default)]
     pub attachments: Vec<ExportedAttachment>,

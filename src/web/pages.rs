@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use super::{assets::AssetRef, AppState};
 use crate::{
     config::CategorySetting,
-    domain::ReportFields,
+    domain::{Readership, ReportFields, Role},
     i18n::{Lang, Tr},
 };
 
@@ -30,6 +30,8 @@ pub struct Layout<'a> {
     pub recipients: String,
     /// The Bureau's recipients, the same way; empty when there is no Bureau.
     pub bureau_recipients: String,
+    /// On a workspace page: the message key naming whose workspace it is.
+    pub workspace_key: Option<&'static str>,
     pub categories: Vec<&'a CategorySetting>,
     /// Longest text a reporter may write.
     pub max_text: usize,
@@ -73,6 +75,7 @@ impl<'a> Layout<'a> {
             max_file: state.limits.attachment_bytes,
             max_total: state.limits.attachments_total_bytes,
             followup: false,
+            workspace_key: None,
             other_lang_path: format!("/{}/{}", lang.other().code(), page),
         }
     }
@@ -92,6 +95,17 @@ impl<'a> Layout<'a> {
         Layout {
             secretary: true,
             ..Layout::new(state, lang, page)
+        }
+    }
+
+    /// A page of the workspace as one reader sees it: it says whose it is.
+    pub fn workspace(state: &'a AppState, lang: Lang, page: &str, role: Role) -> Self {
+        Layout {
+            workspace_key: Some(match role {
+                Role::Secretary => "workspace-secretary",
+                Role::Bureau => "workspace-bureau",
+            }),
+            ..Layout::secretary(state, lang, page)
         }
     }
 }
@@ -171,10 +185,10 @@ pub fn error_page(
 }
 
 /// The sentence that tells a reporter who reads their case.
-pub fn readers_key(readership: crate::domain::Readership) -> &'static str {
+pub fn readers_key(readership: Readership) -> &'static str {
     match readership {
-        crate::domain::Readership::Secretary => "readers-secretary",
-        crate::domain::Readership::Bureau => "readers-bureau",
-        crate::domain::Readership::Both => "readers-both",
+        Readership::Secretary => "readers-secretary",
+        Readership::Bureau => "readers-bureau",
+        Readership::Both => "readers-both",
     }
 }

@@ -60,7 +60,11 @@ async fn a_report_about_the_secretary_is_sealed_to_the_bureau_and_the_secretary_
     let entries = entries_of(&app, &case);
     let report = &entries[0].ciphertext;
     let x25519 = |c: &[u8]| stanza_types(c).iter().filter(|t| *t == "X25519").count();
-    assert_eq!(x25519(report), 2, "the Bureau's one key and R, nothing else");
+    assert_eq!(
+        x25519(report),
+        2,
+        "the Bureau's one key and R, nothing else"
+    );
     let opened = crypto::decrypt(std::slice::from_ref(&bureau), report)
         .unwrap_or_else(|e| panic!("the Bureau cannot read it: {e}"));
     assert!(String::from_utf8_lossy(&opened).contains(words));
@@ -189,6 +193,8 @@ async fn the_bureau_reads_and_answers_and_the_reporter_sees_its_reply_with_and_w
         .await
         .unwrap_or_default();
     assert!(inbox.contains(case.id.as_str()));
+    assert!(element_text(&inbox, "workspace-role")
+        .is_some_and(|t| t.contains("Espace du référent du Bureau")));
     assert!(
         !inbox.contains(secretary_case.id.as_str()),
         "the Bureau does not see the Secretary's cases"

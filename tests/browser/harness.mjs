@@ -2,7 +2,7 @@
 // records console errors and CSP violations, and helpers for the CLI.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export const BASE = process.env.VIGIE_URL;
 
@@ -43,24 +43,34 @@ export function screenshotPath(name) {
   return `${process.env.SCREENSHOTS}/${name}.png`;
 }
 
-/** `vigie export` of every case; returns the folder. */
-export function exportCases() {
+/** The cases one role reads (`vigie export --readership`), the Secretary's by default. */
+export function exportCases(readership = 'secretary') {
   const out = `${process.env.VIGIE_WORK}/export-${Date.now()}`;
-  execFileSync(process.env.VIGIE_BIN, ['export', '--out', out], {
+  execFileSync(process.env.VIGIE_BIN, ['export', '--out', out, '--readership', readership], {
     env: {
       ...process.env,
       VIGIE_DATABASE_URL: process.env.VIGIE_DATABASE_URL,
       VIGIE_DATA_DIR: `${process.env.VIGIE_WORK}/data`,
       VIGIE_RECIPIENTS_FILE: `${process.env.VIGIE_WORK}/recipients.txt`,
+      VIGIE_BUREAU_RECIPIENTS_FILE: `${process.env.VIGIE_WORK}/bureau.txt`,
     },
   });
   return out;
 }
 
-/** Every exported .age file decrypted by the stock `age` command with the plain backup key. */
+/** The readership an exported case folder records. */
+export function readershipOf(caseDir) {
+  return JSON.parse(readFileSync(`${caseDir}/metadata.json`, 'utf8')).readership;
+}
+
+/**
+ * Every exported .age file of the Secretary's cases decrypted by the stock
+ * `age` command with the plain backup key (the Bureau's cases are not his).
+ */
 export function decryptWithStockAge(out) {
   const texts = [];
   for (const dir of readdirSync(out)) {
+    if (readershipOf(`${out}/${dir}`) === 'bureau') continue;
     // The thread's files (NNN-kind.age); attachments are checked elsewhere.
     for (const f of readdirSync(`${out}/${dir}`).filter((n) => /^\d{3}-.*\.age$/.test(n))) {
       texts.push(execFileSync('age', ['-d', '-i', process.env.VIGIE_PLAIN_IDENTITY, `${out}/${dir}/${f}`]).toString('utf8'));

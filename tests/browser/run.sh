@@ -33,12 +33,15 @@ unset VIGIE_PASSPHRASE
 # A second, plain identity (as a sealed backup key would be) lets the stock
 # `age` command decrypt without a terminal.
 ./target/debug/vigie keygen --out "$work/backup.key" >> "$work/recipients.txt" 2>/dev/null
+# The Bureau's referent: a plain identity, in a recipients file of its own.
+./target/debug/vigie keygen --out "$work/bureau.key" > "$work/bureau.txt" 2>/dev/null
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 VIGIE_LISTEN="127.0.0.1:$port" \
 VIGIE_DATA_DIR="$work/data" \
 VIGIE_DATABASE_URL="${db_url:-sqlite://$work/data/vigie.sqlite3}" \
 VIGIE_RECIPIENTS_FILE="$work/recipients.txt" \
+VIGIE_BUREAU_RECIPIENTS_FILE="$work/bureau.txt" \
 VIGIE_LOG=warn \
   ./target/debug/vigie serve > "$work/server.log" 2>&1 &
 server_pid=$!
@@ -54,6 +57,7 @@ export VIGIE_WORK="$work"
 export VIGIE_IDENTITY="$work/secretary.key.age"
 export VIGIE_IDENTITY_PASSPHRASE="browser test passphrase"
 export VIGIE_PLAIN_IDENTITY="$work/backup.key"
+export VIGIE_BUREAU_IDENTITY="$work/bureau.key"
 export CHROMIUM="$chromium_bin"
 export SCREENSHOTS="${SCREENSHOTS:-$work/screenshots}"
 mkdir -p "$SCREENSHOTS"

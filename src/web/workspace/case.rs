@@ -85,7 +85,12 @@ pub async fn page(
     Ok(pages::render(
         StatusCode::OK,
         &CasePage {
-            l: Layout::secretary(&state, lang, &format!("secretary/cases/{}", case.id)),
+            l: Layout::workspace(
+                &state,
+                lang,
+                &format!("secretary/cases/{}", case.id),
+                session.role(),
+            ),
             status: case.status.as_str(),
             status_key: format!("status-{}", case.status.as_str()),
             case: &case,

@@ -120,7 +120,12 @@ pub async fn page(
     Ok(pages::render(
         StatusCode::OK,
         &FiguresPage {
-            l: Layout::secretary(&state, lang, &format!("secretary/figures?year={year}")),
+            l: Layout::workspace(
+                &state,
+                lang,
+                &format!("secretary/figures?year={year}"),
+                session.role(),
+            ),
             ack_percent: pct(&f.acknowledged_in_time),
             answered_percent: pct(&f.answered_in_time),
             median_ack: days(f.median_ack_days),

@@ -104,7 +104,7 @@ pub async fn page(
     Ok(pages::render(
         StatusCode::OK,
         &InboxPage {
-            l: Layout::secretary(&state, lang, "secretary"),
+            l: Layout::workspace(&state, lang, "secretary", session.role()),
             rows,
             total: found.total,
             page,

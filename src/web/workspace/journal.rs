@@ -71,7 +71,7 @@ pub async fn page(
     Ok(pages::render(
         StatusCode::OK,
         &JournalPage {
-            l: Layout::secretary(&state, lang, "secretary/journal"),
+            l: Layout::workspace(&state, lang, "secretary/journal", session.role()),
             journal: journal_views(&state, lang, rows),
         },
     ))
