@@ -29,7 +29,10 @@ pub use primitives::{constant_time_eq, random_at_most, sha256, sha384};
 pub use readers::{key_fingerprint, Readers, SharedKey};
 pub use seal::{open_as_reporter, seal_for_case, FileSealer, NotARecipient, ReporterRecipient};
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
-pub use validate::{check_stream_header, stream_payload_ok, AgeCiphertext, CiphertextError};
+pub use validate::{
+    check_stream_header, header_len, stored_header_len, stream_payload_ok, AgeCiphertext,
+    CiphertextError,
+};
 
 use zeroize::Zeroizing;
 

@@ -145,6 +145,21 @@ pub fn check_stream_header(
     Ok(Some(start))
 }
 
+/// The length of the age header at the start of `bytes`, checked as an
+/// upload's is, with exactly `recipients + 1` `X25519` stanzas.
+pub fn header_len(bytes: &[u8], recipients: usize) -> Result<usize, CiphertextError> {
+    check_stream_header(bytes, recipients)?.ok_or(CiphertextError::BadHeader)
+}
+
+/// The length of the age header at the start of a stored file, whatever its
+/// recipients (a file stored earlier passed its checks then).
+pub fn stored_header_len(bytes: &[u8]) -> Result<usize, CiphertextError> {
+    if !bytes.starts_with(VERSION_LINE) {
+        return Err(CiphertextError::NotAge);
+    }
+    parse_header(bytes).map(|(_, len)| len)
+}
+
 /// Whether a streamed payload of `len` bytes (after the header) has the
 /// shape of an age payload: a nonce, then 64 KiB chunks each with its tag.
 pub fn stream_payload_ok(len: usize) -> bool {

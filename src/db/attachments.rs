@@ -198,6 +198,18 @@ impl Attachment {
             .optional()
     }
 
+    /// Replaces one chunk's bytes (a file's first chunk under a new header).
+    pub fn replace_chunk(
+        conn: &mut DbConnection,
+        id: &AttachmentId,
+        seq: i32,
+        bytes: &[u8],
+    ) -> QueryResult<usize> {
+        diesel::update(attachment_chunks::table.find((id, seq)))
+            .set(attachment_chunks::bytes.eq(bytes))
+            .execute(conn)
+    }
+
     /// Counts every stored row, for the consistency tests.
     pub fn counts(conn: &mut DbConnection) -> QueryResult<(i64, i64, i64)> {
         let all: i64 = attachments::table.count().get_result(conn)?;

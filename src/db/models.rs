@@ -28,6 +28,8 @@ pub struct Case {
     pub on_hold: bool,
     /// Who reads the case: its ciphertexts are sealed to that group's keys.
     pub readership: Readership,
+    /// The Secretary referred it to the Bureau (an alert or a step-aside).
+    pub referred: bool,
 }
 
 #[derive(Debug, Insertable)]

@@ -15,6 +15,7 @@ diesel::table! {
         closed_on -> Nullable<Date>,
         on_hold -> Bool,
         readership -> Text,
+        referred -> Bool,
     }
 }
 

@@ -10,7 +10,7 @@ use super::{
     DbConnection,
 };
 use crate::domain::{
-    CaseId, CaseStatus, ChallengeId, ClosureReason, JournalId, Reader, Readership, Role,
+    CaseId, CaseStatus, ChallengeId, ClosureReason, EntryId, JournalId, Reader, Readership, Role,
 };
 
 /// One page of the inbox.
@@ -163,6 +163,30 @@ impl Case {
                 cases::closure_reason.eq(Some(reason)),
                 cases::closed_on.eq(Some(today)),
             ))
+            .execute(conn)
+    }
+
+    /// Gives the case to other readers: its ciphertexts were re-sealed for
+    /// them in the same transaction. The case is marked as referred by the
+    /// Secretary.
+    pub fn refer(
+        conn: &mut DbConnection,
+        case_id: &CaseId,
+        readership: Readership,
+    ) -> QueryResult<usize> {
+        diesel::update(cases::table.find(case_id))
+            .set((cases::readership.eq(readership), cases::referred.eq(true)))
+            .execute(conn)
+    }
+
+    /// Replaces an entry's age file (the same payload under a new header).
+    pub fn replace_entry(
+        conn: &mut DbConnection,
+        entry: &EntryId,
+        ciphertext: &[u8],
+    ) -> QueryResult<usize> {
+        diesel::update(entries::table.find(entry))
+            .set(entries::ciphertext.eq(ciphertext))
             .execute(conn)
     }
 
@@ -428,10 +452,12 @@ pub enum JournalAction {
     Exported,
     Purged,
     Downloaded,
+    Alerted,
+    SteppedAside,
 }
 
 impl JournalAction {
-    pub const ALL: [JournalAction; 12] = [
+    pub const ALL: [JournalAction; 14] = [
         JournalAction::LoggedIn,
         JournalAction::LoggedOut,
         JournalAction::Opened,
@@ -444,6 +470,8 @@ impl JournalAction {
         JournalAction::Exported,
         JournalAction::Purged,
         JournalAction::Downloaded,
+        JournalAction::Alerted,
+        JournalAction::SteppedAside,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -459,6 +487,8 @@ impl JournalAction {
             JournalAction::HoldReleased => "hold_released",
             JournalAction::Exported => "exported",
             JournalAction::Downloaded => "downloaded",
+            JournalAction::Alerted => "alerted",
+            JournalAction::SteppedAside => "stepped_aside",
             JournalAction::Purged => "purged",
         }
     }

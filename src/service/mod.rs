@@ -13,6 +13,7 @@
 pub mod case;
 pub mod message;
 pub mod report;
+pub mod reseal;
 pub mod upload;
 pub mod workflow;
 

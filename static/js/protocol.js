@@ -1,7 +1,10 @@
 // Protocol v1 in the browser: the follow-up token, its display form, what it
 // derives (L, K, R), padding, and sealing a plaintext with age. The same
 // known-answer vectors as the server's are checked against this module.
-import { Encrypter, Stanza, bech32, identityToRecipient } from '../vendor/age.js';
+import {
+  Decrypter, Encrypter, Stanza, X25519Recipient, bech32, encodeHeader, encodeHeaderNoMAC,
+  hkdf as hkdfHash, hmac, identityToRecipient, sha256 as sha256Hash,
+} from '../vendor/age.js';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const SYMBOLS = 28;
@@ -148,6 +151,28 @@ export async function seal(plaintext, secretaryRecipients, replyRecipient) {
   e.addRecipient(replyRecipient);
   e.addRecipient(grease);
   return e.encrypt(plaintext);
+}
+
+/**
+ * A new age header for a file whose header is `header` (its first bytes,
+ * the whole header at least): the same file key, unwrapped with one of
+ * `identities` (the header's MAC checked), wrapped to `recipients` (age1…)
+ * and a grease stanza, as `seal` does. The file's payload stays valid under
+ * it, so re-sealing a file for other readers never touches its content.
+ */
+export async function rewrapHeader(header, identities, recipients) {
+  const d = new Decrypter();
+  for (const i of identities) d.addIdentity(i);
+  const fileKey = await d.decryptHeader(header);
+  try {
+    const stanzas = [];
+    for (const r of recipients) stanzas.push(...await new X25519Recipient(r).wrapFileKey(fileKey));
+    stanzas.push(...grease.wrapFileKey());
+    const hmacKey = hkdfHash(sha256Hash, fileKey, undefined, new TextEncoder().encode('header'), 32);
+    return encodeHeader(stanzas, hmac(sha256Hash, hmacKey, encodeHeaderNoMAC(stanzas)));
+  } finally {
+    fileKey.fill(0);
+  }
 }
 
 export function toHex(bytes) {

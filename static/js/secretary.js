@@ -5,7 +5,7 @@
 // the Bureau's keys) and to the reporter's R. The login names the key it
 // proves: the challenge is sealed to that key alone.
 import { Decrypter, identityToRecipient } from '../vendor/age.js';
-import { fromBase64, padJson, seal, toBase64, toHex } from './protocol.js';
+import { fromBase64, padJson, rewrapHeader, seal, toBase64, toHex } from './protocol.js';
 import { renderEntry } from './thread.js';
 
 const IDENTITIES = 'vigie.identities';
@@ -334,6 +334,48 @@ async function initCase(caseEl, identities) {
   if (review) review.addEventListener('click', () => act('review', {}, undefined, review));
   const hold = document.getElementById('hold-button');
   hold.addEventListener('click', () => act('hold', { on_hold: caseEl.dataset.onHold !== 'true' }, undefined, hold));
+  const referralForm = document.getElementById('referral-form');
+  if (referralForm) initReferral(referralForm, id, reporter, identities, msg);
+}
+
+/**
+ * Alerting the Bureau or stepping aside: every file of the case gets a new
+ * header here, the same file key wrapped to the new readers and R, and the
+ * server swaps the headers in. The content is never decrypted for this.
+ */
+function initReferral(form, id, reporter, identities, msg) {
+  const section = document.getElementById('referral');
+  const status = document.getElementById('referral-status');
+  const keys = (list) => (list || '').split(' ').filter(Boolean);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const referral = form.elements.referral.value;
+    const bureau = keys(section.dataset.bureauRecipients);
+    const to = referral === 'alert' ? [...keys(section.dataset.secretaryRecipients), ...bureau] : bureau;
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    show(status, msg.referralWorking, 'status');
+    try {
+      const found = await fetch(`/api/v1/secretary/cases/${encodeURIComponent(id)}/headers`, {
+        credentials: 'same-origin', cache: 'no-store',
+      });
+      if (found.status === 401) return logout(true);
+      if (!found.ok) throw new LoginError(await problemOf(found, msg.failed));
+      const headers = await found.json();
+      const rewrap = async (b64) => toBase64(await rewrapHeader(fromBase64(b64), identities, [...to, reporter]));
+      const body = { referral, entries: [], attachments: [] };
+      for (const e of headers.entries) body.entries.push({ position: e.position, header: await rewrap(e.header) });
+      for (const a of headers.attachments) body.attachments.push({ id: a.id, header: await rewrap(a.header) });
+      const response = await postJson(`/api/v1/secretary/cases/${encodeURIComponent(id)}/reseal`, body);
+      if (response.status === 401) return logout(true);
+      if (!response.ok) throw new LoginError(await problemOf(response, msg.failed));
+      // After a step-aside the case is no longer this reader's.
+      window.location.assign(referral === 'alert' ? window.location.href : `/${lang}/secretary`);
+    } catch (e) {
+      button.disabled = false;
+      show(status, e instanceof LoginError ? e.message : msg.network, 'error');
+    }
+  });
 }
 
 /** Figures by category: the year's reports decrypted here and counted here. */

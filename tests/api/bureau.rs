@@ -544,3 +544,252 @@ fn a_key_listed_for_both_the_secretary_and_the_bureau_stops_the_start() {
     };
     assert!(format!("{e:#}").contains("both the Secretary and the Bureau"));
 }
+
+/// A header for `readers` and the case's `R`, cut from a fresh age file:
+/// the right shape for the server's checks (it cannot open a header).
+fn header_for(readers: &[age::x25519::Recipient], case: &Case) -> String {
+    let reporter: age::x25519::Recipient = case
+        .reporter_recipient
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let file = seal_file(readers, &reporter, b"x");
+    let len = crypto::stored_header_len(&file).unwrap_or_else(|e| panic!("{e}"));
+    B64.encode(&file[..len])
+}
+
+/// The body of a re-sealing of every entry and file of `case` for `readers`.
+async fn reseal_body(
+    s: &crate::helpers::Secretary,
+    app: &TestApp,
+    case: &Case,
+    readers: &[age::x25519::Recipient],
+    referral: &str,
+) -> serde_json::Value {
+    let res = s
+        .page(&format!("/api/v1/secretary/cases/{}/headers", case.id))
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let found: serde_json::Value = res.json().await.unwrap_or_default();
+    let header = header_for(readers, case);
+    let entries: Vec<_> = found["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| json!({"position": e["position"], "header": header}))
+        .collect();
+    let attachments: Vec<_> = found["attachments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| json!({"id": a["id"], "header": header}))
+        .collect();
+    let _ = app;
+    json!({"referral": referral, "entries": entries, "attachments": attachments})
+}
+
+async fn post_reseal(
+    s: &crate::helpers::Secretary,
+    app: &TestApp,
+    case: &Case,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let res = app
+        .send_json(
+            &format!("/api/v1/secretary/cases/{}/reseal", case.id),
+            body,
+            Some((&s.cookie, &s.csrf)),
+        )
+        .await;
+    crate::helpers::status_and_json(res).await
+}
+
+#[tokio::test]
+async fn the_secretary_alerts_the_bureau_and_both_then_read_the_case_which_is_journaled() {
+    let (app, bureau) = spawn_app_with_bureau(|_| {}).await;
+    let (case, token) = app.new_case().await;
+    let s = app.login().await;
+    let mut both = app.recipients.clone();
+    both.push(bureau.to_public());
+    let body = reseal_body(&s, &app, &case, &both, "alert").await;
+    let (status, answer) = post_reseal(&s, &app, &case, &body).await;
+    assert_eq!(status, 204, "{answer}");
+    let now = app.reload(&case);
+    assert_eq!(now.readership, Readership::Both);
+    assert!(now.referred);
+    // Every stored file now holds the new readers' stanzas and R's; the
+    // payload is the one it had.
+    let entries = entries_of(&app, &case);
+    let x25519 = |c: &[u8]| stanza_types(c).iter().filter(|t| *t == "X25519").count();
+    assert_eq!(x25519(&entries[0].ciphertext), 4);
+    // Both read it; the Bureau sees it referred.
+    let b = app.login_as(&bureau).await;
+    let inbox = b
+        .page("/fr/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(inbox.contains(case.id.as_str()));
+    assert!(inbox.contains("Transmis par le Secrétaire"));
+    assert_eq!(
+        s.page(&format!("/fr/secretary/cases/{}", case.id))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let line = Journal::recent(&mut app.conn(), Role::Bureau, Some(&case.id), 10)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|l| l.action == JournalAction::Alerted)
+        .unwrap_or_else(|| panic!("the alert is journaled"));
+    assert_eq!(line.role, Some(Role::Secretary));
+    assert_eq!(
+        line.key_fingerprint.as_deref(),
+        Some(crypto::key_fingerprint(&app.recipients[0].to_string()).as_str())
+    );
+    // The reporter sees who reads the case now.
+    let lookup = hex::encode(*crypto::derive_from_token(&token).lookup);
+    let (_, found) = app
+        .post_json("/api/v1/cases/lookup", &json!({"lookup": lookup}))
+        .await;
+    assert_eq!(found["readership"], "both");
+    assert_eq!(found["recipients"].as_array().map(Vec::len), Some(3));
+    // An alert is given once.
+    let again = reseal_body(&s, &app, &case, &both, "alert").await;
+    let (status, answer) = post_reseal(&s, &app, &case, &again).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"], "referral");
+}
+
+#[tokio::test]
+async fn the_secretary_steps_aside_and_the_case_leaves_his_workspace() {
+    let (app, bureau) = spawn_app_with_bureau(|_| {}).await;
+    let (case, _) = app.new_case().await;
+    let s = app.login().await;
+    let body = reseal_body(&s, &app, &case, &[bureau.to_public()], "step-aside").await;
+    let (status, answer) = post_reseal(&s, &app, &case, &body).await;
+    assert_eq!(status, 204, "{answer}");
+    assert_eq!(app.reload(&case).readership, Readership::Bureau);
+    let inbox = s
+        .page("/fr/secretary")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(!inbox.contains(&format!("secretary/cases/{}", case.id)));
+    assert_eq!(
+        s.page(&format!("/fr/secretary/cases/{}", case.id))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    // He keeps the record of having stepped aside.
+    let mine = Journal::recent(&mut app.conn(), Role::Secretary, None, 50).unwrap_or_default();
+    assert!(mine
+        .iter()
+        .any(|l| l.action == JournalAction::SteppedAside && l.case_id.as_ref() == Some(&case.id)));
+    let b = app.login_as(&bureau).await;
+    assert_eq!(
+        b.page(&format!("/fr/secretary/cases/{}", case.id))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_referral_is_refused_when_it_is_not_the_secretary_s_or_not_whole_or_not_for_the_new_readers(
+) {
+    let (app, bureau) = spawn_app_with_bureau(|_| {}).await;
+    let (case, _) = app.new_case().await;
+    let (bureau_case, _, _) = report_about_the_secretary(&app, "Pression").await;
+    let s = app.login().await;
+    let b = app.login_as(&bureau).await;
+    let mut both = app.recipients.clone();
+    both.push(bureau.to_public());
+    let good = reseal_body(&s, &app, &case, &both, "alert").await;
+    let mut missing = good.clone();
+    missing["entries"] = json!([]);
+    let mut doubled = good.clone();
+    let first = good["entries"][0].clone();
+    doubled["entries"] = json!([first, first]);
+    let mut unknown_file = good.clone();
+    unknown_file["attachments"] =
+        json!([{"id": "0b7c2a8e-3f1d-4c55-9a0e-6d2f8b1c4e7a", "header": header_for(&both, &case)}]);
+    let old_readers = reseal_body(&s, &app, &case, &app.recipients, "alert").await;
+    let mut trailing = good.clone();
+    let with_payload = {
+        let reporter: age::x25519::Recipient = case
+            .reporter_recipient
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        B64.encode(seal_file(&both, &reporter, b"tout le fichier"))
+    };
+    trailing["entries"][0]["header"] = json!(with_payload);
+    let mut not_b64 = good.clone();
+    not_b64["entries"][0]["header"] = json!("***");
+    let mut bad_referral = good.clone();
+    bad_referral["referral"] = json!("hand-over");
+    let before = entries_of(&app, &case)[0].ciphertext.clone();
+    let table: [(&str, &serde_json::Value, u16, &str); 7] = [
+        ("an entry without a header", &missing, 400, "incomplete"),
+        ("an entry twice", &doubled, 400, "incomplete"),
+        (
+            "a file the case does not have",
+            &unknown_file,
+            400,
+            "incomplete",
+        ),
+        (
+            "headers for the old readers",
+            &old_readers,
+            400,
+            "recipients",
+        ),
+        (
+            "a whole file instead of a header",
+            &trailing,
+            400,
+            "not-age",
+        ),
+        ("a header that is not base64", &not_b64, 400, "not-age"),
+        ("an unknown referral", &bad_referral, 400, "json"),
+    ];
+    for (why, body, status, code) in table {
+        let (got, answer) = post_reseal(&s, &app, &case, body).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(code)),
+            "{why}: {answer}"
+        );
+        assert_eq!(app.reload(&case).readership, Readership::Secretary, "{why}");
+    }
+    // The Bureau cannot alert or step aside, nor can anyone on a case they
+    // do not read.
+    let (got, answer) = post_reseal(
+        &b,
+        &app,
+        &bureau_case,
+        &json!({"referral": "step-aside", "entries": []}),
+    )
+    .await;
+    assert_eq!(got, 409, "{answer}");
+    let (got, _) = post_reseal(
+        &s,
+        &app,
+        &bureau_case,
+        &json!({"referral": "alert", "entries": []}),
+    )
+    .await;
+    assert_eq!(got, 404);
+    assert_eq!(
+        entries_of(&app, &case)[0].ciphertext,
+        before,
+        "nothing was changed"
+    );
+}

@@ -89,6 +89,8 @@ async fn journal_actions_are_stored_under_their_old_names() {
         (JournalAction::Exported, "exported"),
         (JournalAction::Purged, "purged"),
         (JournalAction::Downloaded, "downloaded"),
+        (JournalAction::Alerted, "alerted"),
+        (JournalAction::SteppedAside, "stepped_aside"),
     ];
     assert_eq!(actions.len(), JournalAction::ALL.len());
     for (i, (action, name)) in actions.into_iter().enumerate() {

@@ -130,3 +130,93 @@ test('without JavaScript a report about the Secretary is sealed to the Bureau al
   assert.ok(opened.includes(DESCRIPTION));
   assert.throws(() => execFileSync('age', ['-d', '-i', process.env.VIGIE_PLAIN_IDENTITY, `${dir}/${report}`], { stdio: 'pipe' }));
 });
+
+/** A report to the Secretary with one attached file, sealed in the browser. */
+async function reportWithAFile(description) {
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const { page } = await watchedPage(context);
+  await page.goto(`${BASE}/fr/report`);
+  await page.selectOption('#category', 'funds');
+  await page.fill('#description', description);
+  await page.setInputFiles('#attachments', [{ name: 'releve.txt', mimeType: 'text/plain', buffer: Buffer.from(`Relevé joint à ${description}`) }]);
+  await page.waitForFunction(() => document.querySelectorAll('#attachment-list li').length === 1);
+  await page.check('#privacy-ack');
+  await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
+  await page.waitForSelector('#follow-up-token', { timeout: 120000 });
+  const token = (await page.textContent('#follow-up-token')).trim();
+  await context.close();
+  return token;
+}
+
+/** The Secretary refers a case from its page: `alert` or `step-aside`. */
+async function refer(caseId, referral) {
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const { page, problems } = await watchedPage(context);
+  await loginAsSecretary(page);
+  await page.goto(`${BASE}/fr/secretary/cases/${caseId}`);
+  await page.waitForSelector('.entry-report .text');
+  await page.check(`#referral-${referral}`);
+  await page.check('#referral-confirm');
+  await page.getByRole('button', { name: 'Transmettre' }).click();
+  if (referral === 'alert') {
+    await page.waitForSelector('#case-journal');
+    await page.waitForFunction(() => /Bureau alerté/.test(document.getElementById('case-journal').textContent));
+    await page.waitForSelector('.entry-report .text');
+  } else {
+    await page.waitForURL(`${BASE}/fr/secretary`);
+    assert.equal(await page.locator(`tr[data-case="${caseId}"]`).count(), 0, 'the case left his inbox');
+  }
+  assert.deepEqual(problems, []);
+  await context.close();
+}
+
+/** Every .age file of the exported case, opened (or not) by stock age with `key`. */
+function opensWith(dir, key) {
+  return readdirSync(dir).filter((n) => n.endsWith('.age')).map((f) => {
+    try {
+      execFileSync('age', ['-d', '-i', key, `${dir}/${f}`], { stdio: 'pipe' });
+      return true;
+    } catch (e) {
+      return false;
+    }
+  });
+}
+
+test('the Secretary alerts the Bureau: the thread and its files are re-sealed in his browser for both', async () => {
+  const token = await reportWithAFile('Alerte-Bureau-2291 : un marché attribué sans mise en concurrence.');
+  const caseId = await caseIdOf(token);
+  await refer(caseId, 'alert');
+  const { dir, meta } = await bureauCaseIdOf(token);
+  assert.equal(meta.readership, 'both');
+  const files = readdirSync(dir).filter((n) => n.endsWith('.age'));
+  assert.ok(files.some((n) => n.startsWith('attachment-')), 'the file is there');
+  assert.ok(opensWith(dir, process.env.VIGIE_BUREAU_IDENTITY).every(Boolean), 'the Bureau opens every file');
+  assert.ok(opensWith(dir, process.env.VIGIE_PLAIN_IDENTITY).every(Boolean), 'the Secretary still does');
+  const bureau = await browser.newContext({ locale: 'fr-FR' });
+  const page = await bureau.newPage();
+  await loginAsBureau(page);
+  assert.equal(await page.locator(`tr[data-case="${caseId}"] .referred`).count(), 1, 'referred by the Secretary');
+  await bureau.close();
+});
+
+test('the Secretary steps aside: the Bureau alone opens every file and the reporter reads on', async () => {
+  const description = 'Déport-2292 : le Secrétaire est parent du prestataire.';
+  const token = await reportWithAFile(description);
+  const caseId = await caseIdOf(token);
+  await refer(caseId, 'step-aside');
+  const { dir, meta } = await bureauCaseIdOf(token);
+  assert.equal(meta.readership, 'bureau');
+  assert.ok(opensWith(dir, process.env.VIGIE_BUREAU_IDENTITY).every(Boolean), 'the Bureau opens every file');
+  assert.ok(!opensWith(dir, process.env.VIGIE_PLAIN_IDENTITY).some(Boolean), 'no Secretary key opens any');
+  // The reporter's token still opens the same thread, and says who reads it.
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const { page, problems } = await watchedPage(context);
+  await page.goto(`${BASE}/fr/follow-up`);
+  await page.fill('#token', token);
+  await page.getByRole('button', { name: 'Consulter' }).click();
+  await page.waitForSelector('.entry-report .text');
+  assert.equal((await page.textContent('.entry-report .text')).trim(), description);
+  assert.match(await page.textContent('#case-readers'), /Bureau seul/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});

@@ -10,4 +10,5 @@ ALTER TABLE outbox DROP COLUMN role;
 ALTER TABLE attachments DROP COLUMN readership;
 ALTER TABLE entries DROP COLUMN replied_by;
 DROP INDEX cases_inbox_by_readership;
+ALTER TABLE cases DROP COLUMN referred;
 ALTER TABLE cases DROP COLUMN readership;

@@ -5,6 +5,9 @@
 ALTER TABLE cases ADD COLUMN readership TEXT NOT NULL DEFAULT 'secretary'
     CHECK (readership IN ('secretary', 'bureau', 'both'));
 CREATE INDEX cases_inbox_by_readership ON cases (readership, received_on DESC, id);
+-- Whether the Secretary referred the case to the Bureau (an alert or a
+-- step-aside), for the Bureau's inbox.
+ALTER TABLE cases ADD COLUMN referred BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- Who wrote a reply: the Secretary's readers or the Bureau's (NULL for the
 -- reporter's entries), so that the reporter sees a Bureau reply as such.

@@ -12,7 +12,8 @@ use super::{
 };
 use crate::{
     db::{self, Case, Journal, JournalAction},
-    domain::{CaseId, ClosureReason},
+    domain::{CaseId, ClosureReason, Readership, Role},
+    service::reseal::Referral,
     web::{
         pages::{self, Layout},
         request::{lang_of, path_id},
@@ -40,6 +41,9 @@ struct CasePage<'a> {
     recipients: String,
     categories: Vec<&'a crate::config::CategorySetting>,
     reasons: Vec<&'static str>,
+    /// What this reader may do to give the case to the Bureau: `alert`,
+    /// `step-aside`, or nothing.
+    referrals: Vec<&'static str>,
 }
 
 /// `GET /{lang}/secretary/cases/{id}`.
@@ -99,6 +103,23 @@ pub async fn page(
             recipients: recipients.join(" "),
             categories: state.categories.iter().collect(),
             reasons: ClosureReason::ALL.iter().map(|r| r.as_str()).collect(),
+            referrals: referrals(&state, session.role(), case.readership),
         },
     ))
+}
+
+/// The referrals the case page offers: only to the Secretary, only when the
+/// Bureau has a key, and only those `service::reseal` allows.
+fn referrals(state: &AppState, role: Role, readership: Readership) -> Vec<&'static str> {
+    if role != Role::Secretary || !state.readers.has_bureau() {
+        return Vec::new();
+    }
+    [
+        (Referral::Alert, "alert"),
+        (Referral::StepAside, "step-aside"),
+    ]
+    .into_iter()
+    .filter(|(r, _)| r.from(readership).is_some())
+    .map(|(_, name)| name)
+    .collect()
 }

@@ -78,6 +78,13 @@ impl Refusal {
         "unknown-key",
         "api-error-unknown-key",
     );
+    pub const REFERRAL: Refusal =
+        Refusal::new(StatusCode::CONFLICT, "referral", "api-error-referral");
+    pub const INCOMPLETE: Refusal = Refusal::new(
+        StatusCode::BAD_REQUEST,
+        "incomplete",
+        "api-error-incomplete",
+    );
     pub const READERS_CHANGED: Refusal = Refusal::new(
         StatusCode::CONFLICT,
         "readers-changed",

@@ -26,6 +26,8 @@ pub struct InboxRow {
     pub feedback: Option<(NaiveDate, &'static str)>,
     pub unread: i64,
     pub on_hold: bool,
+    /// The Secretary referred the case to the Bureau.
+    pub referred: bool,
 }
 
 /// "overdue", "due-soon" (within `soon` days) or "" for a deadline.
@@ -97,6 +99,7 @@ pub async fn page(
                 received_on: case.received_on,
                 unread,
                 on_hold: case.on_hold,
+                referred: case.referred,
             }
         })
         .collect();

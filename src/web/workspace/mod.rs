@@ -13,6 +13,7 @@ mod figures;
 mod guard;
 mod inbox;
 mod journal;
+mod referral;
 mod session;
 mod workflow;
 
@@ -72,6 +73,8 @@ pub const PUBLIC_PAGES: &[WorkspaceRoute] = routes![
 /// API routes behind the session guard.
 pub const GUARDED_API: &[WorkspaceRoute] = routes![
     POST "/logout" => session::close_session,
+    GET "/cases/{id}/headers" => referral::headers,
+    POST "/cases/{id}/reseal" => referral::reseal,
     POST "/cases/{id}/{action}" => workflow::case_action,
     GET "/cases/{case}/attachments/{id}" => attachments::download,
     GET "/figures/reports" => figures::reports,
