@@ -362,6 +362,24 @@ async fn every_journal_line_names_the_role_and_key_and_downloads_are_journaled()
     assert!(secretary_lines
         .iter()
         .all(|l| l.action != JournalAction::Downloaded));
+    // The journal pages say who acted, with the key's fingerprint.
+    let page = b
+        .page("/fr/secretary/journal")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(page.contains("Référent du Bureau"));
+    assert!(page.contains(&format!("<code>{bureau_key}</code>")));
+    let page = s
+        .page("/en/secretary/journal")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(page.contains("Permanent Secretary"));
+    assert!(page.contains(&format!("<code>{secretary_key}</code>")));
+    assert!(!page.contains(&bureau_key));
 }
 
 #[tokio::test]

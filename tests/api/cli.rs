@@ -303,6 +303,40 @@ async fn check_passes_on_a_sound_setup_and_names_each_problem() {
         "{}",
         stdout(&ok)
     );
+    assert!(
+        stdout(&ok).contains("Aucune clé du Bureau"),
+        "{}",
+        stdout(&ok)
+    );
+    let bureau = app.dir.path().join("bureau.txt");
+    std::fs::write(
+        &bureau,
+        format!("{}\n", vigie::crypto::generate_identity().to_public()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let with_bureau = run(vigie(&app)
+        .arg("check")
+        .env("VIGIE_BUREAU_RECIPIENTS_FILE", &bureau));
+    assert_eq!(
+        with_bureau.status.code(),
+        Some(0),
+        "{}",
+        stdout(&with_bureau)
+    );
+    assert!(stdout(&with_bureau).contains("1 destinataire(s) du Bureau"));
+    let no_address = run(vigie(&app)
+        .arg("check")
+        .env("VIGIE_BUREAU_RECIPIENTS_FILE", &bureau)
+        .env("VIGIE_SMTP_HOST", "127.0.0.1")
+        .env("VIGIE_SMTP_SECURITY", "plain")
+        .env("VIGIE_SMTP_PORT", "1")
+        .env("VIGIE_MAIL_TO", "sg@example.org"));
+    assert_eq!(no_address.status.code(), Some(1));
+    assert!(
+        stdout(&no_address).contains("bureau_mail_to"),
+        "{}",
+        stdout(&no_address)
+    );
 
     // A relay that does not answer is a problem, named in plain words.
     let down = run(vigie(&app)
@@ -318,9 +352,20 @@ async fn check_passes_on_a_sound_setup_and_names_each_problem() {
     std::fs::write(&bad_recipients, "age1notarecipient\n").unwrap_or_else(|e| panic!("{e}"));
     let empty_recipients = app.dir.path().join("empty-recipients.txt");
     std::fs::write(&empty_recipients, "# nobody\n").unwrap_or_else(|e| panic!("{e}"));
-    let cases: [(&str, String, &str); 5] = [
+    let cases: [(&str, String, &str); 7] = [
         (
             "VIGIE_RECIPIENTS_FILE",
+            bad_recipients.display().to_string(),
+            "line 1",
+        ),
+        (
+            // The Secretary's own keys listed for the Bureau too.
+            "VIGIE_BUREAU_RECIPIENTS_FILE",
+            app.settings.recipients_file.display().to_string(),
+            "à la fois pour le Secrétaire et pour le Bureau",
+        ),
+        (
+            "VIGIE_BUREAU_RECIPIENTS_FILE",
             bad_recipients.display().to_string(),
             "line 1",
         ),
@@ -1029,4 +1074,47 @@ async fn the_offline_commands_refuse_bad_arguments_clearly_and_write_nothing() {
         stderr(&o)
     );
     assert!(tree(&elsewhere).is_empty(), "wrote through the link");
+}
+
+#[tokio::test]
+async fn export_takes_the_cases_one_readership_reads() {
+    let (app, _bureau) = crate::helpers::spawn_app_with_bureau(|_| {}).await;
+    app.new_case().await;
+    app.submit_report(
+        "fr",
+        &[
+            ("readership", "bureau"),
+            ("category", "funds"),
+            ("description", "Le Secrétaire a exigé un marché"),
+        ],
+    )
+    .await;
+    let folders = |readership: &str| -> Vec<String> {
+        let out = app.dir.path().join(format!("export-{readership}"));
+        let o = run(vigie(&app)
+            .args(["export", "--out"])
+            .arg(&out)
+            .args(["--readership", readership]));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        std::fs::read_dir(&out)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| {
+                        let meta = std::fs::read_to_string(e.path().join("metadata.json"))
+                            .unwrap_or_default();
+                        let v: serde_json::Value = serde_json::from_str(&meta).unwrap_or_default();
+                        v["readership"].as_str().unwrap_or_default().to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(folders("secretary"), ["secretary"]);
+    assert_eq!(folders("bureau"), ["bureau"]);
+    let o = run(vigie(&app)
+        .args(["export", "--out"])
+        .arg(app.dir.path().join("x"))
+        .args(["--readership", "nobody"]));
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("nobody"), "{}", stderr(&o));
 }

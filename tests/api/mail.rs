@@ -739,3 +739,68 @@ async fn eml_files_and_their_folder_are_private_whatever_the_umask() {
     assert_eq!(mode(&dir), 0o700, "the mail folder");
     assert_eq!(mode(&files[0]), 0o600, "the .eml file");
 }
+
+#[tokio::test]
+async fn the_bureau_s_cases_are_announced_to_the_bureau_s_addresses_only() {
+    if !smtp_available() {
+        return;
+    }
+    let port = free_port();
+    let server = SmtpServer::start(port, "plain", None);
+    let (app, _bureau) = crate::helpers::spawn_app_with_bureau(|s| {
+        relay(s, port, "plain", None);
+        s.bureau_mail_to = vec!["bureau@example.org".into()];
+    })
+    .await;
+    app.submit_report(
+        "fr",
+        &[
+            ("readership", "bureau"),
+            ("category", "funds"),
+            ("description", "Le Secrétaire a exigé un marché"),
+        ],
+    )
+    .await;
+    drive(&app).await;
+    let mail = server.messages();
+    assert_eq!(mail.len(), 1, "one email, for the Bureau");
+    let raw = &mail[0].0;
+    assert!(raw.contains("To: bureau@example.org"), "{raw}");
+    assert!(
+        !raw.contains("secretaire@example.org"),
+        "the Secretary is not told"
+    );
+    assert_eq!(count_of(raw), 1);
+    // The Secretary's own case is announced to him alone.
+    app.submit_report("fr", &[("category", "funds"), ("description", "faits")])
+        .await;
+    drive(&app).await;
+    let mail = server.messages();
+    assert_eq!(mail.len(), 2);
+    let second = mail
+        .iter()
+        .map(|(raw, _)| raw)
+        .find(|raw| raw.contains("secretaire@example.org"))
+        .unwrap_or_else(|| panic!("the Secretary's email"));
+    assert!(!second.contains("bureau@example.org"));
+    assert_eq!(count_of(second), 1, "the Bureau's case is not counted");
+}
+
+#[tokio::test]
+async fn a_bureau_with_keys_and_a_relay_but_no_address_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = crate::helpers::TestDb::fresh(dir.path());
+    let (mut settings, _, _) = crate::helpers::test_settings(dir.path(), &db);
+    let bureau = dir.path().join("bureau.txt");
+    std::fs::write(
+        &bureau,
+        format!("{}\n", crypto::generate_identity().to_public()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    settings.bureau_recipients_file = bureau;
+    relay(&mut settings, free_port(), "plain", None);
+    let Err(e) = vigie::startup::Application::build(&settings) else {
+        panic!("the Bureau's emails would have nowhere to go")
+    };
+    assert!(format!("{e:#}").contains("bureau_mail_to"));
+}

@@ -5,7 +5,7 @@ use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use super::{error::WorkspaceError, Session};
 use crate::{
     db::{Journal, JournalAction},
-    domain::CaseId,
+    domain::{CaseId, Role},
     i18n::Lang,
     web::{
         pages::{self, Layout},
@@ -20,6 +20,10 @@ pub struct JournalView {
     pub action_key: String,
     pub detail_key: Option<String>,
     pub case_id: Option<CaseId>,
+    /// Who acted: the role's message key (`journal-by-…`, `journal-by-system`).
+    pub by_key: &'static str,
+    /// The short fingerprint of the key that reader logged in with.
+    pub key: Option<String>,
 }
 
 pub fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<JournalView> {
@@ -42,6 +46,12 @@ pub fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<Jo
                     _ => format!("status-{d}"),
                 }),
                 case_id: j.case_id,
+                by_key: match j.role {
+                    Some(Role::Secretary) => "journal-by-secretary",
+                    Some(Role::Bureau) => "journal-by-bureau",
+                    None => "journal-by-system",
+                },
+                key: j.key_fingerprint.filter(|k| !k.is_empty()),
             }
         })
         .collect()
