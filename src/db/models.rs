@@ -67,43 +67,12 @@ impl NewCase {
     }
 }
 
-/// Who wrote an entry of a case's thread. Stored under its name (`as_str`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum EntryKind {
-    Report,
-    Message,
-    Reply,
-}
-
-impl EntryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::Report => "report",
-            EntryKind::Message => "message",
-            EntryKind::Reply => "reply",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [EntryKind::Report, EntryKind::Message, EntryKind::Reply]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for EntryKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+crate::domain::named::named! {
+    /// Who wrote an entry of a case's thread. Stored under its name (`as_str`).
+    pub enum EntryKind {
+        Report => "report",
+        Message => "message",
+        Reply => "reply",
     }
 }
 

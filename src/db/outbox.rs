@@ -12,38 +12,14 @@ use super::{
 };
 use crate::domain::{CaseStatus, OutboxId, Readership, Role};
 
-/// What an outbox row announces. Stored under its name (`as_str`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum OutboxKind {
-    /// One new report or reporter message.
-    Activity,
-    /// The day's deadline counts.
-    Reminder,
-}
-
-impl OutboxKind {
-    /// Every kind, in the order the mail worker sends them.
-    pub const ALL: [OutboxKind; 2] = [OutboxKind::Activity, OutboxKind::Reminder];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboxKind::Activity => "activity",
-            OutboxKind::Reminder => "reminder",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+crate::domain::named::named! {
+    /// What an outbox row announces. Stored under its name (`as_str`);
+    /// `ALL` is the order the mail worker sends them in.
+    pub enum OutboxKind {
+        /// One new report or reporter message.
+        Activity => "activity",
+        /// The day's deadline counts.
+        Reminder => "reminder",
     }
 }
 

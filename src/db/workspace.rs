@@ -427,80 +427,24 @@ impl SessionRow {
     }
 }
 
-/// What the journal records. Each is stored under its name (`as_str`),
-/// which is also the end of its message key (`journal-<name>`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum JournalAction {
-    LoggedIn,
-    LoggedOut,
-    Opened,
-    Acknowledged,
-    Replied,
-    StatusChanged,
-    Closed,
-    HoldPlaced,
-    HoldReleased,
-    Exported,
-    Purged,
-    Downloaded,
-    Alerted,
-    SteppedAside,
-}
-
-impl JournalAction {
-    pub const ALL: [JournalAction; 14] = [
-        JournalAction::LoggedIn,
-        JournalAction::LoggedOut,
-        JournalAction::Opened,
-        JournalAction::Acknowledged,
-        JournalAction::Replied,
-        JournalAction::StatusChanged,
-        JournalAction::Closed,
-        JournalAction::HoldPlaced,
-        JournalAction::HoldReleased,
-        JournalAction::Exported,
-        JournalAction::Purged,
-        JournalAction::Downloaded,
-        JournalAction::Alerted,
-        JournalAction::SteppedAside,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JournalAction::LoggedIn => "logged_in",
-            JournalAction::LoggedOut => "logged_out",
-            JournalAction::Opened => "opened",
-            JournalAction::Acknowledged => "acknowledged",
-            JournalAction::Replied => "replied",
-            JournalAction::StatusChanged => "status_changed",
-            JournalAction::Closed => "closed",
-            JournalAction::HoldPlaced => "hold_placed",
-            JournalAction::HoldReleased => "hold_released",
-            JournalAction::Exported => "exported",
-            JournalAction::Downloaded => "downloaded",
-            JournalAction::Alerted => "alerted",
-            JournalAction::SteppedAside => "stepped_aside",
-            JournalAction::Purged => "purged",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for JournalAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+crate::domain::named::named! {
+    /// What the journal records. Each is stored under its name (`as_str`),
+    /// which is also the end of its message key (`journal-<name>`).
+    pub enum JournalAction {
+        LoggedIn => "logged_in",
+        LoggedOut => "logged_out",
+        Opened => "opened",
+        Acknowledged => "acknowledged",
+        Replied => "replied",
+        StatusChanged => "status_changed",
+        Closed => "closed",
+        HoldPlaced => "hold_placed",
+        HoldReleased => "hold_released",
+        Exported => "exported",
+        Purged => "purged",
+        Downloaded => "downloaded",
+        Alerted => "alerted",
+        SteppedAside => "stepped_aside",
     }
 }
 

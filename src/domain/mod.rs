@@ -3,6 +3,7 @@
 
 pub mod figures;
 mod ids;
+pub(crate) mod named;
 mod readership;
 mod report;
 mod status;

@@ -4,40 +4,16 @@
 //! the Bureau on one of his cases (both read it) or step aside (the Bureau
 //! alone reads it).
 
-use std::fmt;
-
-/// A group of readers, and the role of whoever logged in with one of its
-/// keys. Stored under its name (`as_str`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum Role {
-    Secretary,
-    Bureau,
+super::named::named! {
+    /// A group of readers, and the role of whoever logged in with one of its
+    /// keys. Stored under its name (`as_str`).
+    pub enum Role {
+        Secretary => "secretary",
+        Bureau => "bureau",
+    }
 }
 
 impl Role {
-    pub const ALL: [Role; 2] = [Role::Secretary, Role::Bureau];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Secretary => "secretary",
-            Role::Bureau => "bureau",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
     /// The readerships whose cases this role reads.
     pub fn reads(self) -> [Readership; 2] {
         match self {
@@ -47,51 +23,22 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+super::named::named! {
+    /// Who reads a case: every ciphertext of the case is sealed to exactly
+    /// the recipients of its readership and the reporter's `R`. Stored under
+    /// its name (`as_str`).
+    pub enum Readership {
+        /// The Permanent Secretary's keys: every report by default.
+        Secretary => "secretary",
+        /// The Bureau's keys: a report that concerns the Secretary, or a
+        /// case he stepped aside from.
+        Bureau => "bureau",
+        /// Both groups: a case on which the Secretary alerted the Bureau.
+        Both => "both",
     }
-}
-
-/// Who reads a case: every ciphertext of the case is sealed to exactly the
-/// recipients of its readership and the reporter's `R`. Stored under its
-/// name (`as_str`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum Readership {
-    /// The Permanent Secretary's keys: every report by default.
-    Secretary,
-    /// The Bureau's keys: a report that concerns the Secretary, or a case
-    /// he stepped aside from.
-    Bureau,
-    /// Both groups: a case on which the Secretary alerted the Bureau.
-    Both,
 }
 
 impl Readership {
-    pub const ALL: [Readership; 3] = [Readership::Secretary, Readership::Bureau, Readership::Both];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Readership::Secretary => "secretary",
-            Readership::Bureau => "bureau",
-            Readership::Both => "both",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
     /// Whether a reader of `role` reads the cases of this readership.
     pub fn read_by(self, role: Role) -> bool {
         role.reads().contains(&self)
@@ -104,12 +51,6 @@ impl Readership {
             Readership::Bureau => &[Role::Bureau],
             Readership::Both => &[Role::Secretary, Role::Bureau],
         }
-    }
-}
-
-impl fmt::Display for Readership {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -1,34 +1,15 @@
-use std::{fmt, str::FromStr};
+use std::str::FromStr;
 
 use chrono::{Days, Months, NaiveDate};
 
-/// Where a case stands in the legal workflow. Stored under its name
-/// (`as_str`); the derives only let the storage layer bind and read it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum CaseStatus {
-    Received,
-    Acknowledged,
-    InReview,
-    Closed,
-}
-
-impl CaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Received => "received",
-            CaseStatus::Acknowledged => "acknowledged",
-            CaseStatus::InReview => "in_review",
-            CaseStatus::Closed => "closed",
-        }
+super::named::named! {
+    /// Where a case stands in the legal workflow. Stored under its name
+    /// (`as_str`).
+    pub enum CaseStatus {
+        Received => "received",
+        Acknowledged => "acknowledged",
+        InReview => "in_review",
+        Closed => "closed",
     }
 }
 
@@ -47,58 +28,14 @@ impl CaseStatus {
     }
 }
 
-/// Why a case was closed. Stored under its name (`as_str`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum ClosureReason {
-    MeasuresTaken,
-    Unfounded,
-    InsufficientInformation,
-    Inadmissible,
-    Moot,
-}
-
-impl ClosureReason {
-    pub const ALL: [ClosureReason; 5] = [
-        ClosureReason::MeasuresTaken,
-        ClosureReason::Unfounded,
-        ClosureReason::InsufficientInformation,
-        ClosureReason::Inadmissible,
-        ClosureReason::Moot,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClosureReason::MeasuresTaken => "measures_taken",
-            ClosureReason::Unfounded => "unfounded",
-            ClosureReason::InsufficientInformation => "insufficient_information",
-            ClosureReason::Inadmissible => "inadmissible",
-            ClosureReason::Moot => "moot",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl fmt::Display for ClosureReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for CaseStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+super::named::named! {
+    /// Why a case was closed. Stored under its name (`as_str`).
+    pub enum ClosureReason {
+        MeasuresTaken => "measures_taken",
+        Unfounded => "unfounded",
+        InsufficientInformation => "insufficient_information",
+        Inadmissible => "inadmissible",
+        Moot => "moot",
     }
 }
 
@@ -109,13 +46,7 @@ pub struct UnknownStatus;
 impl FromStr for CaseStatus {
     type Err = UnknownStatus;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "received" => CaseStatus::Received,
-            "acknowledged" => CaseStatus::Acknowledged,
-            "in_review" => CaseStatus::InReview,
-            "closed" => CaseStatus::Closed,
-            _ => return Err(UnknownStatus),
-        })
+        CaseStatus::parse(s).ok_or(UnknownStatus)
     }
 }
 

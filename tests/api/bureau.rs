@@ -114,12 +114,7 @@ async fn the_secretary_workspace_shows_nothing_of_a_bureau_case() {
     let (case, _, _) = report_about_the_secretary(&app, "Pression du Secrétaire").await;
     report_about_the_secretary(&app, "Une autre pression").await;
     let s = app.login().await;
-    let inbox = s
-        .page("/fr/secretary")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let inbox = s.text("/fr/secretary").await;
     assert!(inbox.contains(secretary_case.id.as_str()));
     assert!(
         !inbox.contains(case.id.as_str()),
@@ -140,26 +135,11 @@ async fn the_secretary_workspace_shows_nothing_of_a_bureau_case() {
     assert_eq!(status, 404, "the Secretary cannot act on it");
     let (status, _) = s.act(&case.id, "hold", json!({"on_hold": true})).await;
     assert_eq!(status, 404);
-    let journal = s
-        .page("/fr/secretary/journal")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let journal = s.text("/fr/secretary/journal").await;
     assert!(!journal.contains(case.id.as_str()));
-    let csv = s
-        .page("/fr/secretary/figures.csv?year=2026")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let csv = s.text("/fr/secretary/figures.csv?year=2026").await;
     let b = app.login_as(&bureau).await;
-    let bureau_csv = b
-        .page("/fr/secretary/figures.csv?year=2026")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let bureau_csv = b.text("/fr/secretary/figures.csv?year=2026").await;
     assert!(csv.contains("\ncases,,1\n"), "{csv}");
     assert!(bureau_csv.contains("\ncases,,2\n"), "{bureau_csv}");
     // One notification for each readership's own case, to its own addresses.
@@ -186,12 +166,7 @@ async fn the_bureau_reads_and_answers_and_the_reporter_sees_its_reply_with_and_w
     let (secretary_case, _) = app.new_case().await;
     let (case, token, _) = report_about_the_secretary(&app, "Pression du Secrétaire").await;
     let b = app.login_as(&bureau).await;
-    let inbox = b
-        .page("/fr/secretary")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let inbox = b.text("/fr/secretary").await;
     assert!(inbox.contains(case.id.as_str()));
     assert!(element_text(&inbox, "workspace-role")
         .is_some_and(|t| t.contains("Espace du référent du Bureau")));
@@ -363,20 +338,10 @@ async fn every_journal_line_names_the_role_and_key_and_downloads_are_journaled()
         .iter()
         .all(|l| l.action != JournalAction::Downloaded));
     // The journal pages say who acted, with the key's fingerprint.
-    let page = b
-        .page("/fr/secretary/journal")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = b.text("/fr/secretary/journal").await;
     assert!(page.contains("Référent du Bureau"));
     assert!(page.contains(&format!("<code>{bureau_key}</code>")));
-    let page = s
-        .page("/en/secretary/journal")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = s.text("/en/secretary/journal").await;
     assert!(page.contains("Permanent Secretary"));
     assert!(page.contains(&format!("<code>{secretary_key}</code>")));
     assert!(!page.contains(&bureau_key));
@@ -643,12 +608,7 @@ async fn the_secretary_alerts_the_bureau_and_both_then_read_the_case_which_is_jo
     assert_eq!(x25519(&entries[0].ciphertext), 4);
     // Both read it; the Bureau sees it referred.
     let b = app.login_as(&bureau).await;
-    let inbox = b
-        .page("/fr/secretary")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let inbox = b.text("/fr/secretary").await;
     assert!(inbox.contains(case.id.as_str()));
     assert!(inbox.contains("Transmis par le Secrétaire"));
     assert_eq!(
@@ -691,12 +651,7 @@ async fn the_secretary_steps_aside_and_the_case_leaves_his_workspace() {
     let (status, answer) = post_reseal(&s, &app, &case, &body).await;
     assert_eq!(status, 204, "{answer}");
     assert_eq!(app.reload(&case).readership, Readership::Bureau);
-    let inbox = s
-        .page("/fr/secretary")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let inbox = s.text("/fr/secretary").await;
     assert!(!inbox.contains(&format!("secretary/cases/{}", case.id)));
     assert_eq!(
         s.page(&format!("/fr/secretary/cases/{}", case.id))

@@ -308,12 +308,7 @@ async fn check_passes_on_a_sound_setup_and_names_each_problem() {
         "{}",
         stdout(&ok)
     );
-    let bureau = app.dir.path().join("bureau.txt");
-    std::fs::write(
-        &bureau,
-        format!("{}\n", vigie::crypto::generate_identity().to_public()),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (bureau, _) = crate::helpers::bureau_file(app.dir.path());
     let with_bureau = run(vigie(&app)
         .arg("check")
         .env("VIGIE_BUREAU_RECIPIENTS_FILE", &bureau));

@@ -210,21 +210,33 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A Bureau recipients file in `dir` with one new key; its path and the
+/// key's identity.
+pub fn bureau_file(dir: &Path) -> (PathBuf, age::x25519::Identity) {
+    let bureau = crypto::generate_identity();
+    let file = dir.join("bureau.txt");
+    std::fs::write(
+        &file,
+        format!("# the Bureau's referent\n{}\n", bureau.to_public()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    (file, bureau)
+}
+
 /// A test app whose Bureau has one key (written to `bureau.txt` beside the
 /// Secretary's recipients), and that key's identity.
 pub async fn spawn_app_with_bureau(
     change: impl FnOnce(&mut Settings),
 ) -> (TestApp, age::x25519::Identity) {
-    let bureau = crypto::generate_identity();
-    let public = bureau.to_public().to_string();
+    let mut identity = None;
     let app = spawn_app_with(|s| {
-        let file = s.data_dir.with_file_name("bureau.txt");
-        std::fs::write(&file, format!("# the Bureau's referent\n{public}\n"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (file, bureau) = bureau_file(s.data_dir.parent().unwrap_or(Path::new(".")));
+        identity = Some(bureau);
         s.bureau_recipients_file = file;
         change(s);
     })
     .await;
+    let bureau = identity.unwrap_or_else(|| panic!("no Bureau key"));
     (app, bureau)
 }
 
@@ -605,6 +617,11 @@ impl TestApp {
 }
 
 impl Secretary {
+    /// The text of the page at `path`, with the session cookie.
+    pub async fn text(&self, path: &str) -> String {
+        self.page(path).await.text().await.unwrap_or_default()
+    }
+
     /// `GET path` with the session cookie.
     pub async fn page(&self, path: &str) -> reqwest::Response {
         self.client

@@ -791,13 +791,7 @@ async fn a_bureau_with_keys_and_a_relay_but_no_address_stops_the_start() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = crate::helpers::TestDb::fresh(dir.path());
     let (mut settings, _, _) = crate::helpers::test_settings(dir.path(), &db);
-    let bureau = dir.path().join("bureau.txt");
-    std::fs::write(
-        &bureau,
-        format!("{}\n", crypto::generate_identity().to_public()),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    settings.bureau_recipients_file = bureau;
+    settings.bureau_recipients_file = crate::helpers::bureau_file(dir.path()).0;
     relay(&mut settings, free_port(), "plain", None);
     let Err(e) = vigie::startup::Application::build(&settings) else {
         panic!("the Bureau's emails would have nowhere to go")
