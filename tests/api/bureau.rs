@@ -766,3 +766,21 @@ async fn a_referral_is_refused_when_it_is_not_the_secretary_s_or_not_whole_or_no
         "nothing was changed"
     );
 }
+
+#[tokio::test]
+async fn each_role_s_deadline_reminder_counts_its_own_cases_only() {
+    let (app, _bureau) = spawn_app_with_bureau(|_| {}).await;
+    app.new_case().await;
+    report_about_the_secretary(&app, "Un").await;
+    report_about_the_secretary(&app, "Deux").await;
+    // Five days later both acknowledgements are due within two days.
+    app.clock.advance(5 * 86400);
+    let today = vigie::domain::Clock::today(app.clock.as_ref());
+    let count = |role| {
+        vigie::db::Outbox::deadline_counts(&mut app.conn(), role, today)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .ack_soon
+    };
+    assert_eq!(count(Role::Secretary), 1);
+    assert_eq!(count(Role::Bureau), 2);
+}
