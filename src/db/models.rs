@@ -30,6 +30,9 @@ pub struct Case {
     pub readership: Readership,
     /// The Secretary referred it to the Bureau (an alert or a step-aside).
     pub referred: bool,
+    /// The day the reporter got feedback (a reply marked so, or the closing
+    /// message), which the law asks for by `feedback_due`.
+    pub feedback_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Insertable)]

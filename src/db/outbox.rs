@@ -10,7 +10,7 @@ use super::{
     schema::{cases, notify_state, outbox},
     DbConnection,
 };
-use crate::domain::{CaseStatus, OutboxId, Readership, Role};
+use crate::domain::{CaseStatus, OutboxId, Readership, Role, ACK_SOON_DAYS, FEEDBACK_SOON_DAYS};
 
 crate::domain::named::named! {
     /// What an outbox row announces. Stored under its name (`as_str`);
@@ -249,8 +249,9 @@ impl Outbox {
         Ok(queued)
     }
 
-    /// Acknowledgements due within 2 days, feedback due within 14 days, and
-    /// cases already overdue: counts only.
+    /// Acknowledgements due within `ACK_SOON_DAYS`, feedback due within
+    /// `FEEDBACK_SOON_DAYS` and not given yet, and deadlines already passed:
+    /// counts only, by the rule the inbox shows (`domain::due`).
     pub fn deadline_counts(
         conn: &mut DbConnection,
         role: Role,
@@ -268,14 +269,15 @@ impl Outbox {
             .filter(cases::readership.eq_any(reads))
             .filter(cases::status.eq(received))
             .filter(cases::ack_due.ge(today))
-            .filter(cases::ack_due.le(in_days(2)))
+            .filter(cases::ack_due.le(in_days(ACK_SOON_DAYS)))
             .count()
             .get_result(conn)?;
         let feedback_soon: i64 = cases::table
             .filter(cases::readership.eq_any(reads))
             .filter(cases::status.ne(closed))
+            .filter(cases::feedback_on.is_null())
             .filter(cases::feedback_due.ge(today))
-            .filter(cases::feedback_due.le(in_days(14)))
+            .filter(cases::feedback_due.le(in_days(FEEDBACK_SOON_DAYS)))
             .count()
             .get_result(conn)?;
         let overdue: i64 = cases::table
@@ -284,7 +286,10 @@ impl Outbox {
                 cases::status
                     .eq(received)
                     .and(cases::ack_due.lt(today))
-                    .or(cases::status.ne(closed).and(cases::feedback_due.lt(today))),
+                    .or(cases::status
+                        .ne(closed)
+                        .and(cases::feedback_on.is_null())
+                        .and(cases::feedback_due.lt(today))),
             )
             .count()
             .get_result(conn)?;

@@ -80,8 +80,10 @@ impl Retention {
                     purged_figures::closure_reason.eq(row.closure_reason),
                     purged_figures::ack_days.eq(days_between(row.received_on, row.acknowledged_on)),
                     purged_figures::close_days.eq(days_between(row.received_on, row.closed_on)),
-                    purged_figures::feedback_on_time
-                        .eq(row.closed_on.is_some_and(|c| c <= row.feedback_due)),
+                    purged_figures::feedback_on_time.eq(row
+                        .feedback_on
+                        .or(row.closed_on)
+                        .is_some_and(|c| c <= row.feedback_due)),
                     purged_figures::readership.eq(row.readership),
                 ))
                 .execute(conn)?;

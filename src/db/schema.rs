@@ -16,6 +16,7 @@ diesel::table! {
         on_hold -> Bool,
         readership -> Text,
         referred -> Bool,
+        feedback_on -> Nullable<Date>,
     }
 }
 

@@ -166,6 +166,21 @@ impl Case {
             .execute(conn)
     }
 
+    /// Records that the reporter got feedback today, unless they already had.
+    pub fn give_feedback(
+        conn: &mut DbConnection,
+        case_id: &CaseId,
+        today: NaiveDate,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            cases::table
+                .find(case_id)
+                .filter(cases::feedback_on.is_null()),
+        )
+        .set(cases::feedback_on.eq(Some(today)))
+        .execute(conn)
+    }
+
     /// Gives the case to other readers: its ciphertexts were re-sealed for
     /// them in the same transaction. The case is marked as referred by the
     /// Secretary.
@@ -445,6 +460,7 @@ crate::domain::named::named! {
         Downloaded => "downloaded",
         Alerted => "alerted",
         SteppedAside => "stepped_aside",
+        FeedbackGiven => "feedback_given",
     }
 }
 

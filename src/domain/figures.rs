@@ -41,7 +41,7 @@ pub struct Figures {
     pub by_reason: Vec<(String, u32)>,
     /// Acknowledged within 7 days, of the cases whose deadline has come.
     pub acknowledged_in_time: Share,
-    /// Closed by the feedback deadline, of the cases whose deadline has come.
+    /// Feedback given by its deadline, of the cases whose deadline has come.
     pub answered_in_time: Share,
     pub median_ack_days: Option<f64>,
     pub median_close_days: Option<f64>,

@@ -13,7 +13,9 @@ pub use readership::{Reader, Readership, Role};
 pub use report::{
     to_padded_json, AttachmentRef, Categories, Category, ReportDraft, ReportError, ReportFields,
 };
-pub use status::{deadlines, CaseStatus, ClosureReason, Deadlines};
+pub use status::{
+    deadlines, due, CaseStatus, ClosureReason, Deadlines, Due, ACK_SOON_DAYS, FEEDBACK_SOON_DAYS,
+};
 
 use chrono::NaiveDate;
 

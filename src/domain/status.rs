@@ -50,6 +50,34 @@ impl FromStr for CaseStatus {
     }
 }
 
+/// An acknowledgement is "due soon" this many days before its deadline, in
+/// the inbox and in the reminder email alike.
+pub const ACK_SOON_DAYS: u64 = 2;
+/// Feedback is "due soon" this many days before its deadline, in the inbox
+/// and in the reminder email alike: two weeks leave time to write it.
+pub const FEEDBACK_SOON_DAYS: u64 = 14;
+
+/// Where a deadline stands on `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    Later,
+    /// Within `soon` days, the deadline day included.
+    Soon,
+    Overdue,
+}
+
+/// The one rule for "due soon" and "overdue".
+pub fn due(deadline: NaiveDate, today: NaiveDate, soon: u64) -> Due {
+    let days = (deadline - today).num_days();
+    if days < 0 {
+        Due::Overdue
+    } else if days <= i64::try_from(soon).unwrap_or(i64::MAX) {
+        Due::Soon
+    } else {
+        Due::Later
+    }
+}
+
 /// The two legal deadlines of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadlines {
@@ -80,6 +108,26 @@ pub fn deadlines(received_on: NaiveDate, acknowledged_on: Option<NaiveDate>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_rule_says_due_soon_and_overdue() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap_or_default();
+        let table = [
+            (day(20), day(1), 14, Due::Later),
+            (day(15), day(1), 14, Due::Soon),
+            (day(1), day(1), 14, Due::Soon),
+            (day(1), day(2), 14, Due::Overdue),
+            (day(3), day(1), 2, Due::Soon),
+            (day(4), day(1), 2, Due::Later),
+        ];
+        for (deadline, today, soon, expected) in table {
+            assert_eq!(
+                due(deadline, today, soon),
+                expected,
+                "{deadline} on {today}"
+            );
+        }
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or(NaiveDate::MIN)

@@ -5,6 +5,10 @@
 //! - A case moves received → acknowledged → in review → closed, and may be
 //!   closed as soon as it is acknowledged ([`CaseStatus::can_move_to`]).
 //! - The first word to the reporter is the acknowledgement: no reply before it.
+//! - Feedback is not closure: the law asks for feedback (measures envisaged
+//!   or taken) within three months of the acknowledgement. A reply the
+//!   reader marks as the feedback gives it, and so does the closing message
+//!   (it tells the outcome); the acknowledgement does not.
 //! - A closed case refuses every step but a hold (a hold keeps it from the
 //!   purge).
 //! - A reader acts only on the cases of their readership; to anyone else
@@ -27,7 +31,8 @@ pub enum Step {
     /// never journaled (the journal keeps times, and reporter events keep
     /// dates only).
     Message(NewEntry, i64),
-    Reply(NewEntry),
+    /// A reply; `true` when it is the feedback the law asks for.
+    Reply(NewEntry, bool),
     Acknowledge(NewEntry),
     Review,
     Close(ClosureReason, NewEntry),
@@ -83,7 +88,7 @@ pub fn check(status: CaseStatus, step: &Step) -> Result<(), WorkflowError> {
         Step::Hold(_) => Ok(()),
         Step::Message(..) if status == CaseStatus::Closed => Err(WorkflowError::Closed),
         Step::Message(..) => Ok(()),
-        Step::Reply(_) => match status {
+        Step::Reply(..) => match status {
             CaseStatus::Closed => Err(WorkflowError::Closed),
             // The first word to the reporter is the acknowledgement.
             CaseStatus::Received => Err(WorkflowError::Illegal),
@@ -132,9 +137,12 @@ pub fn apply(
             Case::append(conn, entry)?;
             Outbox::announce(conn, case.readership, notify_at)?;
         }
-        Step::Reply(entry) => {
+        Step::Reply(entry, feedback) => {
             Case::append(conn, entry)?;
             journal(conn, JournalAction::Replied, None)?;
+            if feedback && Case::give_feedback(conn, case_id, today)? == 1 {
+                journal(conn, JournalAction::FeedbackGiven, None)?;
+            }
         }
         Step::Acknowledge(entry) => {
             Case::append(conn, entry)?;
@@ -154,6 +162,10 @@ pub fn apply(
             Case::append(conn, entry)?;
             Case::close(conn, case_id, reason, today)?;
             journal(conn, JournalAction::Closed, Some(reason.as_str()))?;
+            // The closing message tells the outcome: it is feedback too.
+            if Case::give_feedback(conn, case_id, today)? == 1 {
+                journal(conn, JournalAction::FeedbackGiven, None)?;
+            }
         }
         Step::Hold(on_hold) => {
             Case::set_hold(conn, case_id, on_hold)?;
@@ -171,7 +183,8 @@ pub fn apply(
 /// What the Secretary does to a case, from her workspace. Words to the
 /// reporter are age files already checked for the case's recipients.
 pub enum Action {
-    Reply(AgeCiphertext),
+    /// A reply; `true` when the reader marks it as the feedback.
+    Reply(AgeCiphertext, bool),
     Acknowledge(AgeCiphertext),
     Review,
     Close(ClosureReason, AgeCiphertext),
@@ -183,7 +196,7 @@ impl Action {
     fn sealed(&self) -> bool {
         matches!(
             self,
-            Action::Reply(_) | Action::Acknowledge(_) | Action::Close(..)
+            Action::Reply(..) | Action::Acknowledge(_) | Action::Close(..)
         )
     }
 
@@ -193,7 +206,7 @@ impl Action {
             ..NewEntry::later(case_id, EntryKind::Reply, today, sealed.into_bytes())
         };
         match self {
-            Action::Reply(sealed) => Step::Reply(reply(sealed)),
+            Action::Reply(sealed, feedback) => Step::Reply(reply(sealed), feedback),
             Action::Acknowledge(sealed) => Step::Acknowledge(reply(sealed)),
             Action::Review => Step::Review,
             Action::Close(reason, sealed) => Step::Close(reason, reply(sealed)),
@@ -247,7 +260,7 @@ mod tests {
         type MakeStep = fn() -> Step;
         let steps: [(&str, MakeStep); 6] = [
             ("message", || Step::Message(entry(), 0)),
-            ("reply", || Step::Reply(entry())),
+            ("reply", || Step::Reply(entry(), false)),
             ("acknowledge", || Step::Acknowledge(entry())),
             ("review", || Step::Review),
             ("close", || Step::Close(ClosureReason::Unfounded, entry())),

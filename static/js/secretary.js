@@ -325,9 +325,12 @@ async function initCase(caseEl, identities) {
     });
   };
   onSubmit('ack-form', 'acknowledge', () => ({ text: document.getElementById('ack-message').value.trim() }));
-  onSubmit('reply-form', 'replies', () => ({ text: document.getElementById('reply-message').value.trim() }));
+  onSubmit('reply-form', 'replies', () => ({
+    extra: { feedback: Boolean(document.getElementById('reply-feedback')?.checked) },
+    text: document.getElementById('reply-message').value.trim(),
+  }));
   onSubmit('close-form', 'close', () => ({
-    extra: { reason: document.getElementById('close-reason').value },
+    extra: { reason: document.getElementById('close-reason').value, confirm: document.getElementById('close-confirm').checked },
     text: document.getElementById('close-message').value.trim(),
   }));
   const review = document.getElementById('review-button');

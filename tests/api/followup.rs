@@ -125,7 +125,7 @@ async fn bad_follow_up_input_gets_a_translated_4xx_and_keeps_the_text() {
         .0,
         204
     );
-    let closing = json!({"reason": "unfounded", "ciphertext": app.sealed_reply(&closed_case, "Dossier clos, merci.")["ciphertext"]});
+    let closing = json!({"reason": "unfounded", "confirm": true, "ciphertext": app.sealed_reply(&closed_case, "Dossier clos, merci.")["ciphertext"]});
     assert_eq!(s.act(&closed_case.id, "close", closing).await.0, 204);
     let _ = open_case;
 
@@ -268,8 +268,7 @@ async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
         assert_eq!((got, p["error"].as_str()), (status, Some(code)), "{path}");
         assert!(!p["message"].as_str().unwrap_or_default().is_empty());
     }
-    let closing =
-        json!({"reason": "moot", "ciphertext": app.sealed_reply(&case, "fin")["ciphertext"]});
+    let closing = json!({"reason": "moot", "confirm": true, "ciphertext": app.sealed_reply(&case, "fin")["ciphertext"]});
     assert_eq!(s.act(&case.id, "close", closing).await.0, 204);
     let (status, p) = app
         .post_json(

@@ -6,6 +6,7 @@
 mod attachments;
 mod bureau;
 mod cli;
+mod feedback;
 mod followup;
 mod helpers;
 mod hostile;

@@ -24,7 +24,7 @@ async fn close(app: &TestApp, case: &Case) {
             .0,
         204
     );
-    let body = json!({"reason": "unfounded", "ciphertext": reply(app, case, "clos")["ciphertext"]});
+    let body = json!({"reason": "unfounded", "confirm": true, "ciphertext": reply(app, case, "clos")["ciphertext"]});
     assert_eq!(act(app, &s, &case.id, "close", body).await.0, 204);
 }
 

@@ -20,6 +20,7 @@ async fn close(app: &TestApp, case: &Case) {
     assert_eq!(status, 204, "{answer}");
     let mut body = app.sealed_reply(case, "clos");
     body["reason"] = "unfounded".into();
+    body["confirm"] = true.into();
     let (status, answer) = s.act(&case.id, "close", body).await;
     assert_eq!(status, 204, "{answer}");
 }

@@ -689,7 +689,7 @@ async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
         .act(
             &id,
             "close",
-            json!({"reason": "moot", "ciphertext": app.sealed_reply(&case, "x")["ciphertext"]}),
+            json!({"reason": "moot", "confirm": true, "ciphertext": app.sealed_reply(&case, "x")["ciphertext"]}),
         )
         .await;
     assert_eq!(status, 409, "{p}");
@@ -740,11 +740,11 @@ async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
         .act(
             &id,
             "close",
-            json!({"reason": "bored", "ciphertext": app.sealed_reply(&case, "x")["ciphertext"]}),
+            json!({"reason": "bored", "confirm": true, "ciphertext": app.sealed_reply(&case, "x")["ciphertext"]}),
         )
         .await;
     assert_eq!((status, p["error"].as_str()), (400, Some("reason")));
-    assert_eq!(s.act(&id, "close", json!({"reason": "measures_taken", "ciphertext": app.sealed_reply(&case, "Des mesures ont été prises.")["ciphertext"]})).await.0, 204);
+    assert_eq!(s.act(&id, "close", json!({"reason": "measures_taken", "confirm": true, "ciphertext": app.sealed_reply(&case, "Des mesures ont été prises.")["ciphertext"]})).await.0, 204);
     let closed = app.reload(&case);
     assert_eq!(closed.status.as_str(), "closed");
     assert_eq!(
@@ -775,6 +775,7 @@ async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
         [
             "acknowledged",
             "closed",
+            "feedback_given",
             "hold_placed",
             "replied",
             "status_changed"

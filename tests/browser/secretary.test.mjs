@@ -59,11 +59,17 @@ test('the Secretary logs in with the key file, reads the report, acknowledges, r
   await page.waitForFunction((t) => [...document.querySelectorAll('.entry-reply .text')].some((e) => e.textContent === t), ACK);
 
   await page.fill('#reply-message', REPLY);
+  await page.check('#reply-feedback');
   await page.getByRole('button', { name: 'Envoyer la réponse' }).click();
   await page.waitForFunction((t) => [...document.querySelectorAll('.entry-reply .text')].some((e) => e.textContent === t), REPLY);
+  await page.waitForSelector('#feedback-given');
 
   await page.selectOption('#close-reason', 'measures_taken');
   await page.fill('#close-message', CLOSING);
+  // Closing cannot be undone: the browser asks for the confirmation first.
+  await page.getByRole('button', { name: 'Clôturer le dossier' }).click();
+  assert.equal(await page.locator('#closed-note').count(), 0, 'not closed without the confirmation');
+  await page.check('#close-confirm');
   await page.getByRole('button', { name: 'Clôturer le dossier' }).click();
   await page.waitForSelector('#closed-note');
   assert.match(await page.textContent('#case-status'), /Clôturé — Mesures prises/);

@@ -78,6 +78,8 @@ impl Refusal {
         "unknown-key",
         "api-error-unknown-key",
     );
+    pub const CONFIRM: Refusal =
+        Refusal::new(StatusCode::BAD_REQUEST, "confirm", "api-error-confirm");
     pub const REFERRAL: Refusal =
         Refusal::new(StatusCode::CONFLICT, "referral", "api-error-referral");
     pub const INCOMPLETE: Refusal = Refusal::new(

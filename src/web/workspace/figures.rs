@@ -35,7 +35,9 @@ fn facts(year: i32, live: &[Case], purged: &[db::PurgedFigure]) -> Vec<CaseFacts
             ack_days: days(c.received_on, c.acknowledged_on),
             feedback_due: Some(c.feedback_due),
             close_days: days(c.received_on, c.closed_on),
-            feedback_on_time: c.closed_on.map(|d| d <= c.feedback_due),
+            // Feedback, not closure, is what the law counts (a case closed
+            // before feedback was recorded gave it by its closing message).
+            feedback_on_time: c.feedback_on.or(c.closed_on).map(|d| d <= c.feedback_due),
         })
         .collect();
     out.extend(purged.iter().map(|p| {

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use super::{error::WorkspaceError, Session};
 use crate::{
     db::{self, Case},
-    domain::{CaseId, CaseStatus},
+    domain::{due, CaseId, CaseStatus, Due, ACK_SOON_DAYS, FEEDBACK_SOON_DAYS},
     web::{
         pages::{self, Layout},
         request::lang_of,
@@ -30,15 +30,13 @@ pub struct InboxRow {
     pub referred: bool,
 }
 
-/// "overdue", "due-soon" (within `soon` days) or "" for a deadline.
-fn urgency(due: NaiveDate, today: NaiveDate, soon: i64) -> &'static str {
-    let days = (due - today).num_days();
-    if days < 0 {
-        "overdue"
-    } else if days <= soon {
-        "due-soon"
-    } else {
-        ""
+/// "overdue", "due-soon" or "" for a deadline, by the rule the reminder
+/// email counts with (`domain::due`).
+fn urgency(deadline: NaiveDate, today: NaiveDate, soon: u64) -> &'static str {
+    match due(deadline, today, soon) {
+        Due::Overdue => "overdue",
+        Due::Soon => "due-soon",
+        Due::Later => "",
     }
 }
 
@@ -89,11 +87,16 @@ pub async fn page(
         .cases
         .into_iter()
         .map(|(case, unread)| {
-            let open = case.status != CaseStatus::Closed;
+            // Feedback is owed until it is given, whether or not the case
+            // is still open.
+            let owed = case.status != CaseStatus::Closed && case.feedback_on.is_none();
             InboxRow {
                 ack: (case.status == CaseStatus::Received)
-                    .then(|| (case.ack_due, urgency(case.ack_due, today, 2))),
-                feedback: open.then(|| (case.feedback_due, urgency(case.feedback_due, today, 2))),
+                    .then(|| (case.ack_due, urgency(case.ack_due, today, ACK_SOON_DAYS))),
+                feedback: owed.then(|| {
+                    let soon = urgency(case.feedback_due, today, FEEDBACK_SOON_DAYS);
+                    (case.feedback_due, soon)
+                }),
                 status_key: format!("status-{}", case.status.as_str()),
                 id: case.id,
                 received_on: case.received_on,

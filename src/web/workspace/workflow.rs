@@ -24,6 +24,12 @@ struct ActionBody {
     reason: Option<String>,
     #[serde(default)]
     on_hold: Option<bool>,
+    /// A reply: it is the feedback the law asks for.
+    #[serde(default)]
+    feedback: bool,
+    /// Closing: the reader confirmed it (it cannot be undone).
+    #[serde(default)]
+    confirm: bool,
 }
 
 /// `POST /api/v1/secretary/cases/{id}/{action}`.
@@ -55,10 +61,11 @@ pub async fn case_action(
         parse_ciphertext(&state, readership, b64)
     };
     let action = match req.match_info().get("action").unwrap_or_default() {
-        "replies" => Action::Reply(sealed(&body)?),
+        "replies" => Action::Reply(sealed(&body)?, body.feedback),
         "acknowledge" => Action::Acknowledge(sealed(&body)?),
         "review" => Action::Review,
         "close" => match body.reason.as_deref().and_then(ClosureReason::parse) {
+            Some(_) if !body.confirm => return Err(WorkspaceError::Refused(Refusal::CONFIRM)),
             Some(reason) => Action::Close(reason, sealed(&body)?),
             None => return Err(WorkspaceError::Refused(Refusal::REASON)),
         },
