@@ -12,7 +12,7 @@ use super::{
     workspace::{Journal, JournalAction},
     DbConnection,
 };
-use crate::domain::{CaseStatus, ClosureReason, Role};
+use crate::domain::{CaseStatus, ClosureReason, Reader, Role};
 
 /// What a purged case leaves for the figures.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -66,27 +66,7 @@ impl Retention {
             if gone != 1 {
                 continue;
             }
-            let days_between = |a: NaiveDate, b: Option<NaiveDate>| {
-                b.and_then(|b| i32::try_from((b - a).num_days()).ok())
-            };
-            diesel::insert_into(purged_figures::table)
-                .values((
-                    purged_figures::id.eq(uuid::Uuid::new_v4().to_string()),
-                    purged_figures::received_month.eq(format!(
-                        "{:04}-{:02}",
-                        row.received_on.year(),
-                        row.received_on.month()
-                    )),
-                    purged_figures::closure_reason.eq(row.closure_reason),
-                    purged_figures::ack_days.eq(days_between(row.received_on, row.acknowledged_on)),
-                    purged_figures::close_days.eq(days_between(row.received_on, row.closed_on)),
-                    purged_figures::feedback_on_time.eq(row
-                        .feedback_on
-                        .or(row.closed_on)
-                        .is_some_and(|c| c <= row.feedback_due)),
-                    purged_figures::readership.eq(row.readership),
-                ))
-                .execute(conn)?;
+            Self::keep_figures(conn, row)?;
             Journal::record(
                 conn,
                 Some((&row.id, row.readership)),
@@ -98,6 +78,67 @@ impl Retention {
             purged += 1;
         }
         Ok(purged)
+    }
+
+    /// Deletes a case at once (with its entries and files), as its reader
+    /// decided for a report that is manifestly irrelevant or inadmissible:
+    /// counted in the figures as closed today for `reason`, journaled with
+    /// the reader and the reason, never with content. `false` when the case
+    /// is on hold (a hold keeps it) or gone.
+    pub fn delete_now(
+        conn: &mut DbConnection,
+        case: &Case,
+        reason: ClosureReason,
+        by: &Reader,
+        today: NaiveDate,
+        now: i64,
+    ) -> QueryResult<bool> {
+        let gone = diesel::delete(cases::table.find(&case.id).filter(cases::on_hold.eq(false)))
+            .execute(conn)?;
+        if gone != 1 {
+            return Ok(false);
+        }
+        let closed = Case {
+            closure_reason: Some(case.closure_reason.unwrap_or(reason)),
+            closed_on: Some(case.closed_on.unwrap_or(today)),
+            ..case.clone()
+        };
+        Self::keep_figures(conn, &closed)?;
+        Journal::record(
+            conn,
+            Some((&case.id, case.readership)),
+            JournalAction::Deleted,
+            Some(reason.as_str()),
+            Some(by),
+            now,
+        )?;
+        Ok(true)
+    }
+
+    /// What a deleted case leaves for the annual figures.
+    fn keep_figures(conn: &mut DbConnection, row: &Case) -> QueryResult<()> {
+        let days_between = |a: NaiveDate, b: Option<NaiveDate>| {
+            b.and_then(|b| i32::try_from((b - a).num_days()).ok())
+        };
+        diesel::insert_into(purged_figures::table)
+            .values((
+                purged_figures::id.eq(uuid::Uuid::new_v4().to_string()),
+                purged_figures::received_month.eq(format!(
+                    "{:04}-{:02}",
+                    row.received_on.year(),
+                    row.received_on.month()
+                )),
+                purged_figures::closure_reason.eq(row.closure_reason),
+                purged_figures::ack_days.eq(days_between(row.received_on, row.acknowledged_on)),
+                purged_figures::close_days.eq(days_between(row.received_on, row.closed_on)),
+                purged_figures::feedback_on_time.eq(row
+                    .feedback_on
+                    .or(row.closed_on)
+                    .is_some_and(|c| c <= row.feedback_due)),
+                purged_figures::readership.eq(row.readership),
+            ))
+            .execute(conn)?;
+        Ok(())
     }
 
     /// Runs the purge at most once a day, whatever the number of instances.

@@ -461,6 +461,7 @@ crate::domain::named::named! {
         Alerted => "alerted",
         SteppedAside => "stepped_aside",
         FeedbackGiven => "feedback_given",
+        Deleted => "deleted",
     }
 }
 

@@ -37,6 +37,9 @@ pub enum Step {
     Review,
     Close(ClosureReason, NewEntry),
     Hold(bool),
+    /// Deletes the case at once (a report manifestly irrelevant or
+    /// inadmissible), for the reason given; a hold prevents it.
+    Delete(ClosureReason),
 }
 
 /// Why a workflow step was refused.
@@ -50,6 +53,8 @@ pub enum WorkflowError {
     Closed,
     #[error("the case's readers changed since the words were sealed")]
     ReadersChanged,
+    #[error("the case is on hold")]
+    OnHold,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +90,7 @@ pub fn check(status: CaseStatus, step: &Step) -> Result<(), WorkflowError> {
         }
     };
     match step {
-        Step::Hold(_) => Ok(()),
+        Step::Hold(_) | Step::Delete(_) => Ok(()),
         Step::Message(..) if status == CaseStatus::Closed => Err(WorkflowError::Closed),
         Step::Message(..) => Ok(()),
         Step::Reply(..) => match status {
@@ -167,6 +172,12 @@ pub fn apply(
                 journal(conn, JournalAction::FeedbackGiven, None)?;
             }
         }
+        Step::Delete(reason) => {
+            let reader = by.reader.ok_or(WorkflowError::NotFound)?;
+            if !db::Retention::delete_now(conn, &case, reason, reader, today, now)? {
+                return Err(WorkflowError::OnHold.into());
+            }
+        }
         Step::Hold(on_hold) => {
             Case::set_hold(conn, case_id, on_hold)?;
             let action = if on_hold {
@@ -189,6 +200,7 @@ pub enum Action {
     Review,
     Close(ClosureReason, AgeCiphertext),
     Hold(bool),
+    Delete(ClosureReason),
 }
 
 impl Action {
@@ -211,6 +223,7 @@ impl Action {
             Action::Review => Step::Review,
             Action::Close(reason, sealed) => Step::Close(reason, reply(sealed)),
             Action::Hold(on) => Step::Hold(on),
+            Action::Delete(reason) => Step::Delete(reason),
         }
     }
 }

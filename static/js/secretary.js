@@ -337,6 +337,27 @@ async function initCase(caseEl, identities) {
   if (review) review.addEventListener('click', () => act('review', {}, undefined, review));
   const hold = document.getElementById('hold-button');
   hold.addEventListener('click', () => act('hold', { on_hold: caseEl.dataset.onHold !== 'true' }, undefined, hold));
+  const deleteForm = document.getElementById('delete-form');
+  if (deleteForm) {
+    deleteForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const button = deleteForm.querySelector('button[type=submit]');
+      button.disabled = true;
+      const body = { reason: document.getElementById('delete-reason').value, confirm: document.getElementById('delete-confirm').checked };
+      try {
+        const response = await postJson(`/api/v1/secretary/cases/${encodeURIComponent(id)}/delete`, body);
+        if (response.status === 401) return logout(true);
+        if (!response.ok) {
+          button.disabled = false;
+          return show(status, await problemOf(response, msg.failed), 'error');
+        }
+        window.location.assign(`/${lang}/secretary`);
+      } catch (e) {
+        button.disabled = false;
+        show(status, msg.network, 'error');
+      }
+    });
+  }
   const referralForm = document.getElementById('referral-form');
   if (referralForm) initReferral(referralForm, id, reporter, identities, msg);
 }

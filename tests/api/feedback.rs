@@ -132,3 +132,81 @@ async fn closing_asks_for_a_confirmation_and_its_message_is_the_feedback() {
     assert_eq!(closed.status, vigie::domain::CaseStatus::Closed);
     assert_eq!(closed.feedback_on, closed.closed_on);
 }
+
+#[tokio::test]
+async fn a_reader_deletes_an_inadmissible_report_at_once_after_confirming_and_the_figures_keep_a_row(
+) {
+    let (app, bureau) = crate::helpers::spawn_app_with_bureau(|_| {}).await;
+    // A report with a file, sealed in the browser.
+    let token = vigie::crypto::Token::generate();
+    let r = vigie::crypto::derive_from_token(&token).reply_recipient;
+    let sealed = crate::helpers::seal_file(&app.recipients, &r, b"piece");
+    let (status, up) = app.upload("application/octet-stream", sealed).await;
+    assert_eq!(status, 201, "{up}");
+    let id = up["id"].as_str().unwrap_or_default().to_string();
+    let body = app.report_with_attachments(&token, &[(id, "f.pdf", 5)]);
+    assert_eq!(app.submit_report_js(&body).await.0, 201);
+    let case = app
+        .look_up(&token)
+        .unwrap_or_else(|| panic!("the report was not stored"));
+    let s = app.login().await;
+    let table = [
+        (json!({"reason": "inadmissible"}), 400, "confirm"),
+        (
+            json!({"reason": "inadmissible", "confirm": false}),
+            400,
+            "confirm",
+        ),
+        (json!({"reason": "bored", "confirm": true}), 400, "reason"),
+        (json!({"confirm": true}), 400, "reason"),
+    ];
+    for (body, status, code) in table {
+        let (got, answer) = s.act(&case.id, "delete", body.clone()).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert_eq!(app.case_count(), 1, "{body}");
+    }
+    // Another readership's reader cannot; a hold prevents it.
+    let b = app.login_as(&bureau).await;
+    let confirmed = json!({"reason": "inadmissible", "confirm": true});
+    assert_eq!(b.act(&case.id, "delete", confirmed.clone()).await.0, 404);
+    assert_eq!(
+        s.act(&case.id, "hold", json!({"on_hold": true})).await.0,
+        204
+    );
+    let (got, answer) = s.act(&case.id, "delete", confirmed.clone()).await;
+    assert_eq!((got, answer["error"].as_str()), (409, Some("on-hold")));
+    assert_eq!(
+        s.act(&case.id, "hold", json!({"on_hold": false})).await.0,
+        204
+    );
+    let (got, answer) = s.act(&case.id, "delete", confirmed).await;
+    assert_eq!(got, 204, "{answer}");
+    assert_eq!(app.case_count(), 0);
+    assert_eq!(
+        vigie::db::Attachment::counts(&mut app.conn()).unwrap_or_default(),
+        (0, 0, 0),
+        "its files went with it"
+    );
+    // The reporter's token opens nothing now.
+    let lookup = hex::encode(*vigie::crypto::derive_from_token(&token).lookup);
+    let (status, _) = app
+        .post_json("/api/v1/cases/lookup", &json!({"lookup": lookup}))
+        .await;
+    assert_eq!(status, 404);
+    // Journaled with the reader and the reason, without content.
+    let line = vigie::db::Journal::recent(&mut app.conn(), Role::Secretary, None, 50)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|l| l.action == vigie::db::JournalAction::Deleted)
+        .unwrap_or_else(|| panic!("the deletion is journaled"));
+    assert_eq!(line.detail.as_deref(), Some("inadmissible"));
+    assert_eq!(line.role, Some(Role::Secretary));
+    // The figures keep it, as a case closed as inadmissible.
+    let csv = s.text("/fr/secretary/figures.csv?year=2026").await;
+    assert!(csv.contains("\ncases,,1\n"), "{csv}");
+    assert!(csv.contains("closure_reason,inadmissible,1"), "{csv}");
+}

@@ -92,6 +92,7 @@ async fn journal_actions_are_stored_under_their_old_names() {
         (JournalAction::Alerted, "alerted"),
         (JournalAction::SteppedAside, "stepped_aside"),
         (JournalAction::FeedbackGiven, "feedback_given"),
+        (JournalAction::Deleted, "deleted"),
     ];
     assert_eq!(actions.len(), JournalAction::ALL.len());
     for (i, (action, name)) in actions.into_iter().enumerate() {

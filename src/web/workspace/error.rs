@@ -78,6 +78,7 @@ impl Refusal {
         "unknown-key",
         "api-error-unknown-key",
     );
+    pub const ON_HOLD: Refusal = Refusal::new(StatusCode::CONFLICT, "on-hold", "api-error-on-hold");
     pub const CONFIRM: Refusal =
         Refusal::new(StatusCode::BAD_REQUEST, "confirm", "api-error-confirm");
     pub const REFERRAL: Refusal =
@@ -313,6 +314,7 @@ impl From<StepError> for WorkspaceError {
         match e {
             StepError::Workflow(WorkflowError::NotFound) => WorkspaceError::NotFound,
             StepError::Workflow(WorkflowError::Closed) => WorkspaceError::Refused(Refusal::CLOSED),
+            StepError::Workflow(WorkflowError::OnHold) => WorkspaceError::Refused(Refusal::ON_HOLD),
             StepError::Workflow(WorkflowError::ReadersChanged) => {
                 WorkspaceError::Refused(Refusal::READERS_CHANGED)
             }

@@ -42,7 +42,7 @@ pub fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<Jo
                 when,
                 action_key: format!("journal-{}", j.action),
                 detail_key: j.detail.map(|d| match j.action {
-                    JournalAction::Closed => format!("reason-{d}"),
+                    JournalAction::Closed | JournalAction::Deleted => format!("reason-{d}"),
                     _ => format!("status-{d}"),
                 }),
                 case_id: j.case_id,

@@ -70,6 +70,11 @@ pub async fn case_action(
             None => return Err(WorkspaceError::Refused(Refusal::REASON)),
         },
         "hold" => Action::Hold(body.on_hold.ok_or(WorkspaceError::Refused(Refusal::JSON))?),
+        "delete" => match body.reason.as_deref().and_then(ClosureReason::parse) {
+            Some(_) if !body.confirm => return Err(WorkspaceError::Refused(Refusal::CONFIRM)),
+            Some(reason) => Action::Delete(reason),
+            None => return Err(WorkspaceError::Refused(Refusal::REASON)),
+        },
         _ => return Err(WorkspaceError::NotFound),
     };
     workflow::act(
