@@ -12,7 +12,10 @@ use super::{
     workspace::{Journal, JournalAction},
     DbConnection,
 };
-use crate::domain::{CaseStatus, ClosureReason, Reader, Role};
+use crate::domain::{CaseStatus, ClosureReason, Reader, Role, RETENTION_FLOOR_DAYS};
+
+/// Where the retention a reader confirmed below the floor is kept.
+const CONFIRMED_KEY: &str = "retention_confirmed_days";
 
 /// What a purged case leaves for the figures.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -29,9 +32,57 @@ pub struct PurgedFigure {
 pub struct Retention;
 
 impl Retention {
+    /// The retention a reader confirmed below the floor, if any.
+    pub fn confirmed_days(conn: &mut DbConnection) -> QueryResult<Option<u32>> {
+        let value: Option<i64> = notify_state::table
+            .find(CONFIRMED_KEY)
+            .select(notify_state::value)
+            .first(conn)
+            .optional()?;
+        Ok(value.and_then(|v| u32::try_from(v).ok()))
+    }
+
+    /// A reader with the key confirms a retention of `days` below the floor;
+    /// journaled with the reader.
+    pub fn confirm_days(
+        conn: &mut DbConnection,
+        days: u32,
+        by: &Reader,
+        now: i64,
+    ) -> QueryResult<()> {
+        diesel::delete(notify_state::table.find(CONFIRMED_KEY)).execute(conn)?;
+        diesel::insert_into(notify_state::table)
+            .values((
+                notify_state::key.eq(CONFIRMED_KEY),
+                notify_state::value.eq(i64::from(days)),
+            ))
+            .execute(conn)?;
+        let detail = days.to_string();
+        Journal::record(
+            conn,
+            None,
+            JournalAction::RetentionConfirmed,
+            Some(&detail),
+            Some(by),
+            now,
+        )
+    }
+
+    /// The retention that applies for a configured one: the configured
+    /// value at or above the floor, or below it once a reader confirmed that
+    /// exact value; otherwise the floor (`true`).
+    pub fn effective_days(conn: &mut DbConnection, configured: u32) -> QueryResult<(u32, bool)> {
+        if configured >= RETENTION_FLOOR_DAYS || Self::confirmed_days(conn)? == Some(configured) {
+            return Ok((configured, false));
+        }
+        Ok((RETENTION_FLOOR_DAYS, true))
+    }
+
     /// Closed cases whose retention has run out on `today`: closed more than
-    /// `days` days ago and not on hold.
+    /// the [effective](Self::effective_days) number of days ago and not on
+    /// hold.
     pub fn due(conn: &mut DbConnection, today: NaiveDate, days: u32) -> QueryResult<Vec<Case>> {
+        let (days, _) = Self::effective_days(conn, days)?;
         let cutoff = today
             .checked_sub_days(Days::new(u64::from(days)))
             .unwrap_or(NaiveDate::MIN);
@@ -51,6 +102,19 @@ impl Retention {
         days: u32,
         now: i64,
     ) -> QueryResult<usize> {
+        if Self::effective_days(conn, days)?.1 {
+            // Below the floor and not confirmed: the floor applies, and the
+            // journal says so.
+            let detail = days.to_string();
+            Journal::record(
+                conn,
+                None,
+                JournalAction::RetentionFloor,
+                Some(&detail),
+                None,
+                now,
+            )?;
+        }
         let due = Self::due(conn, today, days)?;
         let mut purged = 0;
         for row in &due {

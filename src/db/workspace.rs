@@ -462,6 +462,8 @@ crate::domain::named::named! {
         SteppedAside => "stepped_aside",
         FeedbackGiven => "feedback_given",
         Deleted => "deleted",
+        RetentionConfirmed => "retention_confirmed",
+        RetentionFloor => "retention_floor",
     }
 }
 

@@ -15,6 +15,7 @@ pub use report::{
 };
 pub use status::{
     deadlines, due, CaseStatus, ClosureReason, Deadlines, Due, ACK_SOON_DAYS, FEEDBACK_SOON_DAYS,
+    RETENTION_FLOOR_DAYS,
 };
 
 use chrono::NaiveDate;

@@ -50,6 +50,15 @@ impl FromStr for CaseStatus {
     }
 }
 
+/// The shortest retention after closure that applies without a reader's
+/// confirmation. A reporter needs time to read the closing message (its
+/// feedback) with the token, and the secretariat time to notice a closure
+/// made in error or to place a hold; a month covers both. Below it, a
+/// retention set by whoever runs the server applies only once a reader with
+/// the key has confirmed that exact value in the workspace, so that an
+/// operator without a key cannot empty the channel.
+pub const RETENTION_FLOOR_DAYS: u32 = 30;
+
 /// An acknowledgement is "due soon" this many days before its deadline, in
 /// the inbox and in the reminder email alike.
 pub const ACK_SOON_DAYS: u64 = 2;

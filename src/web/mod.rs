@@ -97,6 +97,8 @@ pub struct AppState {
     pub notify_max_delay: u64,
     /// Mail pending longer than this is shown as a problem in the workspace.
     pub notify_stale_secs: i64,
+    /// Days a closed case is kept (`retention_days`), before the floor.
+    pub retention_days: u32,
 }
 
 /// All routes. The access log and headers are added by `startup`.

@@ -220,6 +220,31 @@ function initLogin(form) {
   });
 }
 
+/** The confirmation of a retention below the floor, on the inbox. */
+function initRetention(form) {
+  const status = document.getElementById('retention-status');
+  const msg = document.getElementById('retention-form').dataset;
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const response = await postJson('/api/v1/secretary/retention', {
+        days: Number(form.dataset.days), confirm: document.getElementById('retention-confirm').checked,
+      });
+      if (response.status === 401) return logout(true);
+      if (!response.ok) {
+        button.disabled = false;
+        return show(status, await problemOf(response, msg.failed), 'error');
+      }
+      window.location.reload();
+    } catch (e) {
+      button.disabled = false;
+      show(status, msg.network, 'error');
+    }
+  });
+}
+
 function initWorkspace() {
   const status = document.getElementById('workspace-status');
   if (!status) return;
@@ -244,6 +269,8 @@ function initWorkspace() {
   if (caseEl) initCase(caseEl, identities);
   const figures = document.getElementById('figures');
   if (figures) initFigures(figures, identities);
+  const retention = document.getElementById('retention-form');
+  if (retention) initRetention(retention);
 }
 
 /** Fetches an attachment's age file, decrypts it here, saves it under its name. */

@@ -177,3 +177,100 @@ async fn annual_figures_count_live_and_purged_cases_from_metadata_and_export_as_
         "figures need a session"
     );
 }
+
+/// `vigie purge` as the operator runs it, with `VIGIE_RETENTION_DAYS` set.
+fn purge_with_retention(app: &TestApp, days: &str) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VIGIE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("VIGIE_DATABASE_URL", app.db.url())
+        .env("VIGIE_RECIPIENTS_FILE", &app.settings.recipients_file)
+        .env("VIGIE_DATA_DIR", &app.settings.data_dir)
+        .env("VIGIE_RETENTION_DAYS", days)
+        .arg("purge")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn an_operator_without_a_key_cannot_empty_the_channel_with_a_short_retention() {
+    let app = spawn_app_with(|s| s.retention_days = 0).await;
+    // Closed 10 days before the real today (the command reads the real clock).
+    app.clock.advance(-10 * 86400);
+    let (case, _) = new_case(&app).await;
+    close(&app, &case).await;
+    let o = purge_with_retention(&app, "0");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(exists(&app, &case), "the floor keeps it");
+    let floor = Journal::recent(&mut app.conn(), Role::Secretary, None, 50)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|l| l.action == vigie::db::JournalAction::RetentionFloor)
+        .unwrap_or_else(|| panic!("the floor is journaled"));
+    assert_eq!(floor.detail.as_deref(), Some("0"));
+
+    // The inbox says so; only a reader, for the configured value, with a
+    // confirmation, can lift it.
+    app.clock.advance(10 * 86400);
+    let s = login(&app).await;
+    let inbox = s.text("/fr/secretary").await;
+    assert!(inbox.contains("id=\"retention-warning\""));
+    let refused = [
+        (json!({"days": 5, "confirm": true}), 400, "retention"),
+        (json!({"days": 30, "confirm": true}), 400, "retention"),
+        (json!({"days": 0}), 400, "confirm"),
+        (json!({"days": 0, "confirm": false}), 400, "confirm"),
+    ];
+    for (body, status, code) in refused {
+        let res = app
+            .send_json(
+                "/api/v1/secretary/retention",
+                &body,
+                Some((&s.cookie, &s.csrf)),
+            )
+            .await;
+        let (got, answer) = crate::helpers::status_and_json(res).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+    let (got, _) = app
+        .post_json(
+            "/api/v1/secretary/retention",
+            &json!({"days": 0, "confirm": true}),
+        )
+        .await;
+    assert_eq!(got, 401, "not without a session");
+    assert!(exists(&app, &case));
+    let res = app
+        .send_json(
+            "/api/v1/secretary/retention",
+            &json!({"days": 0, "confirm": true}),
+            Some((&s.cookie, &s.csrf)),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 204);
+    let confirmed = Journal::recent(&mut app.conn(), Role::Secretary, None, 50)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|l| l.action == vigie::db::JournalAction::RetentionConfirmed)
+        .unwrap_or_else(|| panic!("the confirmation is journaled"));
+    assert_eq!(confirmed.role, Some(Role::Secretary));
+    assert_eq!(confirmed.detail.as_deref(), Some("0"));
+    assert!(!s.text("/fr/secretary").await.contains("retention-warning"));
+    // Now the short retention applies; a different one would not.
+    let other = purge_with_retention(&app, "5");
+    assert!(other.status.success());
+    assert!(
+        exists(&app, &case),
+        "5 days was not confirmed: the floor applies"
+    );
+    let o = purge_with_retention(&app, "0");
+    assert!(o.status.success());
+    assert!(!exists(&app, &case), "the confirmed retention applies");
+}

@@ -93,6 +93,8 @@ async fn journal_actions_are_stored_under_their_old_names() {
         (JournalAction::SteppedAside, "stepped_aside"),
         (JournalAction::FeedbackGiven, "feedback_given"),
         (JournalAction::Deleted, "deleted"),
+        (JournalAction::RetentionConfirmed, "retention_confirmed"),
+        (JournalAction::RetentionFloor, "retention_floor"),
     ];
     assert_eq!(actions.len(), JournalAction::ALL.len());
     for (i, (action, name)) in actions.into_iter().enumerate() {

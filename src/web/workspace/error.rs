@@ -79,6 +79,8 @@ impl Refusal {
         "api-error-unknown-key",
     );
     pub const ON_HOLD: Refusal = Refusal::new(StatusCode::CONFLICT, "on-hold", "api-error-on-hold");
+    pub const RETENTION: Refusal =
+        Refusal::new(StatusCode::BAD_REQUEST, "retention", "api-error-retention");
     pub const CONFIRM: Refusal =
         Refusal::new(StatusCode::BAD_REQUEST, "confirm", "api-error-confirm");
     pub const REFERRAL: Refusal =

@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use super::{error::WorkspaceError, Session};
 use crate::{
     db::{self, Case},
-    domain::{due, CaseId, CaseStatus, Due, ACK_SOON_DAYS, FEEDBACK_SOON_DAYS},
+    domain::{
+        due, CaseId, CaseStatus, Due, ACK_SOON_DAYS, FEEDBACK_SOON_DAYS, RETENTION_FLOOR_DAYS,
+    },
     web::{
         pages::{self, Layout},
         request::lang_of,
@@ -52,6 +54,10 @@ struct InboxPage<'a> {
     statuses: [&'static str; 4],
     /// Notifications that have waited too long, and why.
     mail_warning: Option<String>,
+    /// The configured retention, when it is below the floor and no reader
+    /// confirmed it yet (the floor applies meanwhile).
+    short_retention: Option<u32>,
+    floor: u32,
 }
 
 /// `GET /{lang}/secretary?status=…&page=…`.
@@ -74,12 +80,14 @@ pub async fn page(
     let now = state.clock.now();
     let stale_secs = state.notify_stale_secs;
     let role = session.role();
-    let (found, backlog) = state
+    let retention_days = state.retention_days;
+    let (found, backlog, floored) = state
         .db
         .run(move |conn| -> Result<_, WorkspaceError> {
             let page = Case::inbox(conn, role, status, page - 1, PER_PAGE)?;
             let backlog = db::Outbox::backlog(conn, role, now, stale_secs)?;
-            Ok((page, backlog))
+            let floored = db::Retention::effective_days(conn, retention_days)?.1;
+            Ok((page, backlog, floored))
         })
         .await?;
     let today = state.clock.today();
@@ -117,6 +125,8 @@ pub async fn page(
             pages,
             status: status.map(|s| s.as_str()).unwrap_or(""),
             statuses: ["received", "acknowledged", "in_review", "closed"],
+            short_retention: floored.then_some(retention_days),
+            floor: RETENTION_FLOOR_DAYS,
             mail_warning: (backlog.stale > 0).then(|| {
                 state.i18n.get_with(
                     lang,

@@ -19,6 +19,8 @@ pub struct JournalView {
     pub when: String,
     pub action_key: String,
     pub detail_key: Option<String>,
+    /// A number the line carries (a retention in days), shown as it is.
+    pub days: Option<String>,
     pub case_id: Option<CaseId>,
     /// Who acted: the role's message key (`journal-by-…`, `journal-by-system`).
     pub by_key: &'static str,
@@ -41,9 +43,20 @@ pub fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<Jo
             JournalView {
                 when,
                 action_key: format!("journal-{}", j.action),
-                detail_key: j.detail.map(|d| match j.action {
-                    JournalAction::Closed | JournalAction::Deleted => format!("reason-{d}"),
-                    _ => format!("status-{d}"),
+                days: j
+                    .detail
+                    .clone()
+                    .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                    .filter(|_| {
+                        matches!(
+                            j.action,
+                            JournalAction::RetentionConfirmed | JournalAction::RetentionFloor
+                        )
+                    }),
+                detail_key: j.detail.and_then(|d| match j.action {
+                    JournalAction::Closed | JournalAction::Deleted => Some(format!("reason-{d}")),
+                    JournalAction::RetentionConfirmed | JournalAction::RetentionFloor => None,
+                    _ => Some(format!("status-{d}")),
                 }),
                 case_id: j.case_id,
                 by_key: match j.role {

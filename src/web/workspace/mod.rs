@@ -14,6 +14,7 @@ mod guard;
 mod inbox;
 mod journal;
 mod referral;
+mod retention;
 mod session;
 mod workflow;
 
@@ -78,6 +79,7 @@ pub const GUARDED_API: &[WorkspaceRoute] = routes![
     POST "/cases/{id}/{action}" => workflow::case_action,
     GET "/cases/{case}/attachments/{id}" => attachments::download,
     GET "/figures/reports" => figures::reports,
+    POST "/retention" => retention::confirm,
 ];
 
 /// Pages behind the session guard.
