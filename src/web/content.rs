@@ -15,7 +15,7 @@ use super::{
     request::{lang_of, not_found},
     AppState,
 };
-use crate::i18n::Lang;
+use crate::{domain::RETENTION_FLOOR_DAYS, i18n::Lang};
 
 /// The published pages, in the order the footer lists them.
 pub const PAGES: [&str; 4] = ["procedure", "privacy", "channels", "advice"];
@@ -93,14 +93,35 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let Some(html) = state.content.get(lang, &page) else {
         return not_found(req, state).await;
     };
+    // The numbers the texts state come from the configuration and the law's
+    // deadlines, as they apply now (a retention below the floor applies
+    // only once a reader confirmed it).
+    let configured = state.retention_days;
+    let retention = state
+        .db
+        .run(move |conn| -> Result<_, crate::db::DbError> {
+            Ok(crate::db::Retention::effective_days(conn, configured)?)
+        })
+        .await
+        .map(|(days, _)| days)
+        .unwrap_or(configured.max(RETENTION_FLOOR_DAYS));
+    let html = fill(html, retention);
     pages::render(
         StatusCode::OK,
         &ContentPage {
             l: Layout::new(&state, lang, &page),
             title_key: format!("page-{page}"),
-            html,
+            html: &html,
         },
     )
+}
+
+/// The numbers a published text names, filled in: `{{retention_days}}`,
+/// `{{ack_days}}` and `{{feedback_months}}`.
+pub fn fill(html: &str, retention_days: u32) -> String {
+    html.replace("{{retention_days}}", &retention_days.to_string())
+        .replace("{{ack_days}}", "7")
+        .replace("{{feedback_months}}", "3")
 }
 
 #[cfg(test)]

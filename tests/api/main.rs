@@ -21,6 +21,7 @@ mod routes;
 mod security;
 mod storage;
 mod stored_names;
+mod texts;
 mod upload;
 mod vectors;
 mod workspace;
