@@ -157,7 +157,12 @@ impl I18n {
         };
         let mut fluent_args = fluent_bundle::FluentArgs::new();
         for (name, value) in args {
-            fluent_args.set(*name, value.clone());
+            // A count is passed as a number, so that the message can choose
+            // its plural form (`{ $count -> [one] … *[other] … }`).
+            match value.parse::<u32>() {
+                Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) => fluent_args.set(*name, n),
+                _ => fluent_args.set(*name, value.clone()),
+            }
         }
         let mut errors = Vec::new();
         bundle
@@ -165,10 +170,15 @@ impl I18n {
             .into_owned()
     }
 
-    /// A date written out: "30 novembre 2026" or "30 November 2026".
+    /// A date written out: "30 novembre 2026" or "30 November 2026"; in
+    /// French the first of a month is "1er".
     pub fn date(&self, lang: Lang, date: NaiveDate) -> String {
         let month = self.get(lang, &format!("month-{}", date.month()));
-        format!("{} {} {}", date.day(), month, date.year())
+        let day = match (lang, date.day()) {
+            (Lang::Fr, 1) => "1er".to_string(),
+            (_, d) => d.to_string(),
+        };
+        format!("{day} {month} {}", date.year())
     }
 
     /// The label of a category: the configured one if any, else the catalogue's.
@@ -270,6 +280,31 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 8, 3).unwrap_or_default();
         assert_eq!(i18n.date(Lang::Fr, date), "3 août 2026");
         assert_eq!(i18n.date(Lang::En, date), "3 August 2026");
+        let first = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
+        assert_eq!(i18n.date(Lang::Fr, first), "1er décembre 2026");
+        assert_eq!(i18n.date(Lang::En, first), "1 December 2026");
+    }
+
+    #[test]
+    fn a_count_chooses_its_plural_form() {
+        let Ok(i18n) = I18n::load() else {
+            panic!("catalogues")
+        };
+        let body = |lang, n: u32| {
+            i18n.get_with(
+                lang,
+                "mail-activity-body",
+                &[
+                    ("count", n.to_string()),
+                    ("inbox", "x".into()),
+                    ("reader", "secretary".into()),
+                ],
+            )
+        };
+        assert!(body(Lang::Fr, 1).contains(": 1 nouvel élément."));
+        assert!(body(Lang::Fr, 4).contains(": 4 nouveaux éléments."));
+        assert!(body(Lang::En, 1).contains(": 1 new item."));
+        assert!(body(Lang::En, 4).contains(": 4 new items."));
     }
 
     /// Property tests, 256 cases each by default (proptest's own, read from

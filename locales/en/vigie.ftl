@@ -332,16 +332,25 @@ followup-fallback-explain = Looking up through the server: your code goes to the
 followup-unsent = Your text, which was not sent
 
 mail-activity-subject = Vigie: new activity
-mail-activity-body = New activity on the reporting platform: { $count } new item(s).
+mail-activity-body = New activity on the reporting platform: { $count ->
+        [one] { $count } new item
+       *[other] { $count } new items
+    }.
 
-    Open the Permanent Secretary's workspace: { $inbox }
+    Open the { $reader ->
+        [bureau] Bureau's referent's
+       *[other] Permanent Secretary's
+    } workspace: { $inbox }
 mail-reminder-subject = Vigie: deadline reminder
 mail-reminder-body = Deadline reminder on the reporting platform:
-    - acknowledgements due within 2 days: { $ack }
-    - feedback due within 14 days: { $feedback }
+    - acknowledgements due within { $ack_days } days: { $ack }
+    - feedback due within { $feedback_days } days: { $feedback }
     - overdue cases: { $overdue }
 
-    Open the Permanent Secretary's workspace: { $inbox }
+    Open the { $reader ->
+        [bureau] Bureau's referent's
+       *[other] Permanent Secretary's
+    } workspace: { $inbox }
 mail-backlog = Notifications have been waiting too long: { $count }. Last error: { $reason }
 cli-check-mail-files = no SMTP relay: emails are written to { $dir }
 cli-check-mail-relay = SMTP relay reachable ({ $relay })

@@ -123,7 +123,7 @@ cli-feedback-due = Retour attendu au plus tard le
 cli-closed-on = Clôturé le
 cli-closure-reason = Motif de clôture
 cli-entry-report = Signalement
-cli-entry-message = Message du lanceur d'alerte
+cli-entry-message = Message de l'auteur du signalement
 cli-entry-reply = Réponse du Secrétaire permanent
 cli-category = Catégorie
 cli-period = Période
@@ -247,14 +247,14 @@ case-referral-confirm = Je confirme : cette transmission ne peut pas être annul
 case-referral-submit = Transmettre
 case-referral-working = Rechiffrement du dossier dans ce navigateur…
 case-ack-label = Message d'accusé de réception
-case-ack-help = Il est chiffré dans votre navigateur pour vous et le lanceur d'alerte. Le délai de retour court à partir d'aujourd'hui.
+case-ack-help = Il est chiffré dans votre navigateur pour les lecteurs du dossier et l'auteur du signalement. Le délai de retour court à partir d'aujourd'hui.
 case-ack-submit = Accuser réception
 case-closed-readonly = Ce dossier est clôturé : il ne peut plus recevoir de réponse.
-case-reply-label = Réponse au lanceur d'alerte
+case-reply-label = Réponse à l'auteur du signalement
 case-reply-submit = Envoyer la réponse
 case-review-submit = Passer en cours d'examen
 case-close-reason = Motif de clôture
-case-close-label = Message de clôture au lanceur d'alerte
+case-close-label = Message de clôture à l'auteur du signalement
 case-close-submit = Clôturer le dossier
 case-place-hold = Suspendre la suppression automatique
 case-release-hold = Lever la suspension de suppression
@@ -332,16 +332,25 @@ followup-fallback-explain = Consultation par le serveur : votre code partira ver
 followup-unsent = Votre texte, qui n'a pas été envoyé
 
 mail-activity-subject = Vigie : nouvelle activité
-mail-activity-body = Nouvelle activité sur la plateforme de signalement : { $count } nouvel(s) élément(s).
+mail-activity-body = Nouvelle activité sur la plateforme de signalement : { $count ->
+        [one] { $count } nouvel élément
+       *[other] { $count } nouveaux éléments
+    }.
 
-    Consultez l'espace du Secrétaire permanent : { $inbox }
+    Consultez l'espace { $reader ->
+        [bureau] du référent du Bureau
+       *[other] du Secrétaire permanent
+    } : { $inbox }
 mail-reminder-subject = Vigie : rappel des délais
 mail-reminder-body = Rappel des délais sur la plateforme de signalement :
-    - accusés de réception à envoyer dans les 2 jours : { $ack }
-    - retours à donner dans les 14 jours : { $feedback }
+    - accusés de réception à envoyer dans les { $ack_days } jours : { $ack }
+    - retours à donner dans les { $feedback_days } jours : { $feedback }
     - dossiers en retard : { $overdue }
 
-    Consultez l'espace du Secrétaire permanent : { $inbox }
+    Consultez l'espace { $reader ->
+        [bureau] du référent du Bureau
+       *[other] du Secrétaire permanent
+    } : { $inbox }
 mail-backlog = Des notifications attendent depuis trop longtemps : { $count }. Dernière erreur : { $reason }
 cli-check-mail-files = pas de relais SMTP : les courriels sont écrits dans { $dir }
 cli-check-mail-relay = relais SMTP joignable ({ $relay })
@@ -429,7 +438,7 @@ privacy-read-notice = Lire la notice d'information complète sur la protection d
 privacy-ack = J'ai lu la notice d'information sur la protection des données.
 error-privacy-unconfirmed = Confirmez avoir lu la notice d'information sur la protection des données.
 error-privacy-unconfirmed-files = Confirmez avoir lu la notice d'information sur la protection des données, puis joignez de nouveau vos fichiers.
-api-error-privacy = Le lanceur d'alerte doit confirmer avoir lu la notice d'information (privacy_acknowledged).
+api-error-privacy = L'auteur du signalement doit confirmer avoir lu la notice d'information (privacy_acknowledged).
 cli-purge-line = { $id } — clôturé le { $closed }
 cli-purge-would = { $count } dossier(s) seraient supprimés (simulation : rien n'a été supprimé).
 cli-purge-done = { $count } dossier(s) supprimé(s) ; la suppression est inscrite au journal.

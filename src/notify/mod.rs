@@ -252,7 +252,11 @@ impl Notifier {
         let body = self.i18n.get_with(
             self.lang,
             "mail-activity-body",
-            &[("count", items.to_string()), ("inbox", self.inbox.clone())],
+            &[
+                ("count", items.to_string()),
+                ("inbox", self.inbox.clone()),
+                ("reader", role.as_str().to_string()),
+            ],
         );
         self.email(role, "mail-activity-subject", body)
     }
@@ -264,9 +268,15 @@ impl Notifier {
             "mail-reminder-body",
             &[
                 ("ack", counts.ack_soon.to_string()),
+                ("ack_days", crate::domain::ACK_SOON_DAYS.to_string()),
+                (
+                    "feedback_days",
+                    crate::domain::FEEDBACK_SOON_DAYS.to_string(),
+                ),
                 ("feedback", counts.feedback_soon.to_string()),
                 ("overdue", counts.overdue.to_string()),
                 ("inbox", self.inbox.clone()),
+                ("reader", role.as_str().to_string()),
             ],
         );
         self.email(role, "mail-reminder-subject", body)

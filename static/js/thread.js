@@ -60,5 +60,7 @@ export function formatDate(iso, lang) {
   const format = new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', {
     day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC',
   });
-  return format.format(new Date(`${iso}T00:00:00Z`));
+  const written = format.format(new Date(`${iso}T00:00:00Z`));
+  // French writes the first of a month "1er", as the server does.
+  return lang === 'fr' ? written.replace(/^1 /, '1er ') : written;
 }
