@@ -25,13 +25,15 @@ pub struct CategorySetting {
 }
 
 /// The categories of the AIMF charter, in the order the form shows them.
-pub const DEFAULT_CATEGORIES: [&str; 7] = [
+pub const DEFAULT_CATEGORIES: [&str; 9] = [
     "undue_influence",
     "conflict_of_interest",
     "funds",
     "discrimination",
     "confidentiality",
     "partiality",
+    "accountability",
+    "law_violation",
     "other",
 ];
 

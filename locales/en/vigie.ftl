@@ -46,8 +46,10 @@ category-undue_influence = Pressure or undue influence on the secretariat's work
 category-conflict_of_interest = Conflict of interest
 category-funds = Use of funds and financial transparency, including the ethics of private partners
 category-discrimination = Discrimination, intolerance, racism, xenophobia or inequality between women and men
-category-confidentiality = Breach of confidentiality, professional secrecy or the duty of discretion
+category-confidentiality = Breach of confidentiality, professional secrecy or the duty of reserve
 category-partiality = Partiality or disloyalty towards members
+category-accountability = Lack of transparency or accountability in decisions, or unfairness between beneficiaries
+category-law_violation = A violation of the law outside the Charter (harassment, health and safety at work, personal data breach…)
 category-other = Another breach of the Charter
 
 receipt-title = Report received

@@ -46,8 +46,10 @@ category-undue_influence = Pression ou influence indue sur les travaux du secré
 category-conflict_of_interest = Conflit d'intérêts
 category-funds = Utilisation des fonds et transparence financière, y compris l'éthique des partenaires privés
 category-discrimination = Discrimination, intolérance, racisme, xénophobie ou inégalité entre les femmes et les hommes
-category-confidentiality = Manquement à la confidentialité, au secret professionnel ou au devoir de discrétion
+category-confidentiality = Manquement à la confidentialité, au secret professionnel ou au devoir de réserve
 category-partiality = Partialité ou déloyauté envers les membres
+category-accountability = Manque de transparence ou de responsabilité dans les décisions, ou iniquité entre les bénéficiaires
+category-law_violation = Violation de la loi hors de la Charte (harcèlement, santé et sécurité au travail, violation de données personnelles…)
 category-other = Autre manquement à la Charte
 
 receipt-title = Signalement reçu
