@@ -90,6 +90,22 @@ pub struct Settings {
     pub content_dir: PathBuf,
     /// Closed cases are deleted this many days after closure, unless on hold.
     pub retention_days: u32,
+    /// The controller's postal address, for the privacy notice.
+    pub controller_address: String,
+    /// How to reach the controller (an address or a web form), for the
+    /// privacy notice.
+    pub controller_contact: String,
+    /// How to reach the data protection officer, for the privacy notice.
+    pub dpo_contact: String,
+    /// The legal basis the controller chose: `legal_obligation` (art.
+    /// 6.1.c, when the channel is required) or `legitimate_interest` (art.
+    /// 6.1.f, a voluntary channel; the right to object then applies).
+    pub legal_basis: String,
+    /// Transfers outside the European Union, as the notice states them;
+    /// empty means none.
+    pub transfers: String,
+    /// How many days backups are kept, for the privacy notice.
+    pub backup_retention_days: Option<u32>,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
     /// Requests are counted, not logged one by one; the counts are written
@@ -163,6 +179,12 @@ impl Default for Settings {
                 .collect(),
             content_dir: PathBuf::from("content"),
             retention_days: 60,
+            controller_address: String::new(),
+            controller_contact: String::new(),
+            dpo_contact: String::new(),
+            legal_basis: "legal_obligation".into(),
+            transfers: String::new(),
+            backup_retention_days: None,
             log: "info".into(),
             access_log_interval_secs: 3600,
             smtp_host: None,
@@ -265,7 +287,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 /// Every key a configuration file may hold.
-const KEYS: [&str; 35] = [
+const KEYS: [&str; 41] = [
     "listen",
     "public_url",
     "data_dir",
@@ -285,6 +307,12 @@ const KEYS: [&str; 35] = [
     "log",
     "content_dir",
     "retention_days",
+    "controller_address",
+    "controller_contact",
+    "dpo_contact",
+    "legal_basis",
+    "transfers",
+    "backup_retention_days",
     "access_log_interval_secs",
     "smtp_host",
     "smtp_port",
@@ -341,6 +369,15 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(
+            self.legal_basis.as_str(),
+            "legal_obligation" | "legitimate_interest"
+        ) {
+            return Err(invalid(
+                "legal_basis",
+                "legal_obligation or legitimate_interest",
+            ));
+        }
         self.listen_addr()?;
         self.database()?;
         if !(self.public_url.starts_with("https://") || self.public_url.starts_with("http://")) {

@@ -118,6 +118,7 @@ impl Application {
             notify_max_delay: settings.notify_max_delay_secs,
             notify_stale_secs: i64::try_from(settings.notify_stale_secs).unwrap_or(i64::MAX),
             retention_days: settings.retention_days,
+            publication: crate::web::Publication::from_settings(settings),
         });
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

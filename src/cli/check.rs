@@ -9,6 +9,38 @@ use crate::{
     i18n::{I18n, Lang},
 };
 
+/// The fields still to complete in the published texts, as served with
+/// these settings: each page (`fr/privacy`…) and the setting it needs.
+pub fn missing_fields(settings: &Settings, i18n: &I18n) -> Vec<(String, String)> {
+    let content = crate::web::Content::load(&settings.content_dir);
+    let publication = crate::web::Publication::from_settings(settings);
+    let retention = settings
+        .retention_days
+        .max(crate::domain::RETENTION_FLOOR_DAYS);
+    let mut out = Vec::new();
+    for lang in Lang::ALL {
+        for page in crate::web::content_pages() {
+            let Some(html) = content.get(lang, page) else {
+                continue;
+            };
+            let filled = publication.fill(html, lang, i18n, retention);
+            for marker in crate::web::MARKERS {
+                for (at, _) in filled.match_indices(marker) {
+                    let rest = &filled[at + marker.len()..];
+                    let key = rest
+                        .split(']')
+                        .next()
+                        .unwrap_or_default()
+                        .trim_start_matches([' ', ':'])
+                        .trim();
+                    out.push((format!("{}/{page}", lang.code()), key.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `vigie check`: prints one line a check, returns the exit code.
 pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
     let ok = i18n.get(lang, "cli-check-ok");
@@ -83,6 +115,25 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
             }
         }
         Err(e) => report(false, e.to_string()),
+    }
+    // The published texts: every field the secretariat must supply is
+    // filled in, outside demo mode.
+    let demo = crypto::load_recipients(&settings.recipients_file)
+        .map(|r| r.is_empty())
+        .unwrap_or(true);
+    let missing = missing_fields(&settings, i18n);
+    if missing.is_empty() {
+        report(true, i18n.get(lang, "cli-check-texts"));
+    } else {
+        for (page, key) in missing {
+            let line = i18n.get_with(
+                lang,
+                "cli-check-text-field",
+                &[("page", page), ("key", key)],
+            );
+            // In demo mode the texts may stay unfinished: said, not failed.
+            report(demo, line);
+        }
     }
     let dir = &settings.data_dir;
     let probe = dir.join(".vigie-check");

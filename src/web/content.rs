@@ -15,7 +15,10 @@ use super::{
     request::{lang_of, not_found},
     AppState,
 };
-use crate::{domain::RETENTION_FLOOR_DAYS, i18n::Lang};
+use crate::{
+    domain::RETENTION_FLOOR_DAYS,
+    i18n::{I18n, Lang},
+};
 
 /// The published pages, in the order the footer lists them.
 pub const PAGES: [&str; 4] = ["procedure", "privacy", "channels", "advice"];
@@ -105,7 +108,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .await
         .map(|(days, _)| days)
         .unwrap_or(configured.max(RETENTION_FLOOR_DAYS));
-    let html = fill(html, retention);
+    let html = state.publication.fill(html, lang, &state.i18n, retention);
     pages::render(
         StatusCode::OK,
         &ContentPage {
@@ -116,12 +119,91 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     )
 }
 
-/// The numbers a published text names, filled in: `{{retention_days}}`,
-/// `{{ack_days}}` and `{{feedback_months}}`.
-pub fn fill(html: &str, retention_days: u32) -> String {
-    html.replace("{{retention_days}}", &retention_days.to_string())
-        .replace("{{ack_days}}", "7")
-        .replace("{{feedback_months}}", "3")
+/// What the secretariat states in the published texts, from the settings.
+/// A value it has not supplied shows as a marked field
+/// (`[à compléter : KEY]`), which `vigie check` refuses outside demo mode.
+#[derive(Debug, Clone, Default)]
+pub struct Publication {
+    pub controller_address: String,
+    pub controller_contact: String,
+    pub dpo_contact: String,
+    pub legal_basis: String,
+    pub transfers: String,
+    pub backup_retention_days: Option<u32>,
+}
+
+/// The start of every marked field, in either language.
+pub const MARKERS: [&str; 2] = ["[à compléter", "[to be completed"];
+
+impl Publication {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Publication {
+            controller_address: settings.controller_address.clone(),
+            controller_contact: settings.controller_contact.clone(),
+            dpo_contact: settings.dpo_contact.clone(),
+            legal_basis: settings.legal_basis.clone(),
+            transfers: settings.transfers.clone(),
+            backup_retention_days: settings.backup_retention_days,
+        }
+    }
+
+    /// The rendered text with its placeholders filled in: the numbers
+    /// (`{{retention_days}}`, `{{ack_days}}`, `{{feedback_months}}`,
+    /// `{{backup_days}}`), the controller's and the DPO's details, and the
+    /// sentences that follow the legal basis (`{{legal_basis}}`,
+    /// `{{objection}}`) and the transfers (`{{transfers}}`).
+    pub fn fill(&self, html: &str, lang: Lang, i18n: &I18n, retention_days: u32) -> String {
+        let marked = |key: &str, value: &str| {
+            if value.trim().is_empty() {
+                format!("{} {key}]", i18n.get(lang, "publication-missing"))
+            } else {
+                escape(value.trim())
+            }
+        };
+        let basis = match self.legal_basis.as_str() {
+            "legitimate_interest" => "legitimate_interest",
+            _ => "legal_obligation",
+        };
+        let transfers = if self.transfers.trim().is_empty() {
+            i18n.get(lang, "privacy-no-transfers")
+        } else {
+            escape(self.transfers.trim())
+        };
+        let backups = self
+            .backup_retention_days
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| marked("backup_retention_days", ""));
+        html.replace("{{retention_days}}", &retention_days.to_string())
+            .replace("{{ack_days}}", "7")
+            .replace("{{feedback_months}}", "3")
+            .replace("{{backup_days}}", &backups)
+            .replace(
+                "{{controller_address}}",
+                &marked("controller_address", &self.controller_address),
+            )
+            .replace(
+                "{{controller_contact}}",
+                &marked("controller_contact", &self.controller_contact),
+            )
+            .replace("{{dpo_contact}}", &marked("dpo_contact", &self.dpo_contact))
+            .replace(
+                "{{legal_basis}}",
+                &i18n.get(lang, &format!("privacy-basis-{basis}")),
+            )
+            .replace(
+                "{{objection}}",
+                &i18n.get(lang, &format!("privacy-objection-{basis}")),
+            )
+            .replace("{{transfers}}", &transfers)
+    }
+}
+
+/// Text from the settings, safe in HTML.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -15,7 +15,12 @@ mod upload_form;
 pub mod workspace;
 
 pub use assets::Assets;
-pub use content::Content;
+pub use content::{Content, Publication, MARKERS};
+
+/// The published pages, in the order the footer lists them.
+pub fn content_pages() -> [&'static str; 4] {
+    content::PAGES
+}
 pub use headers::security_headers;
 
 use std::sync::Arc;
@@ -99,6 +104,8 @@ pub struct AppState {
     pub notify_stale_secs: i64,
     /// Days a closed case is kept (`retention_days`), before the floor.
     pub retention_days: u32,
+    /// What the published texts state, from the settings.
+    pub publication: content::Publication,
 }
 
 /// All routes. The access log and headers are added by `startup`.

@@ -21,8 +21,19 @@ fn vigie(app: &TestApp) -> Command {
         .env("VIGIE_RECIPIENTS_FILE", &app.settings.recipients_file)
         .env("VIGIE_DATA_DIR", &app.settings.data_dir)
         .stdin(Stdio::null());
+    for (key, value) in PUBLICATION {
+        cmd.env(key, value);
+    }
     cmd
 }
+
+/// What the secretariat states in the published texts.
+const PUBLICATION: [(&str, &str); 4] = [
+    ("VIGIE_CONTROLLER_ADDRESS", "9 rue des Halles, 75001 Paris"),
+    ("VIGIE_CONTROLLER_CONTACT", "secretariat@aimf.example"),
+    ("VIGIE_DPO_CONTACT", "dpo@aimf.example"),
+    ("VIGIE_BACKUP_RETENTION_DAYS", "30"),
+];
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output()
@@ -308,6 +319,25 @@ async fn check_passes_on_a_sound_setup_and_names_each_problem() {
         "{}",
         stdout(&ok)
     );
+    assert!(stdout(&ok).contains("Les textes publiés sont complets"));
+
+    // Each field the secretariat has not supplied is named, and fails the
+    // check outside demo mode.
+    let mut unfinished = vigie(&app);
+    for (key, _) in PUBLICATION {
+        unfinished.env_remove(key);
+    }
+    let o = run(unfinished.arg("check"));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    for key in [
+        "controller_address",
+        "controller_contact",
+        "dpo_contact",
+        "backup_retention_days",
+    ] {
+        let line = format!("fr/privacy : un champ reste à compléter, réglage {key}");
+        assert!(stdout(&o).contains(&line), "{key}: {}", stdout(&o));
+    }
     let (bureau, _) = crate::helpers::bureau_file(app.dir.path());
     let with_bureau = run(vigie(&app)
         .arg("check")

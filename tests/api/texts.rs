@@ -43,3 +43,69 @@ async fn the_texts_state_the_retention_that_applies_and_no_placeholder_is_left()
         }
     }
 }
+
+#[tokio::test]
+async fn the_privacy_notice_states_the_controller_the_dpo_and_follows_the_legal_basis() {
+    let page = |app: &crate::helpers::TestApp, path: &'static str| {
+        let app = app.client.get(format!("{}{path}", app.address));
+        async move {
+            app.send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .text()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let app = spawn_app_with(|s| {
+        s.controller_address = "9 rue des Halles, 75001 Paris".into();
+        s.controller_contact = "<script>x</script>".into();
+        s.dpo_contact = "dpo@aimf.example".into();
+        s.backup_retention_days = Some(35);
+    })
+    .await;
+    let fr = page(&app, "/fr/privacy").await;
+    for expected in [
+        "Association internationale des maires francophones (AIMF)",
+        "9 rue des Halles, 75001 Paris",
+        "dpo@aimf.example",
+        "article 6.1.c du RGPD",
+        "le droit d'opposition ne s'applique pas",
+        "Aucune donnée n'est transférée hors de l'Union européenne.",
+        "Aucune décision n'est prise de manière automatisée",
+        "tous les autres champs sont facultatifs",
+        "au plus tard un mois",
+        "sont conservées 35 jours",
+        "référent désigné par le Bureau",
+    ] {
+        assert!(fr.contains(expected), "«{expected}» missing");
+    }
+    assert!(!fr.contains("<script>x"), "settings are escaped");
+    assert!(fr.contains("&lt;script&gt;x"));
+    assert!(!fr.contains("[à compléter"));
+
+    let chosen = spawn_app_with(|s| {
+        s.legal_basis = "legitimate_interest".into();
+        s.transfers = "Hébergement au Canada (décision d'adéquation).".into();
+    })
+    .await;
+    let fr = page(&chosen, "/fr/privacy").await;
+    assert!(fr.contains("article 6.1.f du RGPD"));
+    assert!(fr.contains("vous pouvez vous y opposer"));
+    assert!(!fr.contains("le droit d'opposition ne s'applique pas"));
+    assert!(fr.contains("Hébergement au Canada"));
+    // What the secretariat has not supplied is marked, never invented.
+    assert!(fr.contains("[à compléter : dpo_contact]"));
+    let en = page(&chosen, "/en/privacy").await;
+    assert!(en.contains("article 6.1.f GDPR"));
+    assert!(en.contains("[to be completed: dpo_contact]"));
+}
+
+#[test]
+fn a_legal_basis_the_notice_cannot_state_is_refused() {
+    let settings = vigie::config::Settings {
+        legal_basis: "consent".into(),
+        ..Default::default()
+    };
+    assert!(settings.validate().is_err());
+}
