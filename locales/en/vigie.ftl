@@ -10,8 +10,8 @@ footer-charter = Built on the Integrity Charter of the AIMF permanent secretaria
 footer-anonymous = No name, email address or account is asked of you. No cookie is set.
 
 home-title = Report a breach, safely
-home-intro = You work at the permanent secretariat, as permanent or associated staff, and you have witnessed pressure, a conflict of interest, discrimination or another breach of the Integrity Charter? You can report it here without giving your name.
-home-how = Your report is encrypted so that only the Permanent Secretary can read it. You receive a follow-up code to read the answers and add information.
+home-intro = You work or worked at the permanent secretariat or applied for a post there, you are a member of the AIMF General Assembly or Bureau, an external collaborator, a service provider or a partner, and you have witnessed pressure, a conflict of interest, discrimination, another breach of the Integrity Charter or a violation of the law? You can report it here without giving your name.
+home-how = Your report is encrypted so that only its readers can read it: the Permanent Secretary or, if it concerns him, the referent designated by the Bureau. You receive a follow-up code to read the answers and add information.
 home-report = Make a report
 home-follow-up = I already have a follow-up code
 
@@ -32,6 +32,7 @@ privacy-short-title = Your data
 privacy-short-text = Your report is encrypted before it is stored; only the Permanent Secretary holds the key that reads it. We record neither your IP address, nor your browser, nor the time you sent it: only the date. The case is deleted after it is closed, at the end of the retention period.
 report-submit = Send the report
 report-nojs-note = This form works without JavaScript: your text is encrypted on our server as soon as it arrives, then erased from its memory.
+report-factual = Keep to the facts. Include no information covered by national defence secrecy, medical secrecy, the secrecy of judicial deliberations, the secrecy of a judicial investigation or inquiry, or lawyer–client privilege.
 report-readers-legend = Does your report concern the Permanent Secretary?
 report-readers-secretary = No: the Permanent Secretary will read it.
 report-readers-bureau = Yes: only the referent designated by the Bureau will read it; the Permanent Secretary will neither be able to read it nor learn that it exists.

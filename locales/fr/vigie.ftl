@@ -10,8 +10,8 @@ footer-charter = Fondé sur la Charte d'intégrité du secrétariat permanent de
 footer-anonymous = Aucun nom, aucune adresse électronique, aucun compte ne vous est demandé. Aucun cookie n'est déposé.
 
 home-title = Signaler un manquement, en toute confiance
-home-intro = Vous travaillez au secrétariat permanent, à titre permanent ou associé, et vous êtes témoin d'une pression, d'un conflit d'intérêts, d'une discrimination ou d'un autre manquement à la Charte d'intégrité ? Vous pouvez le signaler ici sans donner votre nom.
-home-how = Votre signalement est chiffré pour que seul le Secrétaire permanent puisse le lire. Vous recevez un code de suivi pour lire ses réponses et compléter votre signalement.
+home-intro = Vous travaillez au secrétariat permanent, vous y avez travaillé ou postulé, vous êtes membre de l'Assemblée générale ou du Bureau de l'AIMF, collaborateur extérieur, prestataire ou partenaire, et vous êtes témoin d'une pression, d'un conflit d'intérêts, d'une discrimination, d'un autre manquement à la Charte d'intégrité ou d'une violation de la loi ? Vous pouvez le signaler ici sans donner votre nom.
+home-how = Votre signalement est chiffré pour que seuls ses lecteurs puissent le lire : le Secrétaire permanent, ou, s'il vous concerne, le référent désigné par le Bureau. Vous recevez un code de suivi pour lire les réponses et compléter votre signalement.
 home-report = Faire un signalement
 home-follow-up = J'ai déjà un code de suivi
 
@@ -32,6 +32,7 @@ privacy-short-title = Vos données
 privacy-short-text = Votre signalement est chiffré avant d'être enregistré ; seul le Secrétaire permanent détient la clé qui permet de le lire. Nous n'enregistrons ni votre adresse IP, ni votre navigateur, ni l'heure d'envoi : seulement la date. Le dossier est supprimé après sa clôture, au terme du délai de conservation.
 report-submit = Envoyer le signalement
 report-nojs-note = Ce formulaire fonctionne sans JavaScript : votre texte est chiffré sur notre serveur dès sa réception, puis effacé de sa mémoire.
+report-factual = Restez factuel. N'incluez aucune information couverte par le secret de la défense nationale, le secret médical, le secret des délibérations judiciaires, le secret de l'enquête ou de l'instruction judiciaires ou le secret professionnel de l'avocat.
 report-readers-legend = Votre signalement concerne-t-il le Secrétaire permanent ?
 report-readers-secretary = Non : le Secrétaire permanent le lira.
 report-readers-bureau = Oui : seul le référent désigné par le Bureau le lira ; le Secrétaire permanent ne pourra ni le lire ni savoir qu'il existe.

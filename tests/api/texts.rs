@@ -109,3 +109,57 @@ fn a_legal_basis_the_notice_cannot_state_is_refused() {
     };
     assert!(settings.validate().is_err());
 }
+
+#[tokio::test]
+async fn the_procedure_says_who_may_report_what_the_law_protects_and_what_is_excluded() {
+    let app = spawn_app_with(|_| {}).await;
+    let text = |path: &'static str| {
+        let req = app.client.get(format!("{}{path}", app.address));
+        async move {
+            req.send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .text()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let procedure = text("/fr/procedure").await;
+    for expected in [
+        "article 8 de la loi Sapin II",
+        "anciens membres",
+        "postulé",
+        "Assemblée générale de l'AIMF",
+        "membres du Bureau de l'AIMF",
+        "collaborateurs extérieurs et occasionnels",
+        "cocontractants et sous-traitants",
+        "ne couvrent pas tout manquement à la Charte",
+        "secret de la défense nationale",
+        "secret médical",
+        "secret des délibérations judiciaires",
+        "secret professionnel de l'avocat",
+        "nulle de plein droit",
+        "provision pour frais",
+        "Défenseur des droits peut rendre un avis",
+        "syndicats",
+        "devoir de réserve",
+        "référent désigné par le Bureau",
+    ] {
+        assert!(procedure.contains(expected), "«{expected}» missing");
+    }
+    let english = text("/en/procedure").await;
+    for expected in [
+        "AIMF General Assembly",
+        "lawyer–client privilege",
+        "null and void",
+        "trade unions",
+    ] {
+        assert!(english.contains(expected), "«{expected}» missing");
+    }
+    let home = text("/fr/").await;
+    assert!(home.contains("Assemblée générale ou du Bureau"));
+    assert!(home.contains("prestataire"));
+    let form = text("/fr/report").await;
+    assert!(form.contains("id=\"report-factual\""));
+    assert!(form.contains("Restez factuel"));
+}
