@@ -163,3 +163,44 @@ async fn the_procedure_says_who_may_report_what_the_law_protects_and_what_is_exc
     assert!(form.contains("id=\"report-factual\""));
     assert!(form.contains("Restez factuel"));
 }
+
+#[tokio::test]
+async fn the_external_channels_page_is_dated_and_names_only_channels_for_facts_at_the_aimf() {
+    let app = spawn_app_with(|_| {}).await;
+    for (path, present, absent) in [
+        (
+            "/fr/channels",
+            [
+                "À jour au 1er décembre 2026",
+                "Direction générale du travail",
+                "seulement pour ce que l'annexe lui confie",
+                "défense et de la sécurité nationales",
+            ],
+            ["HATVP", "Médiateur européen"],
+        ),
+        (
+            "/en/channels",
+            [
+                "Up to date on 1 December 2026",
+                "Direction générale du travail",
+                "only for what the annex gives it",
+                "national defence and security",
+            ],
+            ["HATVP", "European Ombudsman"],
+        ),
+    ] {
+        let page = app.get(path).await.text().await.unwrap_or_default();
+        for expected in present {
+            assert!(page.contains(expected), "{path}: «{expected}» missing");
+        }
+        for dropped in absent {
+            assert!(
+                !page.contains(dropped),
+                "{path}: «{dropped}» is no channel here"
+            );
+        }
+        for kept in ["OLAF", "Défenseur des droits", "CNIL"] {
+            assert!(page.contains(kept), "{path}: «{kept}»");
+        }
+    }
+}
