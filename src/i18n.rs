@@ -227,6 +227,17 @@ impl<'a> Tr<'a> {
         self.i18n.date(self.lang, *date)
     }
 
+    /// The attachment limits, written out in megabytes (10^6 bytes, as the
+    /// settings count them): "Jusqu'à 25 Mo par fichier et 100 Mo au total."
+    pub fn file_limits(&self, file_bytes: &u64, total_bytes: &u64) -> String {
+        let mb = |b: u64| (b / 1_000_000).max(1).to_string();
+        self.i18n.get_with(
+            self.lang,
+            "field-attachments-help",
+            &[("file", mb(*file_bytes)), ("total", mb(*total_bytes))],
+        )
+    }
+
     pub fn category(&self, category: &CategorySetting) -> String {
         self.i18n.category(self.lang, category)
     }

@@ -204,3 +204,16 @@ async fn the_external_channels_page_is_dated_and_names_only_channels_for_facts_a
         }
     }
 }
+
+#[tokio::test]
+async fn the_forms_state_the_attachment_limits_that_are_set() {
+    let app = spawn_app_with(|s| {
+        s.max_attachment_bytes = 5_000_000;
+        s.max_attachments_total_bytes = 12_000_000;
+    })
+    .await;
+    let fr = app.get("/fr/report").await.text().await.unwrap_or_default();
+    assert!(fr.contains("à 5 Mo par fichier et 12 Mo au total."), "{fr}");
+    let en = app.get("/en/report").await.text().await.unwrap_or_default();
+    assert!(en.contains("Up to 5 MB a file and 12 MB in all."));
+}
