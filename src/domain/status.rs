@@ -119,6 +119,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_thresholds_are_the_ones_the_texts_and_the_tests_state() {
+        // The inbox, the reminder email and the retention floor are
+        // documented with these values: change them and this fails.
+        assert_eq!(ACK_SOON_DAYS, 2);
+        assert_eq!(FEEDBACK_SOON_DAYS, 14);
+        assert_eq!(RETENTION_FLOOR_DAYS, 30);
+    }
+
+    #[test]
     fn one_rule_says_due_soon_and_overdue() {
         let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap_or_default();
         let table = [
