@@ -10,7 +10,9 @@ use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigie");
 
-fn vigie(app: &TestApp) -> Command {
+/// The `vigie` binary for `app`: its database, recipients and data folder,
+/// and nothing else from this process's `VIGIE_…` variables.
+pub fn vigie(app: &TestApp) -> Command {
     let mut cmd = Command::new(BIN);
     for (key, _) in std::env::vars() {
         if key.starts_with("VIGIE_") {

@@ -1,8 +1,6 @@
 //! Retention: closed cases are purged after the period, unless on hold; the
 //! purge is journaled without content and the token then finds nothing.
 
-use std::process::Command;
-
 use secrecy::ExposeSecret;
 use serde_json::json;
 use vigie::{
@@ -98,16 +96,8 @@ async fn purge_dry_run_lists_what_would_go_and_purge_deletes_it() {
     let (case, token) = new_case(&app).await;
     close(&app, &case).await;
     let run = |dry: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("VIGIE_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("VIGIE_DATABASE_URL", app.db.url())
-            .env("VIGIE_RECIPIENTS_FILE", &app.settings.recipients_file)
-            .env("VIGIE_DATA_DIR", &app.settings.data_dir)
-            .arg("purge");
+        let mut cmd = crate::cli::vigie(&app);
+        cmd.arg("purge");
         if dry {
             cmd.arg("--dry-run");
         }
@@ -180,15 +170,7 @@ async fn annual_figures_count_live_and_purged_cases_from_metadata_and_export_as_
 
 /// `vigie purge` as the operator runs it, with `VIGIE_RETENTION_DAYS` set.
 fn purge_with_retention(app: &TestApp, days: &str) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("VIGIE_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("VIGIE_DATABASE_URL", app.db.url())
-        .env("VIGIE_RECIPIENTS_FILE", &app.settings.recipients_file)
-        .env("VIGIE_DATA_DIR", &app.settings.data_dir)
+    crate::cli::vigie(app)
         .env("VIGIE_RETENTION_DAYS", days)
         .arg("purge")
         .output()
