@@ -127,3 +127,21 @@ test('without JavaScript the workspace says it needs it and points to the offlin
   assert.match(await page.textContent('noscript'), /vigie export/);
   await context.close();
 });
+
+test('the login page shows no "Log out", and its passphrase field looks like the others', async () => {
+  for (const width of [1280, 390]) {
+    const context = await browser.newContext({ locale: 'fr-FR', viewport: { width, height: 800 } });
+    const { page, problems } = await watchedPage(context);
+    await page.goto(`${BASE}/fr/secretary/login`);
+    assert.equal(await page.locator('#logout').isVisible(), false, `no logout button at ${width}px`);
+    const style = (selector) => page.$eval(selector, (el) => {
+      const s = getComputedStyle(el);
+      return { display: s.display, border: s.borderTopWidth, padding: s.paddingTop };
+    });
+    const field = await style('#passphrase');
+    assert.equal(field.display, 'block');
+    assert.equal(field.padding, '8px', 'styled like the other fields');
+    assert.deepEqual(problems, []);
+    await context.close();
+  }
+});
