@@ -17,6 +17,11 @@ home-follow-up = I already have a follow-up code
 
 report-title = Make a report
 report-intro = Describe the facts as precisely as you can. Give your name only if you wish to: nothing requires it.
+safety-title = Before you write
+safety-device = Use a personal device and connection, not the office's.
+safety-print = Print nothing at work; copy your code by hand or somewhere safe.
+safety-secretary = If your report concerns the Permanent Secretary, the form asks you; without a Bureau referent, turn to an external channel.
+safety-more = All the advice
 field-category = Kind of breach
 field-category-choose = Choose…
 field-description = Description of the facts
@@ -62,7 +67,7 @@ receipt-ack-due = Acknowledgement due by
 receipt-feedback-due = Feedback on the follow-up due by
 receipt-feedback-note = This deadline runs from the acknowledgement; it is recalculated when the acknowledgement is sent.
 receipt-encrypted-server = Your report was sent with the form that works without JavaScript: it was encrypted on our server as soon as it arrived, then the plain text was erased from memory.
-receipt-print = Print this page or copy the code. This page will not be shown again.
+receipt-print = Copy the code now: it will not be shown again, here or anywhere else. Do not print this page at work.
 receipt-follow-up = Follow up this report
 
 followup-title = Follow up a report

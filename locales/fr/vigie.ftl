@@ -17,6 +17,11 @@ home-follow-up = J'ai déjà un code de suivi
 
 report-title = Faire un signalement
 report-intro = Décrivez les faits aussi précisément que possible. Ne donnez votre nom que si vous le souhaitez : rien ne vous y oblige.
+safety-title = Avant d'écrire
+safety-device = Utilisez un appareil et une connexion personnels, pas ceux du bureau.
+safety-print = N'imprimez rien au travail ; recopiez votre code à la main ou dans un endroit sûr.
+safety-secretary = Si votre signalement concerne le Secrétaire permanent, le formulaire vous le demande ; sans référent du Bureau, adressez-vous à un canal externe.
+safety-more = Tous les conseils
 field-category = Nature du manquement
 field-category-choose = Choisissez…
 field-description = Description des faits
@@ -62,7 +67,7 @@ receipt-ack-due = Accusé de réception au plus tard le
 receipt-feedback-due = Retour sur les suites données au plus tard le
 receipt-feedback-note = Ce délai court à partir de l'accusé de réception ; il est recalculé lorsque celui-ci est envoyé.
 receipt-encrypted-server = Votre signalement a été envoyé par le formulaire sans JavaScript : il a été chiffré sur notre serveur dès sa réception, puis le texte en clair a été effacé de la mémoire.
-receipt-print = Imprimez cette page ou recopiez le code. Cette page ne sera plus affichée.
+receipt-print = Recopiez le code maintenant : il ne sera plus affiché, ni ici ni ailleurs. N'imprimez pas cette page au travail.
 receipt-follow-up = Suivre ce signalement
 
 followup-title = Suivre un signalement

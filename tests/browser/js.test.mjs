@@ -180,3 +180,26 @@ test('no page raises a console error or a Content-Security-Policy violation with
     await context.close();
   }
 });
+
+test('before the form a short box gives the safety advice that matters most, on a phone too', async () => {
+  for (const [lang, width, device, more] of [['fr', 390, /appareil et une connexion personnels/, 'Tous les conseils'], ['en', 1280, /personal device and connection/, 'All the advice']]) {
+    const context = await browser.newContext({ locale: lang === 'fr' ? 'fr-FR' : 'en-GB', viewport: { width, height: 800 } });
+    const { page, problems } = await watchedPage(context);
+    await page.goto(`${BASE}/${lang}/report`);
+    assert.ok(await page.locator('#safety').isVisible());
+    assert.equal(await page.locator('#safety li').count(), 3);
+    assert.match(await page.textContent('#safety'), device);
+    assert.equal(await page.getAttribute(`#safety a:text("${more}")`, 'href'), `/${lang}/advice`);
+    // The box comes before the form.
+    const order = await page.evaluate(() => {
+      const box = document.getElementById('safety');
+      const form = document.getElementById('report-form');
+      return Boolean(box.compareDocumentPosition(form) & Node.DOCUMENT_POSITION_FOLLOWING);
+    });
+    assert.ok(order, 'the advice is read first');
+    // The receipt no longer asks to print at work.
+    assert.doesNotMatch(await page.content(), /Imprimez cette page|Print this page/);
+    assert.deepEqual(problems, []);
+    await context.close();
+  }
+});
