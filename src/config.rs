@@ -479,6 +479,19 @@ impl Settings {
         Ok(())
     }
 
+    /// The Bureau's notifications need addresses of their own once the
+    /// Bureau has keys and mail leaves through a relay.
+    pub fn check_bureau_mail(&self, has_bureau: bool) -> Result<(), ConfigError> {
+        let relay = self.smtp_host.as_deref().is_some_and(|h| !h.is_empty());
+        if has_bureau && relay && self.bureau_mail_to.is_empty() {
+            return Err(invalid(
+                "bureau_mail_to",
+                "at least one address is needed when the Bureau has keys and smtp_host is set",
+            ));
+        }
+        Ok(())
+    }
+
     /// How notifications leave, checked: TLS unless the relay is on loopback.
     pub fn mail(&self) -> Result<MailSetting, ConfigError> {
         if self.mail_lang.parse::<crate::i18n::Lang>().is_err() {

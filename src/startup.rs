@@ -70,12 +70,7 @@ impl Application {
         let (recipients, demo) = recipients_or_demo(settings)?;
         let bureau = crypto::load_recipients(&settings.bureau_recipients_file)?;
         let readers = crypto::Readers::new(recipients, bureau)?;
-        let relay = settings.smtp_host.as_deref().is_some_and(|h| !h.is_empty());
-        if readers.has_bureau() && relay && settings.bureau_mail_to.is_empty() {
-            anyhow::bail!(
-                "bureau_mail_to: the Bureau has keys and smtp_host is set, so at least one address is needed"
-            );
-        }
+        settings.check_bureau_mail(readers.has_bureau())?;
         let database = settings.database()?;
         tracing::info!(database = %database.describe(), recipients = readers.secretary.len(), bureau = readers.bureau.len(), "starting");
         let db = db::connect(&database, settings.database_pool_size)

@@ -11,7 +11,7 @@ use crate::{
 
 /// The fields still to complete in the published texts, as served with
 /// these settings: each page (`fr/privacy`…) and the setting it needs.
-pub fn missing_fields(settings: &Settings, i18n: &I18n) -> Vec<(String, String)> {
+fn missing_fields(settings: &Settings, i18n: &I18n) -> Vec<(String, String)> {
     let content = crate::web::Content::load(&settings.content_dir);
     let publication = crate::web::Publication::from_settings(settings);
     let retention = settings
@@ -19,7 +19,7 @@ pub fn missing_fields(settings: &Settings, i18n: &I18n) -> Vec<(String, String)>
         .max(crate::domain::RETENTION_FLOOR_DAYS);
     let mut out = Vec::new();
     for lang in Lang::ALL {
-        for page in crate::web::content_pages() {
+        for page in crate::web::PAGES {
             let Some(html) = content.get(lang, page) else {
                 continue;
             };
@@ -69,7 +69,10 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         }
     };
     let file = settings.recipients_file.display().to_string();
-    match crypto::load_recipients(&settings.recipients_file) {
+    let secretary = crypto::load_recipients(&settings.recipients_file);
+    // Without a Secretary recipient this is a demo installation.
+    let demo = secretary.as_ref().map_or(true, |r| r.is_empty());
+    match &secretary {
         Ok(r) if r.is_empty() => report(
             false,
             i18n.get_with(lang, "cli-check-no-recipient", &[("file", file)]),
@@ -87,7 +90,6 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
     // The Bureau's keys: optional, but never shared with the Secretary, and
     // its notifications need addresses of their own.
     let bureau_file = settings.bureau_recipients_file.display().to_string();
-    let secretary = crypto::load_recipients(&settings.recipients_file).unwrap_or_default();
     match crypto::load_recipients(&settings.bureau_recipients_file) {
         Ok(b) if b.is_empty() => report(
             true,
@@ -95,7 +97,7 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         ),
         Ok(b) => {
             let count = b.len();
-            match crypto::Readers::new(secretary, b) {
+            match crypto::Readers::new(secretary.unwrap_or_default(), b) {
                 Ok(_) => report(
                     true,
                     i18n.get_with(
@@ -109,8 +111,7 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
                     i18n.get_with(lang, "cli-check-shared-key", &[("key", shared.fingerprint)]),
                 ),
             }
-            let relay = settings.smtp_host.as_deref().is_some_and(|h| !h.is_empty());
-            if relay && settings.bureau_mail_to.is_empty() {
+            if settings.check_bureau_mail(true).is_err() {
                 report(false, i18n.get(lang, "cli-check-bureau-mail-to"));
             }
         }
@@ -118,9 +119,6 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
     }
     // The published texts: every field the secretariat must supply is
     // filled in, outside demo mode.
-    let demo = crypto::load_recipients(&settings.recipients_file)
-        .map(|r| r.is_empty())
-        .unwrap_or(true);
     let missing = missing_fields(&settings, i18n);
     if missing.is_empty() {
         report(true, i18n.get(lang, "cli-check-texts"));

@@ -83,6 +83,15 @@ impl Retention {
     /// hold.
     pub fn due(conn: &mut DbConnection, today: NaiveDate, days: u32) -> QueryResult<Vec<Case>> {
         let (days, _) = Self::effective_days(conn, days)?;
+        Self::closed_before(conn, today, days)
+    }
+
+    /// Closed cases not on hold, closed more than `days` days before `today`.
+    fn closed_before(
+        conn: &mut DbConnection,
+        today: NaiveDate,
+        days: u32,
+    ) -> QueryResult<Vec<Case>> {
         let cutoff = today
             .checked_sub_days(Days::new(u64::from(days)))
             .unwrap_or(NaiveDate::MIN);
@@ -102,7 +111,8 @@ impl Retention {
         days: u32,
         now: i64,
     ) -> QueryResult<usize> {
-        if Self::effective_days(conn, days)?.1 {
+        let (effective, floored) = Self::effective_days(conn, days)?;
+        if floored {
             // Below the floor and not confirmed: the floor applies, and the
             // journal says so.
             let detail = days.to_string();
@@ -115,7 +125,7 @@ impl Retention {
                 now,
             )?;
         }
-        let due = Self::due(conn, today, days)?;
+        let due = Self::closed_before(conn, today, effective)?;
         let mut purged = 0;
         for row in &due {
             // Deleted only if still closed and not on hold at this moment:
@@ -226,9 +236,9 @@ impl Retention {
         Self::purge(conn, today, days, now)
     }
 
-    /// The cases received in `year` (metadata only), for the figures.
-    /// The cases of `year` that `role` reads, live and purged: each
-    /// readership's figures count its own cases only.
+    /// The cases received in `year` (metadata only) that `role` reads, live
+    /// and purged, for the figures: each readership's figures count its own
+    /// cases only.
     pub fn year(
         conn: &mut DbConnection,
         role: Role,

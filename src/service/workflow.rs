@@ -115,8 +115,7 @@ pub struct By<'a> {
     pub sealed_for: Option<Readership>,
 }
 
-/// Takes one step inside the caller's transaction, journaling it; returns
-/// the case as it was before the step.
+/// Takes one step inside the caller's transaction, journaling it.
 pub fn apply(
     conn: &mut DbConnection,
     by: By<'_>,
@@ -124,7 +123,7 @@ pub fn apply(
     step: Step,
     today: NaiveDate,
     now: i64,
-) -> Result<Case, StepError> {
+) -> Result<(), StepError> {
     let case = Case::lock(conn, case_id)?.ok_or(WorkflowError::NotFound)?;
     if by.reader.is_some_and(|r| !case.readership.read_by(r.role)) {
         return Err(WorkflowError::NotFound.into());
@@ -188,7 +187,7 @@ pub fn apply(
             journal(conn, action, None)?;
         }
     }
-    Ok(case)
+    Ok(())
 }
 
 /// What the Secretary does to a case, from her workspace. Words to the
@@ -247,7 +246,7 @@ pub async fn act(
             sealed_for: action.sealed().then_some(sealed_for),
         };
         let step = action.into_step(&case_id, &reader, today);
-        apply(conn, by, &case_id, step, today, now).map(|_| ())
+        apply(conn, by, &case_id, step, today, now)
     })
     .await
 }

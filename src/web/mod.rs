@@ -15,12 +15,7 @@ mod upload_form;
 pub mod workspace;
 
 pub use assets::Assets;
-pub use content::{Content, Publication, MARKERS};
-
-/// The published pages, in the order the footer lists them.
-pub fn content_pages() -> [&'static str; 4] {
-    content::PAGES
-}
+pub use content::{Content, Publication, MARKERS, PAGES};
 pub use headers::security_headers;
 
 use std::sync::Arc;

@@ -40,24 +40,22 @@ pub fn journal_views(state: &AppState, lang: Lang, rows: Vec<Journal>) -> Vec<Jo
                     )
                 })
                 .unwrap_or_default();
+            // A detail is a status, a closure reason, or a number of days.
+            let (detail_key, days) = match (j.action, j.detail) {
+                (_, None) => (None, None),
+                (JournalAction::Closed | JournalAction::Deleted, Some(d)) => {
+                    (Some(format!("reason-{d}")), None)
+                }
+                (JournalAction::RetentionConfirmed | JournalAction::RetentionFloor, Some(d)) => {
+                    (None, Some(d))
+                }
+                (_, Some(d)) => (Some(format!("status-{d}")), None),
+            };
             JournalView {
                 when,
                 action_key: format!("journal-{}", j.action),
-                days: j
-                    .detail
-                    .clone()
-                    .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
-                    .filter(|_| {
-                        matches!(
-                            j.action,
-                            JournalAction::RetentionConfirmed | JournalAction::RetentionFloor
-                        )
-                    }),
-                detail_key: j.detail.and_then(|d| match j.action {
-                    JournalAction::Closed | JournalAction::Deleted => Some(format!("reason-{d}")),
-                    JournalAction::RetentionConfirmed | JournalAction::RetentionFloor => None,
-                    _ => Some(format!("status-{d}")),
-                }),
+                detail_key,
+                days,
                 case_id: j.case_id,
                 by_key: match j.role {
                     Some(Role::Secretary) => "journal-by-secretary",
