@@ -238,6 +238,22 @@ impl<'a> Tr<'a> {
         )
     }
 
+    /// A file's size, rounded up, in kB below a megabyte and in MB (one
+    /// decimal) above.
+    pub fn size(&self, bytes: &u64) -> String {
+        let bytes = *bytes;
+        if bytes < 1_000_000 {
+            let kb = bytes.div_ceil(1000).max(1).to_string();
+            return self.i18n.get_with(self.lang, "size-kb", &[("n", kb)]);
+        }
+        let tenths = bytes.div_ceil(100_000);
+        let mut mb = format!("{}.{}", tenths / 10, tenths % 10);
+        if self.lang == Lang::Fr {
+            mb = mb.replace('.', ",");
+        }
+        self.i18n.get_with(self.lang, "size-mb", &[("n", mb)])
+    }
+
     pub fn category(&self, category: &CategorySetting) -> String {
         self.i18n.category(self.lang, category)
     }

@@ -36,6 +36,14 @@ pub use validate::{
 
 use zeroize::Zeroizing;
 
+/// The digest under which a used submission key is remembered: the key
+/// itself is never stored.
+pub fn submission_digest(key: &crate::domain::SubmissionKey) -> [u8; 32] {
+    let mut bytes = b"vigie submission key v1\0".to_vec();
+    bytes.extend_from_slice(key.as_str().as_bytes());
+    sha256(&bytes)
+}
+
 /// Errors from sealing a plaintext. They never carry the plaintext.
 #[derive(Debug, thiserror::Error)]
 pub enum EncryptError {

@@ -9,6 +9,7 @@ mod models;
 mod outbox;
 mod retention;
 pub mod schema;
+mod submissions;
 mod types;
 mod workspace;
 
@@ -19,6 +20,7 @@ pub use layout::Layout;
 pub use models::{Case, EntryKind, EntryRow, NewCase, NewEntry};
 pub use outbox::{Backlog, DeadlineCounts, Outbox, OutboxKind, OutboxRow};
 pub use retention::{PurgedFigure, Retention};
+pub use submissions::{Submission, SUBMISSION_DAYS};
 pub use types::UnknownStoredValue;
 pub use workspace::{
     Challenge, InboxPage, Journal, JournalAction, LoginProof, LoginSeed, SessionRow,

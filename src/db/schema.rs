@@ -141,3 +141,10 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(journal, cases);
+
+diesel::table! {
+    submissions (key_hash) {
+        key_hash -> Binary,
+        used_on -> Date,
+    }
+}

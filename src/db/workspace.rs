@@ -17,7 +17,15 @@ use crate::domain::{
 pub struct InboxPage {
     pub cases: Vec<(Case, i64)>,
     pub total: i64,
+    /// The sealed reports of the page's cases, for the reader's browser to
+    /// show an excerpt of: only those of at most [`EXCERPT_MAX_BYTES`].
+    pub reports: Vec<(CaseId, Vec<u8>)>,
 }
+
+/// The largest sealed report the inbox hands to the browser for its
+/// excerpt: a report of one 64 KiB chunk, its header and tag. A longer one
+/// gets no excerpt, so that a page never carries more than 50 of these.
+pub const EXCERPT_MAX_BYTES: i32 = 66 * 1024;
 
 impl Case {
     /// A page of the cases `role` reads, newest first, with each case's
@@ -61,6 +69,15 @@ impl Case {
             .group_by(entries::case_id)
             .select((entries::case_id, count_star()))
             .load(conn)?;
+        let reports: Vec<(CaseId, Vec<u8>)> = entries::table
+            .filter(entries::case_id.eq_any(&ids))
+            .filter(entries::kind.eq(super::EntryKind::Report))
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("length(entries.ciphertext) <= ")
+                    .bind::<diesel::sql_types::Integer, _>(EXCERPT_MAX_BYTES),
+            )
+            .select((entries::case_id, entries::ciphertext))
+            .load(conn)?;
         let cases = rows
             .into_iter()
             .map(|row| {
@@ -72,7 +89,11 @@ impl Case {
                 (row, n)
             })
             .collect();
-        Ok(InboxPage { cases, total })
+        Ok(InboxPage {
+            cases,
+            total,
+            reports,
+        })
     }
 
     /// Marks the reporter's messages as read.

@@ -103,6 +103,11 @@ identifier!(
     /// One login challenge.
     ChallengeId
 );
+identifier!(
+    /// The one-time key of a form (a report, a reporter's message): sent
+    /// twice, the form lands once. Only its digest is stored, once used.
+    SubmissionKey
+);
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,10 @@ mod readership;
 mod report;
 mod status;
 
-pub use ids::{AttachmentId, CaseId, ChallengeId, EntryId, JournalId, OutboxId, UnknownIdentifier};
+pub use ids::{
+    AttachmentId, CaseId, ChallengeId, EntryId, JournalId, OutboxId, SubmissionKey,
+    UnknownIdentifier,
+};
 pub use readership::{Reader, Readership, Role};
 pub use report::{
     to_padded_json, AttachmentRef, Categories, Category, ReportDraft, ReportError, ReportFields,

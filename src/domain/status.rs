@@ -36,6 +36,8 @@ super::named::named! {
         InsufficientInformation => "insufficient_information",
         Inadmissible => "inadmissible",
         Moot => "moot",
+        /// The same facts as another case of the same reporter's.
+        Duplicate => "duplicate",
     }
 }
 

@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::{Budgets, Desk};
 use crate::{
     crypto::{self, AgeCiphertext, EncryptError, ReporterRecipient},
-    db::{self, ClaimError, DbError, EntryKind, NewEntry},
-    domain::{AttachmentId, AttachmentRef, CaseId, CaseStatus, Readership},
+    db::{self, ClaimError, DbError, EntryKind, NewEntry, Submission},
+    domain::{AttachmentId, AttachmentRef, CaseId, CaseStatus, Readership, SubmissionKey},
     i18n::Lang,
 };
 
@@ -29,6 +29,8 @@ pub enum MessageError {
     TooLong,
     #[error("too many messages to this case this minute")]
     Busy,
+    #[error("this message was already sent and stored")]
+    AlreadySent,
     #[error("the case's readers changed while the message was sealed")]
     ReadersChanged,
     #[error("an attachment could not be claimed")]
@@ -56,30 +58,45 @@ impl From<DbError> for MessageError {
     }
 }
 
+impl From<diesel::result::Error> for MessageError {
+    fn from(e: diesel::result::Error) -> Self {
+        MessageError::from(DbError::Query(e))
+    }
+}
+
 /// Stores a sealed message and claims its files, in one durable transaction.
 /// `sealed_for` is the readership the message and its files were sealed
-/// for: if the case's readers changed meanwhile, nothing is stored.
+/// for: if the case's readers changed meanwhile, nothing is stored. A
+/// message whose form's one-time key was used already is not stored again.
 async fn store(
     desk: Desk<'_>,
     case_id: CaseId,
     sealed_for: Readership,
     sealed: AgeCiphertext,
     attachments: Vec<AttachmentId>,
+    key: Option<SubmissionKey>,
 ) -> Result<(), MessageError> {
     let today = desk.clock.today();
     let now = desk.clock.now();
     let entry = NewEntry::later(&case_id, EntryKind::Message, today, sealed.into_bytes());
     let notify_at = now + crate::notify::random_delay(desk.notify_max_delay);
     let max_total = desk.attachments_total;
+    let key = key.as_ref().map(crypto::submission_digest);
     desk.db
-        .run_write(move |conn| -> Result<(), StepError> {
+        .run_write(move |conn| -> Result<(), MessageError> {
+            if let Some(digest) = key {
+                if !Submission::record(conn, &digest, today)? {
+                    return Err(MessageError::AlreadySent);
+                }
+            }
             let by = By {
                 reader: None,
                 sealed_for: Some(sealed_for),
             };
             let step = Step::Message(entry, notify_at);
             apply_step(conn, by, &case_id, step, today, now)?;
-            db::Attachment::claim(conn, &attachments, &case_id, sealed_for, now, max_total)?;
+            db::Attachment::claim(conn, &attachments, &case_id, sealed_for, now, max_total)
+                .map_err(StepError::from)?;
             Ok(())
         })
         .await?;
@@ -94,11 +111,21 @@ pub async fn add_sealed(
     sealed_for: Readership,
     sealed: AgeCiphertext,
     attachments: Vec<AttachmentId>,
+    key: Option<SubmissionKey>,
 ) -> Result<(), MessageError> {
     if !budgets.message(desk.clock.now(), &case_id) {
         return Err(MessageError::Busy);
     }
-    store(desk, case_id, sealed_for, sealed, attachments).await
+    store(desk, case_id, sealed_for, sealed, attachments, key).await
+}
+
+/// What a reporter typed without JavaScript.
+pub struct Typed<'a> {
+    pub body: &'a str,
+    pub files: &'a [AttachmentRef],
+    pub lang: Lang,
+    /// The form's one-time key, when it has one.
+    pub key: Option<SubmissionKey>,
 }
 
 /// A message typed without JavaScript, sealed here for the Secretary and
@@ -107,11 +134,15 @@ pub async fn write(
     desk: Desk<'_>,
     budgets: Arc<dyn Budgets>,
     opened: &Opened,
-    body: &str,
-    files: &[AttachmentRef],
-    lang: Lang,
+    typed: Typed<'_>,
     max_chars: usize,
 ) -> Result<(), MessageError> {
+    let Typed {
+        body,
+        files,
+        lang,
+        key,
+    } = typed;
     let text = body.trim();
     if opened.case.status == CaseStatus::Closed {
         return Err(MessageError::Closed);
@@ -130,7 +161,7 @@ pub async fn write(
     let sealed =
         seal(desk, readership, &reporter, lang, text, files).map_err(MessageError::Seal)?;
     let ids = files.iter().map(|f| f.id.clone()).collect();
-    store(desk, opened.case.id.clone(), readership, sealed, ids).await
+    store(desk, opened.case.id.clone(), readership, sealed, ids, key).await
 }
 
 /// Seals a reporter's message for the Secretary and the reporter.

@@ -7,8 +7,10 @@ use secrecy::SecretString;
 use super::Desk;
 use crate::{
     crypto::{self, AgeCiphertext, EncryptError, Locator, ReporterRecipient, Token},
-    db::{Attachment, Case, ClaimError, ClaimErrorOr, DbError, NewCase, NewEntry, Outbox},
-    domain::{deadlines, AttachmentId, Deadlines, Readership, ReportDraft},
+    db::{
+        Attachment, Case, ClaimError, ClaimErrorOr, DbError, NewCase, NewEntry, Outbox, Submission,
+    },
+    domain::{deadlines, AttachmentId, Deadlines, Readership, ReportDraft, SubmissionKey},
     i18n::Lang,
 };
 
@@ -31,6 +33,8 @@ pub enum SubmitError {
     Encrypt(#[from] EncryptError),
     #[error("a case already has this locator")]
     Duplicate,
+    #[error("this form was already sent")]
+    AlreadyReceived,
     #[error("the report could not be stored")]
     Store(#[source] DbError),
     #[error("an attachment could not be claimed")]
@@ -73,6 +77,8 @@ pub struct SealedReport {
     pub attachments: Vec<AttachmentId>,
     /// Who reads it: the report is sealed to that group's keys and `R`.
     pub readership: Readership,
+    /// The form's one-time key, when it has one: a second copy is refused.
+    pub key: Option<SubmissionKey>,
 }
 
 /// Stores a case whose report is already sealed, claims its files, and
@@ -93,9 +99,18 @@ pub async fn store_sealed(desk: Desk<'_>, sealed: SealedReport) -> Result<Stored
     let now = desk.clock.now();
     let notify_at = now + crate::notify::random_delay(desk.notify_max_delay);
     let (ids, max_total) = (sealed.attachments, desk.attachments_total);
+    let key = sealed.key.as_ref().map(crypto::submission_digest);
     desk.db
         .run_write(move |conn| -> Result<(), SubmitError> {
+            // The same token again is `Duplicate`; the same form with
+            // another token is `AlreadyReceived`: either way, nothing more
+            // is stored.
             Case::insert_with_report(conn, &case, &entry)?;
+            if let Some(digest) = key {
+                if !Submission::record(conn, &digest, today)? {
+                    return Err(SubmitError::AlreadyReceived);
+                }
+            }
             Attachment::claim(conn, &ids, &case.id, readership, now, max_total)?;
             Outbox::announce(conn, readership, notify_at)?;
             Ok(())
@@ -105,6 +120,32 @@ pub async fn store_sealed(desk: Desk<'_>, sealed: SealedReport) -> Result<Stored
         received_on: today,
         deadlines: due,
     })
+}
+
+/// Whether a form's one-time key was already used: its report landed.
+pub async fn already_received(desk: Desk<'_>, key: &SubmissionKey) -> Result<bool, DbError> {
+    let digest = crypto::submission_digest(key);
+    desk.db
+        .run(move |conn| Submission::used(conn, &digest).map_err(DbError::Query))
+        .await
+}
+
+/// The dates of the case a locator names, when a browser sends a report
+/// again with the same token (a retry after a lost answer): the report
+/// landed the first time, and the reporter is told so.
+pub async fn stored_at(desk: Desk<'_>, locator: Locator) -> Result<Option<Stored>, DbError> {
+    desk.db
+        .run(move |conn| {
+            let case = Case::find_by_locator(conn, &locator).map_err(DbError::Query)?;
+            Ok(case.map(|c| Stored {
+                received_on: c.received_on,
+                deadlines: Deadlines {
+                    ack_due: c.ack_due,
+                    feedback_due: c.feedback_due,
+                },
+            }))
+        })
+        .await
 }
 
 /// The no-JavaScript path: the server made the token (before any attached
@@ -117,6 +158,7 @@ pub async fn seal_and_store(
     draft: ReportDraft,
     readership: Readership,
     lang: Lang,
+    key: Option<SubmissionKey>,
 ) -> Result<Receipt, SubmitError> {
     let recipients = desk.readers.of(readership);
     let sealed = crate::blocking::run(move || {
@@ -131,6 +173,7 @@ pub async fn seal_and_store(
             report,
             attachments: draft.attachment_ids(),
             readership,
+            key,
         };
         Ok::<_, SubmitError>((token.display(), sealed))
     })

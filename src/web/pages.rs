@@ -120,6 +120,8 @@ pub struct HomePage<'a> {
 #[template(path = "report.html")]
 pub struct ReportPage<'a> {
     pub l: Layout<'a>,
+    /// The form's one-time key, in its address.
+    pub key: &'a str,
     pub categories: Vec<&'a CategorySetting>,
     pub fields: &'a ReportFields,
     pub error: Option<&'static str>,
@@ -139,6 +141,36 @@ pub struct ReceiptPage<'a> {
     pub feedback_due: NaiveDate,
     /// The sentence that says who reads the report (`readers-…`).
     pub readers_key: &'static str,
+}
+
+/// The small text file that keeps a follow-up code, as a `data:` address
+/// that a link downloads without JavaScript (the JavaScript receipt writes
+/// the same file: `codeFile` in `report.js`).
+pub fn code_file_href(tr: &Tr<'_>, token: &str) -> String {
+    let text = format!(
+        "{}\n\n{}\n\n{}\n{}\n",
+        tr.t("code-file-heading"),
+        token,
+        tr.t("code-file-where"),
+        tr.t("code-file-warning")
+    );
+    let mut href = String::from("data:text/plain;charset=utf-8,");
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            href.push(char::from(b));
+        } else {
+            href.push_str(&format!("%{b:02X}"));
+        }
+    }
+    href
+}
+
+/// A form sent a second time: what it sent is stored already.
+#[derive(Template)]
+#[template(path = "already.html")]
+pub struct AlreadyPage<'a> {
+    pub l: Layout<'a>,
+    pub message_key: &'static str,
 }
 
 #[derive(Template)]

@@ -28,7 +28,15 @@ export function initFiles(form, msg, fail, inputId, listId) {
       remove.type = 'button';
       remove.className = 'secondary';
       remove.textContent = msg.remove;
-      remove.addEventListener('click', () => { selected.splice(index, 1); render(); });
+      remove.setAttribute('aria-label', `${msg.remove} ${item.file.name}`);
+      remove.addEventListener('click', () => {
+        selected.splice(index, 1);
+        render();
+        // Focus stays in the list: on the next file's button, or the one
+        // before, or back on the file chooser when none is left.
+        const buttons = list.querySelectorAll('li > button');
+        (buttons[Math.min(index, buttons.length - 1)] || input).focus();
+      });
       li.append(remove);
       if (item.unreadable) {
         // A JPEG or PNG whose structure the reader could not follow: say so

@@ -149,6 +149,9 @@ async function showCase(keys, ctx, notice) {
   if (messageForm) {
     const messageStatus = document.getElementById('message-status');
     const files = initFiles(messageForm, msg, (text) => say(messageStatus, text, 'error'), 'message-attachments', 'message-attachment-list');
+    // One key for this message until it is stored: sent again after a lost
+    // answer, it is stored once.
+    const submission = crypto.randomUUID();
     messageForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       const text = document.getElementById('message-body').value.trim();
@@ -169,12 +172,14 @@ async function showCase(keys, ctx, notice) {
           lookup: toHex(keys.lookup),
           ciphertext: toBase64(ciphertext),
           attachments: (message.attachments || []).map((a) => a.id),
+          submission,
         });
-        if (!sent.ok) {
+        const problem = sent.ok ? null : await sent.json().catch(() => ({}));
+        if (problem && problem.error !== 'already-sent') {
           button.disabled = false;
-          return say(messageStatus, await problemOf(sent, msg.failed), 'error');
+          return say(messageStatus, problem.message || msg.failed, 'error');
         }
-        await showCase(keys, { ...ctx, status: messageStatus }, msg.sent);
+        await showCase(keys, { ...ctx, status: messageStatus }, problem ? msg.already : msg.sent);
       } catch (e) {
         button.disabled = false;
         say(messageStatus, e instanceof UploadRefused ? e.message : msg.network, 'error');

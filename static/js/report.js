@@ -34,6 +34,7 @@ function init(form) {
     status.textContent = text;
   };
   const offerFallback = () => { fallback.hidden = false; };
+  let attempt = null;
 
   document.getElementById('fallback-button').addEventListener('click', () => {
     form.dataset.serverFallback = 'yes';
@@ -60,15 +61,20 @@ function init(form) {
     const { readership, recipients } = readers();
     submit.disabled = true;
     say(msg.encrypting, 'status');
-    let token; let derived; let ciphertext;
+    let ciphertext;
+    // One token for this form until it is received: a retry after a lost
+    // answer names the same case, which then says it was received.
     try {
-      token = generateToken();
-      derived = await derive(token);
+      if (!attempt) {
+        const token = generateToken();
+        attempt = { token, derived: await derive(token) };
+      }
     } catch (e) {
       submit.disabled = false;
       say(msg.encryptFailed, 'error');
       return offerFallback();
     }
+    const { token, derived } = attempt;
     if (files.selected.length) {
       say(msg.uploading, 'status');
       try {
@@ -103,27 +109,53 @@ function init(form) {
           privacy_acknowledged: true,
           readership,
           attachments: (report.attachments || []).map((a) => a.id),
+          submission: form.dataset.submission || undefined,
         }),
       });
     } catch (e) {
       submit.disabled = false;
       return say(msg.network, 'error');
     }
-    if (!response.ok) {
+    let dates; let notice = '';
+    if (response.ok) {
+      dates = await response.json();
+    } else {
       const problem = await response.json().catch(() => null);
-      submit.disabled = false;
-      return say((problem && problem.message) || msg.failed, 'error');
+      // `duplicate`: this very token reached the server before (its answer
+      // was lost); the case is there, and its dates too.
+      dates = problem && problem.error === 'duplicate' ? await datesOf(derived.lookup) : null;
+      if (!dates) {
+        submit.disabled = false;
+        return say((problem && problem.message) || msg.failed, 'error');
+      }
+      notice = msg.alreadyReceived;
     }
-    const dates = await response.json();
     const shown = await displayToken(token);
     token.fill(0);
     derived.lookup.fill(0);
     derived.replyKey.fill(0);
-    showReceipt(form, shown, dates, lang, readership === 'bureau' ? msg.readersBureau : msg.readersSecretary);
+    attempt = null;
+    showReceipt(form, shown, dates, lang, readership === 'bureau' ? msg.readersBureau : msg.readersSecretary, notice);
   });
 }
 
-function showReceipt(form, token, dates, lang, readers) {
+/** The dates of the case `lookup` names, or null. */
+async function datesOf(lookup) {
+  try {
+    const res = await fetch('/api/v1/cases/lookup', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      credentials: 'omit',
+      cache: 'no-store',
+      body: JSON.stringify({ lookup: toHex(lookup) }),
+    });
+    return res.ok ? await res.json() : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function showReceipt(form, token, dates, lang, readers, notice) {
   const receipt = document.getElementById('receipt-template').content.cloneNode(true);
   const slot = (name) => receipt.querySelector(`[data-slot="${name}"]`);
   slot('token').textContent = token;
@@ -131,11 +163,26 @@ function showReceipt(form, token, dates, lang, readers) {
   slot('ack-due').textContent = formatDate(dates.ack_due, lang);
   slot('feedback-due').textContent = formatDate(dates.feedback_due, lang);
   slot('readers').textContent = readers;
+  const already = slot('notice');
+  if (notice) already.textContent = notice; else already.remove();
+  const download = slot('download');
+  download.href = `data:text/plain;charset=utf-8,${encodeURIComponent(codeFile(download.dataset, token))}`;
   const page = document.getElementById('report-page');
   form.reset();
   page.replaceChildren(receipt);
   document.title = page.querySelector('h1').textContent;
   page.querySelector('h1').focus();
   window.scrollTo(0, 0);
+  // The code is shown once: leaving or reloading this page loses it, so
+  // the browser asks first.
+  window.addEventListener('beforeunload', (event) => {
+    event.preventDefault();
+    event.returnValue = '';
+  });
+}
+
+/** The small text file that keeps the code, in the page's language. */
+export function codeFile(texts, token) {
+  return `${texts.heading}\n\n${token}\n\n${texts.where}\n${texts.warning}\n`;
 }
 

@@ -4,7 +4,7 @@
 // encrypted here to the recipients of the case's readers (the Secretary's or
 // the Bureau's keys) and to the reporter's R. The login names the key it
 // proves: the challenge is sealed to that key alone.
-import { Decrypter, identityToRecipient } from '../vendor/age.js';
+import { Decrypter, Encrypter, identityToRecipient } from '../vendor/age.js';
 import { fromBase64, padJson, rewrapHeader, seal, toBase64, toHex } from './protocol.js';
 import { renderEntry } from './thread.js';
 
@@ -12,6 +12,12 @@ const IDENTITIES = 'vigie.identities';
 const CSRF = 'vigie.csrf';
 const ACTIVITY = 'vigie.activity';
 const IDLE_MS = 15 * 60 * 1000;
+// Drafts of acknowledgements, replies and closing messages, sealed to the
+// case's readers (never kept in clear), one per case and field; and the page
+// to come back to after logging in again.
+const DRAFT = 'vigie.draft.';
+const RETURN = 'vigie.return';
+const WORKSPACE_PAGE = /^\/(fr|en)\/secretary(\/(cases\/[0-9a-f-]{36}|journal|figures))?$/;
 // The login challenge's exact shape and the answer's domain (docs/protocol.md).
 const CHALLENGE_PREFIX = 'vigie/login-challenge/v1\n';
 const RESPONSE_DOMAIN = 'vigie/login-response/v1\n';
@@ -30,9 +36,22 @@ function forgetKey() {
   sessionStorage.removeItem(ACTIVITY);
 }
 
+function forgetDrafts() {
+  for (const key of Object.keys(sessionStorage)) {
+    if (key.startsWith(DRAFT)) sessionStorage.removeItem(key);
+  }
+  sessionStorage.removeItem(RETURN);
+}
+
+/**
+ * Ends the session. When it expired, the drafts stay (sealed) in this tab,
+ * with the page to return to; a deliberate logout forgets them.
+ */
 async function logout(expired) {
   const csrf = sessionStorage.getItem(CSRF) || '';
   forgetKey();
+  if (!expired) forgetDrafts();
+  else if (WORKSPACE_PAGE.test(window.location.pathname)) sessionStorage.setItem(RETURN, window.location.pathname);
   try {
     await fetch('/api/v1/secretary/logout', { method: 'POST', headers: { 'X-CSRF-Token': csrf }, credentials: 'same-origin' });
   } catch (e) { /* the session expires on the server anyway */ }
@@ -212,7 +231,10 @@ function initLogin(form) {
       sessionStorage.setItem(CSRF, opened.csrf);
       touch();
       form.reset();
-      window.location.assign(`/${lang}/secretary`);
+      // Back to the page the expired session was on, where a draft waits.
+      const back = sessionStorage.getItem(RETURN);
+      sessionStorage.removeItem(RETURN);
+      window.location.assign(back && WORKSPACE_PAGE.test(back) ? back : `/${lang}/secretary`);
     } catch (e) {
       button.disabled = false;
       show(status, e instanceof LoginError ? e.message : msg.network, 'error');
@@ -267,10 +289,103 @@ function initWorkspace() {
   out.addEventListener('click', () => logout(false));
   const caseEl = document.getElementById('case');
   if (caseEl) initCase(caseEl, identities);
+  if (document.querySelector('table.inbox')) initInbox(identities);
   const figures = document.getElementById('figures');
   if (figures) initFigures(figures, identities);
   const retention = document.getElementById('retention-form');
   if (retention) initRetention(retention);
+}
+
+/** A report's description, whitespace collapsed, for comparing. */
+const normalized = (text) => (text || '').toLowerCase().replace(/\s+/g, ' ').trim();
+
+/** The first words of a text, at most `max` characters. */
+function firstWords(text, max = 90) {
+  const flat = (text || '').replace(/\s+/g, ' ').trim();
+  if (flat.length <= max) return flat;
+  return `${flat.slice(0, flat.lastIndexOf(' ', max) > 40 ? flat.lastIndexOf(' ', max) : max)}…`;
+}
+
+/**
+ * The inbox, told apart: each row's report is decrypted here to show its
+ * category and first words (the server never sees them), and rows whose
+ * reports say the same thing are marked as likely duplicates of the oldest.
+ */
+async function initInbox(identities) {
+  const msg = document.getElementById('inbox-messages').dataset;
+  const d = new Decrypter();
+  for (const i of identities) d.addIdentity(i);
+  const labels = document.getElementById('category-labels');
+  const same = new Map();
+  for (const cell of document.querySelectorAll('td.excerpt[data-ciphertext]')) {
+    const row = cell.closest('tr');
+    try {
+      const report = JSON.parse(await d.decrypt(fromBase64(cell.dataset.ciphertext), 'text'));
+      const label = labels.querySelector(`[data-key="${CSS.escape(report.category || '')}"]`);
+      const category = document.createElement('strong');
+      category.textContent = label ? label.textContent : (report.category || '');
+      const words = document.createElement('span');
+      words.className = 'words';
+      words.textContent = ` ${firstWords(report.description)}`;
+      cell.replaceChildren(category, words);
+      const text = new TextEncoder().encode(`${report.category}\n${normalized(report.description)}`);
+      const digest = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', text)));
+      if (!same.has(digest)) same.set(digest, []);
+      same.get(digest).push(row);
+    } catch (e) {
+      cell.textContent = msg.undecryptable;
+    }
+    cell.removeAttribute('data-ciphertext');
+  }
+  // Rows come newest first: the last of a group is the oldest report.
+  for (const rows of same.values()) {
+    const oldest = rows[rows.length - 1];
+    for (const row of rows.slice(0, -1)) {
+      const badge = document.createElement('span');
+      badge.className = 'badge duplicate';
+      badge.textContent = `${msg.duplicate} ${oldest.querySelector('.reference').textContent}`;
+      row.querySelector('td.excerpt').append(document.createElement('br'), badge);
+    }
+  }
+}
+
+/**
+ * Keeps what is typed in the case's message fields as sealed drafts in this
+ * tab (sessionStorage), restores them, and forgets them once sent.
+ */
+async function initDrafts(id, recipients, decrypter, status, msg) {
+  const fields = ['ack-message', 'reply-message', 'close-message']
+    .map((name) => document.getElementById(name)).filter(Boolean);
+  const keyOf = (field) => `${DRAFT}${id}.${field.id}`;
+  const save = async (field) => {
+    const text = field.value;
+    if (!text.trim()) return sessionStorage.removeItem(keyOf(field));
+    const e = new Encrypter();
+    for (const r of recipients) e.addRecipient(r);
+    sessionStorage.setItem(keyOf(field), toBase64(await e.encrypt(text)));
+  };
+  let restored = false;
+  for (const field of fields) {
+    const sealed = sessionStorage.getItem(keyOf(field));
+    if (sealed) {
+      try {
+        field.value = await decrypter.decrypt(fromBase64(sealed), 'text');
+        restored = true;
+      } catch (e) {
+        sessionStorage.removeItem(keyOf(field));
+      }
+    }
+    let timer;
+    field.addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => save(field), 300);
+    });
+  }
+  if (restored) show(status, msg.draftRestored, 'status');
+  return {
+    flush: () => Promise.all(fields.map(save)),
+    forget: () => fields.forEach((field) => sessionStorage.removeItem(keyOf(field))),
+  };
 }
 
 /** Fetches an attachment's age file, decrypts it here, saves it under its name. */
@@ -320,6 +435,7 @@ async function initCase(caseEl, identities) {
   const recipients = caseEl.dataset.recipients.split(' ');
   const reporter = recipients.pop();
   const status = document.getElementById('action-status');
+  const drafts = await initDrafts(id, recipients, d, status, msg);
   const act = async (action, extra, text, button) => {
     if (button) button.disabled = true;
     show(status, msg.sending, 'status');
@@ -331,11 +447,15 @@ async function initCase(caseEl, identities) {
         plaintext.fill(0);
       }
       const response = await postJson(`/api/v1/secretary/cases/${encodeURIComponent(id)}/${action}`, body);
-      if (response.status === 401) return logout(true);
+      if (response.status === 401) {
+        await drafts.flush();
+        return logout(true);
+      }
       if (!response.ok) {
         if (button) button.disabled = false;
         return show(status, await problemOf(response, msg.failed), 'error');
       }
+      drafts.forget();
       window.location.reload();
     } catch (e) {
       if (button) button.disabled = false;

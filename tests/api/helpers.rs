@@ -306,7 +306,8 @@ impl TestApp {
     /// test says otherwise by naming `privacy_ack` itself.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let mut fields = fields.to_vec();
-        if path.ends_with("/report") && !fields.iter().any(|(k, _)| *k == "privacy_ack") {
+        let route = path.split('?').next().unwrap_or(path);
+        if route.ends_with("/report") && !fields.iter().any(|(k, _)| *k == "privacy_ack") {
             fields.push(("privacy_ack", "yes"));
         }
         self.post_raw(

@@ -15,6 +15,7 @@ mod mail;
 mod migrations;
 mod outage;
 mod report;
+mod resend;
 mod retention;
 mod retention_boundary;
 mod routes;

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, watchedPage, BASE, screenshotPath } from './harness.mjs';
 import { derive, parseToken, toHex } from '../../static/js/protocol.js';
-import { caseIdOf, loginAsSecretary } from './secretary-helpers.mjs';
+import { caseIdOf, inboxPageWith, loginAsSecretary } from './secretary-helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -47,6 +47,7 @@ async function secretaryReads(caseId, expected) {
   const context = await browser.newContext({ locale: 'fr-FR' });
   const page = await context.newPage();
   await loginAsSecretary(page);
+  await inboxPageWith(page, caseId);
   const row = page.locator(`tr[data-case="${caseId}"] .unread`);
   assert.equal(await row.textContent(), '1', 'the inbox shows one unread message');
   await page.goto(`${BASE}/fr/secretary/cases/${caseId}`);

@@ -65,7 +65,7 @@ test('a report is encrypted in the browser and the server never sees the text, t
   assert.equal(posts.length, 1, 'one request sends the report');
   assert.equal(new URL(posts[0].url).pathname, '/api/v1/reports');
   const sent = JSON.parse(posts[0].body);
-  assert.deepEqual(Object.keys(sent).sort(), ['attachments', 'ciphertext', 'lang', 'lookup', 'privacy_acknowledged', 'readership', 'recipient']);
+  assert.deepEqual(Object.keys(sent).sort(), ['attachments', 'ciphertext', 'lang', 'lookup', 'privacy_acknowledged', 'readership', 'recipient', 'submission']);
   assert.equal(sent.privacy_acknowledged, true);
   assert.equal(sent.readership, 'secretary', 'the Secretary reads it unless the reporter said otherwise');
   assert.deepEqual(sent.attachments, []);

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { launch, watchedPage, BASE, screenshotPath, exportCases, decryptWithStockAge } from './harness.mjs';
-import { caseIdOf, loginAsSecretary as login } from './secretary-helpers.mjs';
+import { caseIdOf, inboxPageWith, loginAsSecretary as login } from './secretary-helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -44,6 +44,7 @@ test('the Secretary logs in with the key file, reads the report, acknowledges, r
   const { page, problems } = await watchedPage(context);
   const requests = recordRequests(page);
   await login(page);
+  await inboxPageWith(page, caseId);
   assert.ok(await page.locator(`tr[data-case="${caseId}"]`).count() === 1, 'the case is in the inbox');
   await page.screenshot({ path: screenshotPath('secretary-inbox-fr'), fullPage: true });
 
@@ -144,4 +145,81 @@ test('the login page shows no "Log out", and its passphrase field looks like the
     assert.deepEqual(problems, []);
     await context.close();
   }
+});
+
+test('a reply typed while the session expires is kept, sealed, and comes back after logging in again', async () => {
+  const token = await reportWithJavaScript();
+  const caseId = await caseIdOf(token);
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const page = await context.newPage();
+  await login(page);
+  await page.goto(`${BASE}/fr/secretary/cases/${caseId}`);
+  await page.waitForSelector('.entry-report .text');
+  const draft = `Brouillon-Marqueur-${Date.now()} : merci, nous examinons votre signalement.`;
+  await page.fill('#ack-message', draft);
+  // The tab keeps the draft sealed to the case's readers, never in clear.
+  await page.waitForFunction(() => Object.keys(sessionStorage).some((k) => k.startsWith('vigie.draft.')));
+  const stored = await page.evaluate(() => JSON.stringify(sessionStorage));
+  assert.ok(!stored.includes('Brouillon-Marqueur'), 'no draft in clear in the tab');
+
+  // The server forgets the session (as after its idle time-out).
+  await context.clearCookies();
+  await page.getByRole('button', { name: 'Accuser réception' }).click();
+  await page.waitForURL(/\/fr\/secretary\/login\?expired=1/);
+  assert.match(await page.textContent('#login-expired'), /session/i);
+
+  await login(page, process.env.VIGIE_IDENTITY, process.env.VIGIE_IDENTITY_PASSPHRASE, `${BASE}/fr/secretary/cases/${caseId}`);
+  await page.waitForFunction((t) => document.getElementById('ack-message')?.value === t, draft);
+  assert.match(await page.textContent('#action-status'), /brouillon a été rétabli/);
+
+  // Sent, the draft is forgotten; a deliberate logout forgets every draft.
+  await page.getByRole('button', { name: 'Accuser réception' }).click();
+  await page.waitForSelector('#reply-form');
+  assert.equal(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('vigie.draft.')).length), 0);
+  await page.fill('#reply-message', 'Un autre brouillon');
+  await page.waitForFunction(() => Object.keys(sessionStorage).some((k) => k.startsWith('vigie.draft.')));
+  await page.click('#logout');
+  await page.waitForURL(/\/fr\/secretary\/login/);
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await context.close();
+});
+
+test('inbox rows show, decrypted in the browser, the category, the first words and a reference, and mark likely duplicates', async () => {
+  // In the Bureau's inbox, which the other tests leave short: one page.
+  const twice = `Doublon-Marqueur-${Date.now()} : la même plainte envoyée deux fois par erreur, avec beaucoup de détails qui suivent ici.`;
+  const reportOf = async (text, category) => {
+    const context = await browser.newContext({ locale: 'fr-FR' });
+    const page = await context.newPage();
+    await page.goto(`${BASE}/fr/report`);
+    await page.check('#readership-bureau');
+    await page.selectOption('#category', category);
+    await page.fill('#description', text);
+    await page.check('#privacy-ack');
+    await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
+    const token = (await page.textContent('#follow-up-token')).trim();
+    await context.close();
+    return caseIdOf(token, 'bureau');
+  };
+  const first = await reportOf(twice, 'funds');
+  const second = await reportOf(`  ${twice.toUpperCase()}  `, 'funds');
+  const other = await reportOf(`Unique-Marqueur-${Date.now()}`, 'discrimination');
+
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const { page, problems } = await watchedPage(context);
+  const requests = recordRequests(page);
+  await login(page, process.env.VIGIE_BUREAU_IDENTITY, '');
+  await page.waitForURL(`${BASE}/fr/secretary`, { timeout: 60000 });
+  const row = (id) => page.locator(`tr[data-case="${id}"]`);
+  await page.waitForFunction((id) => document.querySelector(`tr[data-case="${id}"] td.excerpt strong`), other);
+  assert.match(await row(other).locator('td.excerpt').textContent(), /Discrimination.*Unique-Marqueur/s);
+  assert.equal(await row(other).locator('.reference').textContent(), other.slice(0, 8));
+  assert.equal(await row(other).locator('.badge.duplicate').count(), 0);
+  await page.waitForFunction((id) => document.querySelector(`tr[data-case="${id}"] td.excerpt strong`), first);
+  assert.match(await row(first).locator('td.excerpt').textContent(), /Doublon-Marqueur-\d+ : la même plainte/);
+  const badges = [...await row(first).locator('.badge.duplicate').allTextContents(), ...await row(second).locator('.badge.duplicate').allTextContents()];
+  assert.equal(badges.length, 1, 'one of the two is marked');
+  assert.match(badges[0], new RegExp(`Doublon probable de (${first.slice(0, 8)}|${second.slice(0, 8)})`));
+  for (const r of requests) assert.ok(!r.body.includes('Doublon-Marqueur') && !r.url.includes('Doublon'), 'nothing decrypted goes back');
+  assert.deepEqual(problems, []);
+  await context.close();
 });

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::{attachment_ids, locator_of, ApiError, ApiProblem};
+use super::{attachment_ids, locator_of, submission_of, ApiError, ApiProblem};
 use crate::{
     crypto::{Locator, Readers},
     db::{Case, EntryRow},
@@ -35,6 +35,10 @@ struct MessageBody {
     /// Files uploaded beforehand to `/api/v1/attachments`.
     #[serde(default)]
     attachments: Vec<String>,
+    /// The form's one-time key: the same message sent again (a retry after
+    /// a lost answer) is stored once, and the copy is `already-sent`.
+    #[serde(default)]
+    submission: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -98,6 +102,7 @@ impl From<MessageError> for ApiError {
         match e {
             MessageError::Closed => ApiError::Closed,
             MessageError::Busy => ApiError::Busy,
+            MessageError::AlreadySent => ApiError::AlreadySent,
             MessageError::ReadersChanged => ApiError::ReadersChanged,
             MessageError::Attachment(c) => c.into(),
             other => ApiError::unavailable(other),
@@ -147,6 +152,7 @@ pub async fn api_message(
     let stored = async {
         let body: MessageBody = json_body(&req, payload, state.limits.body_bytes).await?;
         let attachments = attachment_ids(&body.attachments)?;
+        let key = submission_of(body.submission.as_deref())?;
         let locator = locator_of(&body.lookup)?;
         let (case, _) = find(&state, locator).await?;
         let sealed = ciphertext_of(
@@ -162,6 +168,7 @@ pub async fn api_message(
             case.readership,
             sealed,
             attachments,
+            key,
         )
         .await?;
         Ok::<_, ApiError>(())

@@ -44,6 +44,10 @@ pub enum ApiError {
     AttachmentTooLarge,
     #[error("a case already has this locator")]
     Duplicate,
+    #[error("this form was already sent and stored")]
+    AlreadySent,
+    #[error("the submission key is not a random UUID")]
+    Submission,
     #[error("no case has this locator")]
     UnknownCase,
     #[error("too many requests this minute")]
@@ -93,6 +97,8 @@ impl ApiError {
             ApiError::AttachmentsTooLarge => "attachments-too-large",
             ApiError::AttachmentTooLarge => "attachment-too-large",
             ApiError::Duplicate => "duplicate",
+            ApiError::AlreadySent => "already-sent",
+            ApiError::Submission => "submission",
             ApiError::UnknownCase => "unknown-case",
             ApiError::Busy => "busy",
             ApiError::Closed => "closed",
@@ -120,6 +126,8 @@ impl ApiError {
             ApiError::AttachmentsTooLarge => "api-error-attachments-too-large",
             ApiError::AttachmentTooLarge => "api-error-attachment-too-large",
             ApiError::Duplicate => "api-error-duplicate",
+            ApiError::AlreadySent => "api-error-already-sent",
+            ApiError::Submission => "api-error-submission",
             ApiError::UnknownCase => "api-error-unknown-case",
             ApiError::Busy => "error-busy",
             ApiError::Closed => "api-error-closed",
@@ -145,10 +153,12 @@ impl ApiError {
             | ApiError::Recipient
             | ApiError::AttachmentUnknown
             | ApiError::AttachmentsTooLarge
+            | ApiError::Submission
             | ApiError::Readership => StatusCode::BAD_REQUEST,
-            ApiError::Duplicate | ApiError::Closed | ApiError::ReadersChanged => {
-                StatusCode::CONFLICT
-            }
+            ApiError::Duplicate
+            | ApiError::AlreadySent
+            | ApiError::Closed
+            | ApiError::ReadersChanged => StatusCode::CONFLICT,
             ApiError::UnknownCase | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Busy => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -253,6 +263,8 @@ mod tests {
             ApiError::AttachmentsTooLarge,
             ApiError::AttachmentTooLarge,
             ApiError::Duplicate,
+            ApiError::AlreadySent,
+            ApiError::Submission,
             ApiError::UnknownCase,
             ApiError::Busy,
             ApiError::Closed,
@@ -296,6 +308,8 @@ mod tests {
             (ApiError::AttachmentsTooLarge, 400, "attachments-too-large"),
             (ApiError::AttachmentTooLarge, 413, "attachment-too-large"),
             (ApiError::Duplicate, 409, "duplicate"),
+            (ApiError::AlreadySent, 409, "already-sent"),
+            (ApiError::Submission, 400, "submission"),
             (ApiError::UnknownCase, 404, "unknown-case"),
             (ApiError::Busy, 429, "busy"),
             (ApiError::TimedOut, 408, "timeout"),

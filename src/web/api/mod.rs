@@ -21,8 +21,15 @@ use zeroize::Zeroizing;
 use super::{request::header_lang, AppState};
 use crate::{
     crypto::Locator,
-    domain::{AttachmentId, Readership},
+    domain::{AttachmentId, Readership, SubmissionKey},
 };
+
+/// A form's one-time key, when the browser sends one: a random UUID.
+fn submission_of(named: Option<&str>) -> Result<Option<SubmissionKey>, ApiError> {
+    named
+        .map(|k| SubmissionKey::parse(k).ok_or(ApiError::Submission))
+        .transpose()
+}
 
 /// `L`, 32 bytes in hexadecimal, as the browser sends it: the locator it
 /// names. The decoded bytes are zeroized.

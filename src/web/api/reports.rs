@@ -4,7 +4,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::{attachment_ids, locator_of, readership_of, ApiError, ApiProblem};
+use super::{attachment_ids, locator_of, readership_of, submission_of, ApiError, ApiProblem};
 use crate::{
     crypto::ReporterRecipient,
     domain::Readership,
@@ -36,6 +36,10 @@ struct NewReport {
     /// concerns the Permanent Secretary.
     #[serde(default)]
     readership: Option<String>,
+    /// The form's one-time key: the same form sent again stores nothing
+    /// (`already-sent`). A retry with the same `lookup` is `duplicate`.
+    #[serde(default)]
+    submission: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -60,6 +64,7 @@ impl From<SubmitError> for ApiError {
         match e {
             SubmitError::Attachment(c) => c.into(),
             SubmitError::Duplicate => ApiError::Duplicate,
+            SubmitError::AlreadyReceived => ApiError::AlreadySent,
             other => ApiError::unavailable(other),
         }
     }
@@ -80,6 +85,7 @@ pub async fn create_report(
             return Err(ApiError::Privacy);
         }
         let attachments = attachment_ids(&report.attachments)?;
+        let key = submission_of(report.submission.as_deref())?;
         let readership = readership_of(&state, report.readership.as_deref())?;
         if readership == Readership::Both {
             return Err(ApiError::Readership);
@@ -98,6 +104,7 @@ pub async fn create_report(
             report: sealed,
             attachments,
             readership,
+            key,
         };
         Ok(report::store_sealed(state.desk(), sealed).await?)
     }

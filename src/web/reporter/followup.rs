@@ -11,10 +11,11 @@ use zeroize::Zeroizing;
 use super::thread::{case_page, Shows};
 use crate::{
     db::DbError,
+    domain::SubmissionKey,
     i18n::Lang,
     service::{
         case::{self, ByToken, Opened},
-        message::{self, MessageError},
+        message::{self, MessageError, Typed},
         upload,
     },
     web::{
@@ -189,6 +190,7 @@ pub async fn post_message(
             Err((e, fields)) => {
                 let typed = Zeroizing::new(form::take(&fields, "token"));
                 let body = Zeroizing::new(form::take(&fields, "body"));
+                let key = SubmissionKey::parse(&form::take(&fields, "submission"));
                 let refusal = Refusal::Upload(e);
                 // The case page again, with the message typed, when the token
                 // is good: only the files have to be chosen again.
@@ -198,7 +200,8 @@ pub async fn post_message(
                             status: refusal.status(),
                             typed_message: &body,
                             error: Some(refusal.message_key()),
-                            sent: false,
+                            key: key.as_ref(),
+                            ..Shows::CASE
                         };
                         case_page(&state, lang, &opened, shows)
                     }
@@ -214,6 +217,8 @@ pub async fn post_message(
     };
     let typed = Zeroizing::new(form::take(&parsed, "token"));
     let body = Zeroizing::new(form::take(&parsed, "body"));
+    // A message sent without its key (from an old page) still lands.
+    let key = SubmissionKey::parse(&form::take(&parsed, "submission"));
     drop(parsed);
     let opened = match open(&state, &typed).await {
         Ok(opened) => opened,
@@ -224,17 +229,36 @@ pub async fn post_message(
     };
     let budgets = state.clone().into_inner();
     let limit = state.limits.description_chars;
-    let written = message::write(state.desk(), budgets, &opened, &body, &files, lang, limit).await;
-    if let Err(e) = written {
-        upload::discard_all(&state.db, &files).await;
-        let refusal = Refusal::of_message(e, !files.is_empty());
-        let shows = Shows {
-            status: refusal.status(),
-            typed_message: &body,
-            error: Some(refusal.message_key()),
-            sent: false,
-        };
-        return case_page(&state, lang, &opened, shows);
+    let message = Typed {
+        body: &body,
+        files: &files,
+        lang,
+        key: key.clone(),
+    };
+    let written = message::write(state.desk(), budgets, &opened, message, limit).await;
+    match written {
+        Ok(()) => {}
+        Err(MessageError::AlreadySent) => {
+            upload::discard_all(&state.db, &files).await;
+            let shows = Shows {
+                status: StatusCode::CONFLICT,
+                already: true,
+                ..Shows::CASE
+            };
+            return case_page(&state, lang, &opened, shows);
+        }
+        Err(e) => {
+            upload::discard_all(&state.db, &files).await;
+            let refusal = Refusal::of_message(e, !files.is_empty());
+            let shows = Shows {
+                status: refusal.status(),
+                typed_message: &body,
+                error: Some(refusal.message_key()),
+                key: key.as_ref(),
+                ..Shows::CASE
+            };
+            return case_page(&state, lang, &opened, shows);
+        }
     }
     drop(opened);
     // Showing the stored message reads the case again, counted like any

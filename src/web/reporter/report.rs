@@ -3,13 +3,16 @@
 //! and the report once it is read, and forgets the token once the receipt
 //! is rendered.
 
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use actix_web::{
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
 use secrecy::ExposeSecret;
 
 use crate::{
     crypto::{self, ReporterRecipient, Token},
     db::ClaimError,
-    domain::{ReportDraft, ReportError, ReportFields},
+    domain::{ReportDraft, ReportError, ReportFields, SubmissionKey},
     i18n::Lang,
     service::{
         report::{self, SubmitError},
@@ -17,7 +20,7 @@ use crate::{
     },
     web::{
         form::{self, FormError},
-        pages::{self, readers_key, Layout, ReceiptPage, ReportPage},
+        pages::{self, readers_key, AlreadyPage, Layout, ReceiptPage, ReportPage},
         request::{form_error_status, lang_of, not_found, read_form},
         upload_form::{self, UploadError},
         AppState,
@@ -83,6 +86,7 @@ impl From<SubmitError> for Refusal {
 fn report_page(
     state: &AppState,
     lang: Lang,
+    key: &SubmissionKey,
     fields: &ReportFields,
     refusal: Option<Refusal>,
 ) -> HttpResponse {
@@ -90,6 +94,7 @@ fn report_page(
         refusal.as_ref().map_or(StatusCode::OK, Refusal::status),
         &ReportPage {
             l: Layout::new(state, lang, "report"),
+            key: key.as_str(),
             categories: state.categories.iter().collect(),
             fields,
             error: refusal.as_ref().map(Refusal::message_key),
@@ -114,12 +119,72 @@ fn fields_of(parsed: &[form::Field]) -> ReportFields {
     }
 }
 
-/// `GET /{lang}/report`.
+/// The form's one-time key, from its address (`?s=…`).
+fn key_of(req: &HttpRequest) -> Option<SubmissionKey> {
+    req.query_string()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("s="))
+        .and_then(SubmissionKey::parse)
+}
+
+/// The page that says a form was already sent: its report is stored, and
+/// its code was shown once, the first time.
+fn already_page(state: &AppState, lang: Lang) -> HttpResponse {
+    pages::render(
+        StatusCode::CONFLICT,
+        &AlreadyPage {
+            l: Layout::new(state, lang, "report"),
+            message_key: "already-report",
+        },
+    )
+}
+
+/// Whether a form's key was used, read before anything of the body is. A
+/// failure to read says nothing: the transaction decides.
+async fn already_received(state: &AppState, key: Option<&SubmissionKey>) -> bool {
+    match key {
+        Some(key) => report::already_received(state.desk(), key)
+            .await
+            .unwrap_or(false),
+        None => false,
+    }
+}
+
+/// `GET /{lang}/report`: the form. A browser's navigation without a key
+/// (`?s=…`) is sent to an address with a fresh one, so that the form of a
+/// report already sent, reached again with Back, comes back as the notice
+/// that it was received, never as the filled form: the browser restores
+/// typed fields on Back, which no header prevents (see the threat model).
+/// Programs, which send no `Sec-Fetch-Mode`, get the form at once.
 pub async fn report_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(lang) = lang_of(&req) else {
         return not_found(req, state).await;
     };
-    report_page(&state, lang, &ReportFields::default(), None)
+    let key = match key_of(&req) {
+        Some(key) => key,
+        None if is_navigation(&req) => {
+            let fresh = SubmissionKey::random();
+            return HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    format!("/{}/report?s={fresh}", lang.code()),
+                ))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish();
+        }
+        None => SubmissionKey::random(),
+    };
+    if already_received(&state, Some(&key)).await {
+        return already_page(&state, lang);
+    }
+    report_page(&state, lang, &key, &ReportFields::default(), None)
+}
+
+/// A browser loading a page (Fetch metadata), as opposed to a program.
+fn is_navigation(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-mode")
+        .is_some_and(|v| v.as_bytes() == b"navigate")
 }
 
 /// `POST /{lang}/report`: a report from a browser without JavaScript.
@@ -131,6 +196,13 @@ pub async fn report_submit(
     let Some(lang) = lang_of(&req) else {
         return not_found(req, state).await;
     };
+    // A form sent without its key (by a program, or from an old page) still
+    // lands; the form shown again carries one.
+    let sent_key = key_of(&req);
+    if already_received(&state, sent_key.as_ref()).await {
+        return already_page(&state, lang);
+    }
+    let key = sent_key.clone().unwrap_or_else(SubmissionKey::random);
     // The token is drawn first: attached files are sealed to its R as they
     // stream in, before the report itself.
     let token = Token::generate();
@@ -146,7 +218,13 @@ pub async fn report_submit(
         {
             Ok(received) => (received.fields, received.files),
             Err((e, fields)) => {
-                return report_page(&state, lang, &fields_of(&fields), Some(Refusal::Upload(e)))
+                return report_page(
+                    &state,
+                    lang,
+                    &key,
+                    &fields_of(&fields),
+                    Some(Refusal::Upload(e)),
+                )
             }
         }
     } else {
@@ -158,6 +236,7 @@ pub async fn report_submit(
                 return report_page(
                     &state,
                     lang,
+                    &key,
                     &ReportFields::default(),
                     Some(Refusal::Form(e)),
                 )
@@ -168,7 +247,7 @@ pub async fn report_submit(
     drop(parsed);
     let Some(readership) = upload_form::chosen_readership(&state, &fields.readership) else {
         upload::discard_all(&state.db, &files).await;
-        return report_page(&state, lang, &fields, Some(Refusal::NoBureau));
+        return report_page(&state, lang, &key, &fields, Some(Refusal::NoBureau));
     };
     let draft = match ReportDraft::parse(
         &fields,
@@ -183,11 +262,12 @@ pub async fn report_submit(
                 error,
                 files: !files.is_empty(),
             };
-            return report_page(&state, lang, &fields, Some(refusal));
+            return report_page(&state, lang, &key, &fields, Some(refusal));
         }
     };
     let attached = draft.attachment_refs();
-    match report::seal_and_store(state.desk(), token, draft, readership, lang).await {
+    let stored = report::seal_and_store(state.desk(), token, draft, readership, lang, sent_key);
+    match stored.await {
         Ok(receipt) => {
             drop(fields);
             pages::render(
@@ -202,9 +282,13 @@ pub async fn report_submit(
                 },
             )
         }
+        Err(SubmitError::AlreadyReceived) => {
+            upload::discard_all(&state.db, &attached).await;
+            already_page(&state, lang)
+        }
         Err(e) => {
             upload::discard_all(&state.db, &attached).await;
-            report_page(&state, lang, &fields, Some(e.into()))
+            report_page(&state, lang, &key, &fields, Some(e.into()))
         }
     }
 }

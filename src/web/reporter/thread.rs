@@ -12,7 +12,7 @@ use crate::{
     config::CategorySetting,
     crypto::{self, Derived},
     db::{Case, EntryRow},
-    domain::CaseStatus,
+    domain::{CaseStatus, SubmissionKey},
     i18n::Lang,
     service::case::Opened,
     web::{
@@ -33,6 +33,18 @@ pub struct Plain {
     pub persons: Option<String>,
     pub evidence: Option<String>,
     pub body: Option<String>,
+    /// The files the entry names (the reporter's own, or the reader's).
+    #[serde(default)]
+    pub attachments: Vec<PlainFile>,
+}
+
+/// A file an entry names, as the reporter's page lists it.
+#[derive(Debug, Default, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct PlainFile {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub size: u64,
 }
 
 pub struct Shown {
@@ -58,6 +70,8 @@ struct CasePage<'a> {
     typed_message: &'a str,
     error: Option<&'static str>,
     sent: bool,
+    already: bool,
+    submission: String,
     max_message: usize,
     readers_key: &'static str,
 }
@@ -70,6 +84,11 @@ pub struct Shows<'a> {
     pub error: Option<&'static str>,
     /// The message was just stored.
     pub sent: bool,
+    /// The message had been stored already: this copy was not.
+    pub already: bool,
+    /// The key of the message form: the one sent, when the message it
+    /// carried was refused or its fate is unknown; otherwise a fresh one.
+    pub key: Option<&'a SubmissionKey>,
 }
 
 impl Shows<'static> {
@@ -78,6 +97,8 @@ impl Shows<'static> {
         typed_message: "",
         error: None,
         sent: false,
+        already: false,
+        key: None,
     };
 }
 
@@ -136,6 +157,12 @@ pub fn case_page(state: &AppState, lang: Lang, opened: &Opened, shows: Shows<'_>
             typed_message: shows.typed_message,
             error: shows.error,
             sent: shows.sent,
+            already: shows.already,
+            submission: shows
+                .key
+                .cloned()
+                .unwrap_or_else(SubmissionKey::random)
+                .to_string(),
             max_message: state.limits.description_chars,
             readers_key: crate::web::pages::readers_key(case.readership),
         },

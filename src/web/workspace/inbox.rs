@@ -2,6 +2,7 @@
 //! a warning when notifications are stuck.
 
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use base64::Engine;
 use chrono::NaiveDate;
 
 use super::{error::WorkspaceError, Session};
@@ -30,6 +31,12 @@ pub struct InboxRow {
     pub on_hold: bool,
     /// The Secretary referred the case to the Bureau.
     pub referred: bool,
+    /// A short reference, the identifier's first eight characters, to tell
+    /// cases of the same day apart and to name them aloud.
+    pub reference: String,
+    /// The sealed report (base64), for the reader's browser to show its
+    /// category and first words; `None` when too long to preview.
+    pub report: Option<String>,
 }
 
 /// "overdue", "due-soon" or "" for a deadline, by the rule the reminder
@@ -52,6 +59,7 @@ struct InboxPage<'a> {
     pages: i64,
     status: &'a str,
     statuses: [&'static str; 4],
+    categories: Vec<&'a crate::config::CategorySetting>,
     /// Notifications that have waited too long, and why.
     mail_warning: Option<String>,
     /// The configured retention, when it is below the floor and no reader
@@ -91,6 +99,8 @@ pub async fn page(
         })
         .await?;
     let today = state.clock.today();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut reports = found.reports;
     let rows = found
         .cases
         .into_iter()
@@ -98,7 +108,13 @@ pub async fn page(
             // Feedback is owed until it is given, whether or not the case
             // is still open.
             let owed = case.status != CaseStatus::Closed && case.feedback_on.is_none();
+            let report = reports
+                .iter()
+                .position(|(id, _)| *id == case.id)
+                .map(|i| b64.encode(reports.swap_remove(i).1));
             InboxRow {
+                reference: case.id.as_str().chars().take(8).collect(),
+                report,
                 ack: (case.status == CaseStatus::Received)
                     .then(|| (case.ack_due, urgency(case.ack_due, today, ACK_SOON_DAYS))),
                 feedback: owed.then(|| {
@@ -125,6 +141,7 @@ pub async fn page(
             pages,
             status: status.map(|s| s.as_str()).unwrap_or(""),
             statuses: ["received", "acknowledged", "in_review", "closed"],
+            categories: state.categories.iter().collect(),
             short_retention: floored.then_some(retention_days),
             floor: RETENTION_FLOOR_DAYS,
             mail_warning: (backlog.stale > 0).then(|| {
