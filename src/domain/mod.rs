@@ -6,6 +6,7 @@ mod ids;
 pub(crate) mod named;
 mod readership;
 mod report;
+pub mod scrub;
 mod status;
 
 pub use ids::{

@@ -8,8 +8,12 @@ use futures_util::{Stream, StreamExt};
 use crate::{
     crypto::{self, CiphertextError, EncryptError, FileSealer, Recipients, ReporterRecipient},
     db::{Attachment, Db, DbError, CHUNK_BYTES},
-    domain::{AttachmentId, AttachmentRef, Readership},
+    domain::{
+        scrub::{Findings, Scrubber},
+        AttachmentId, AttachmentRef, Readership,
+    },
 };
+use zeroize::Zeroizing;
 
 /// An upload being written, chunk by chunk, into pending storage.
 pub struct Upload {
@@ -130,9 +134,22 @@ pub struct FileLimits {
     pub readership: Readership,
 }
 
+/// A file sealed by the server as it streamed in.
+#[derive(Debug)]
+pub struct SealedFile {
+    pub id: AttachmentId,
+    /// The size of what was sealed: the file without its hidden information.
+    pub size: u64,
+    /// What hidden information the file had, and whether it could be read.
+    pub findings: Findings,
+}
+
 /// Seals a file for the Secretary and the reporter as it streams in, into
-/// pending storage. `total` counts the bytes of every file of the form.
-/// Returns the upload's id and the file's own size.
+/// pending storage, without the hidden information of a JPEG or PNG
+/// picture (`domain::scrub`). `total` counts the bytes of every file of the
+/// form, as they arrived; the limits hold to those. With `scrub` false (the
+/// reporter asked to keep the pictures as they are) the file is sealed
+/// untouched.
 pub async fn seal_stream<S, B, E>(
     db: &Db,
     secretary: &Recipients,
@@ -140,7 +157,8 @@ pub async fn seal_stream<S, B, E>(
     limits: FileLimits,
     file: &mut S,
     total: &mut u64,
-) -> Result<(AttachmentId, u64), SealError>
+    scrub: bool,
+) -> Result<SealedFile, SealError>
 where
     S: Stream<Item = Result<B, E>> + Unpin,
     B: AsRef<[u8]>,
@@ -150,7 +168,10 @@ where
         .map_err(SealError::Store)?;
     let sealed = async {
         let mut sealer = FileSealer::new(secretary, reporter).map_err(SealError::Seal)?;
-        let mut size = 0u64;
+        let mut scrubber = Scrubber::new();
+        // What the scrubber keeps, before sealing; zeroized when dropped.
+        let mut kept = Zeroizing::new(Vec::new());
+        let (mut size, mut sealed_size) = (0u64, 0u64);
         while let Some(chunk) = file.next().await {
             let chunk = chunk.map_err(|_| SealError::Broken)?;
             let chunk = chunk.as_ref();
@@ -162,22 +183,38 @@ where
             if *total > limits.total_bytes {
                 return Err(SealError::TotalTooLarge);
             }
-            sealer.write(chunk).map_err(SealError::Seal)?;
+            let kept: &[u8] = if scrub {
+                kept.clear();
+                scrubber.push(chunk, &mut kept);
+                &kept
+            } else {
+                chunk
+            };
+            sealed_size += kept.len() as u64;
+            sealer.write(kept).map_err(SealError::Seal)?;
             if let Some(out) = sealer.take(CHUNK_BYTES) {
                 upload.push(&out).await.map_err(SealError::Store)?;
             }
         }
+        kept.clear();
+        let findings = if scrub {
+            scrubber.finish(&mut kept)
+        } else {
+            Findings::NotAPicture
+        };
+        sealed_size += kept.len() as u64;
+        sealer.write(&kept).map_err(SealError::Seal)?;
         if let Some(out) = sealer.finish().map_err(SealError::Seal)? {
             upload.push(&out).await.map_err(SealError::Store)?;
         }
-        Ok(size)
+        Ok((sealed_size, findings))
     }
     .await;
     match sealed {
-        Ok(size) => upload
+        Ok((size, findings)) => upload
             .finish(size)
             .await
-            .map(|(id, _)| (id, size))
+            .map(|(id, _)| SealedFile { id, size, findings })
             .map_err(SealError::Store),
         Err(e) => {
             upload.discard().await;

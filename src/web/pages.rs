@@ -141,6 +141,60 @@ pub struct ReceiptPage<'a> {
     pub feedback_due: NaiveDate,
     /// The sentence that says who reads the report (`readers-…`).
     pub readers_key: &'static str,
+    /// What was done with the hidden information of each picture attached.
+    pub files: Vec<FileNote>,
+}
+
+/// What the server did with a picture's hidden information, for the page.
+pub struct FileNote {
+    pub name: String,
+    pub text: String,
+}
+
+/// One sentence a picture: what was removed, nothing found, or that it
+/// could not be read to its end (what could be read was cleaned).
+pub fn file_notes(
+    state: &AppState,
+    lang: Lang,
+    findings: &[(String, crate::domain::scrub::Findings)],
+) -> Vec<FileNote> {
+    use crate::domain::scrub::Findings;
+    let list = |kinds: &std::collections::BTreeSet<crate::domain::scrub::Kind>| {
+        kinds
+            .iter()
+            .map(|k| state.i18n.get(lang, &format!("metadata-{}", k.as_str())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    findings
+        .iter()
+        .filter_map(|(name, found)| {
+            let text = match found {
+                Findings::NotAPicture => return None,
+                Findings::Cleaned(kinds) if kinds.is_empty() => {
+                    state.i18n.get(lang, "attachment-metadata-none")
+                }
+                Findings::Cleaned(kinds) => format!(
+                    "{} {}.",
+                    state.i18n.get(lang, "attachment-metadata-stripped"),
+                    list(kinds)
+                ),
+                Findings::Unreadable(kinds) if kinds.is_empty() => {
+                    state.i18n.get(lang, "attachment-metadata-partly")
+                }
+                Findings::Unreadable(kinds) => format!(
+                    "{} {} {}.",
+                    state.i18n.get(lang, "attachment-metadata-partly"),
+                    state.i18n.get(lang, "attachment-metadata-stripped"),
+                    list(kinds)
+                ),
+            };
+            Some(FileNote {
+                name: name.clone(),
+                text,
+            })
+        })
+        .collect()
 }
 
 /// The small text file that keeps a follow-up code, as a `data:` address

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     crypto::{self, ReporterRecipient},
     db,
-    domain::{AttachmentId, AttachmentRef, Readership},
+    domain::{scrub::Findings, AttachmentRef, Readership},
     service::upload::{self, FileLimits, SealError},
 };
 
@@ -63,6 +63,8 @@ pub fn is_multipart(req: &HttpRequest) -> bool {
 pub struct Received {
     pub fields: Vec<Field>,
     pub files: Vec<AttachmentRef>,
+    /// What was found in each picture (by file name), in order.
+    pub findings: Vec<(String, Findings)>,
 }
 
 /// Forgets the files of a refused form.
@@ -89,7 +91,8 @@ async fn seal_file(
     (reporter, readership): &(ReporterRecipient, Readership),
     field: &mut actix_multipart::Field,
     total: &mut u64,
-) -> Result<(AttachmentId, u64), UploadError> {
+    scrub: bool,
+) -> Result<upload::SealedFile, UploadError> {
     let limits = FileLimits {
         file_bytes: state.limits.attachment_bytes,
         total_bytes: state.limits.attachments_total_bytes,
@@ -97,7 +100,16 @@ async fn seal_file(
         readership: *readership,
     };
     let recipients = state.readers.of(*readership);
-    Ok(upload::seal_stream(&state.db, &recipients, reporter, limits, field, total).await?)
+    let sealed = upload::seal_stream(
+        &state.db,
+        &recipients,
+        reporter,
+        limits,
+        field,
+        total,
+        scrub,
+    );
+    Ok(sealed.await?)
 }
 
 /// Whom the files of a form are sealed to, besides the readers.
@@ -220,6 +232,7 @@ pub async fn read(
     let mut received = Received {
         fields: Vec::new(),
         files: Vec::new(),
+        findings: Vec::new(),
     };
     // Why the body stopped being readable.
     let broken = |seen: &Counted| {
@@ -230,6 +243,7 @@ pub async fn read(
         }
     };
     let mut target: Option<(ReporterRecipient, Readership)> = None;
+    let mut scrub = true;
     let mut parts = 0usize;
     let mut text_bytes = 0usize;
     let mut file_bytes = 0u64;
@@ -266,6 +280,9 @@ pub async fn read(
                 }
                 if target.is_none() {
                     target = sealing_target(state, &sealing, &received.fields).await;
+                    // Pictures are cleaned unless the reporter asked to keep
+                    // them as they are (a box placed before the file input).
+                    scrub = super::form::take(&received.fields, "keep_metadata") != "yes";
                 }
                 let Some(to) = &target else {
                     discard(state, &received.files).await;
@@ -275,13 +292,18 @@ pub async fn read(
                     .content_type()
                     .map(|m| m.essence_str().to_string())
                     .unwrap_or_else(|| "application/octet-stream".into());
-                match seal_file(state, to, &mut field, &mut file_bytes).await {
-                    Ok((id, size)) => received.files.push(AttachmentRef {
-                        id,
-                        name: filename,
-                        mime,
-                        size,
-                    }),
+                match seal_file(state, to, &mut field, &mut file_bytes, scrub).await {
+                    Ok(sealed) => {
+                        if sealed.findings != Findings::NotAPicture {
+                            received.findings.push((filename.clone(), sealed.findings));
+                        }
+                        received.files.push(AttachmentRef {
+                            id: sealed.id,
+                            name: filename,
+                            mime,
+                            size: sealed.size,
+                        });
+                    }
                     Err(e) => {
                         discard(state, &received.files).await;
                         let e = match e {

@@ -89,6 +89,9 @@ export function initFiles(form, msg, fail, inputId, listId) {
     selected,
     /** For the server path chosen explicitly: the files go in the form. */
     toInput() {
+      // The reporter kept a picture as it is: the server must not clean it.
+      const keep = form.elements.keep_metadata;
+      if (keep) keep.checked = selected.some((item) => item.info && !item.strip && item.info.kinds.size);
       const transfer = new DataTransfer();
       for (const item of selected) {
         // Cleaned here first when the reporter asked for it, even on this path.

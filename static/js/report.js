@@ -25,6 +25,8 @@ function init(form) {
     return { readership: chosen, recipients };
   };
   if (cryptoAvailable()) document.getElementById('mode-note').textContent = msg.jsNote;
+  // With JavaScript each picture has its own choice, in the file list.
+  document.getElementById('keep-metadata-choice').hidden = true;
   const files = initFiles(form, msg, (text) => say(text, 'error'), 'attachments', 'attachment-list');
 
   const say = (text, kind) => {

@@ -19,6 +19,7 @@ mod resend;
 mod retention;
 mod retention_boundary;
 mod routes;
+mod scrub;
 mod security;
 mod storage;
 mod stored_names;

@@ -184,9 +184,9 @@ pub async fn post_message(
     };
     // With files, the form is multipart: they are sealed as they stream in,
     // to the reporter's R derived from the token field that comes first.
-    let (parsed, files) = if upload_form::is_multipart(&req) {
+    let (parsed, files, findings) = if upload_form::is_multipart(&req) {
         match upload_form::read(&req, payload, &state, upload_form::Sealing::Message).await {
-            Ok(received) => (received.fields, received.files),
+            Ok(received) => (received.fields, received.files, received.findings),
             Err((e, fields)) => {
                 let typed = Zeroizing::new(form::take(&fields, "token"));
                 let body = Zeroizing::new(form::take(&fields, "body"));
@@ -211,7 +211,7 @@ pub async fn post_message(
         }
     } else {
         match read_form(&req, payload, state.limits.body_bytes).await {
-            Ok(parsed) => (parsed, Vec::new()),
+            Ok(parsed) => (parsed, Vec::new(), Vec::new()),
             Err(e) => return follow_up_page(&state, lang, "", Some(Refusal::Form(e))),
         }
     };
@@ -267,6 +267,7 @@ pub async fn post_message(
         Ok(opened) => {
             let shows = Shows {
                 sent: true,
+                files: pages::file_notes(&state, lang, &findings),
                 ..Shows::CASE
             };
             case_page(&state, lang, &opened, shows)

@@ -207,7 +207,7 @@ pub async fn report_submit(
     // stream in, before the report itself.
     let token = Token::generate();
     let reporter = ReporterRecipient::of(&crypto::derive_from_token(&token));
-    let (parsed, files) = if upload_form::is_multipart(&req) {
+    let (parsed, files, findings) = if upload_form::is_multipart(&req) {
         match upload_form::read(
             &req,
             payload,
@@ -216,7 +216,7 @@ pub async fn report_submit(
         )
         .await
         {
-            Ok(received) => (received.fields, received.files),
+            Ok(received) => (received.fields, received.files, received.findings),
             Err((e, fields)) => {
                 return report_page(
                     &state,
@@ -229,7 +229,7 @@ pub async fn report_submit(
         }
     } else {
         match read_form(&req, payload, state.limits.body_bytes).await {
-            Ok(parsed) => (parsed, Vec::new()),
+            Ok(parsed) => (parsed, Vec::new(), Vec::new()),
             // Not logged: a line would date the attempt; the request
             // counts already show refusals.
             Err(e) => {
@@ -279,6 +279,7 @@ pub async fn report_submit(
                     ack_due: receipt.stored.deadlines.ack_due,
                     feedback_due: receipt.stored.deadlines.feedback_due,
                     readers_key: readers_key(readership),
+                    files: pages::file_notes(&state, lang, &findings),
                 },
             )
         }

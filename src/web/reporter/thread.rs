@@ -71,6 +71,7 @@ struct CasePage<'a> {
     error: Option<&'static str>,
     sent: bool,
     already: bool,
+    files: Vec<pages::FileNote>,
     submission: String,
     max_message: usize,
     readers_key: &'static str,
@@ -89,6 +90,8 @@ pub struct Shows<'a> {
     /// The key of the message form: the one sent, when the message it
     /// carried was refused or its fate is unknown; otherwise a fresh one.
     pub key: Option<&'a SubmissionKey>,
+    /// What was done with the hidden information of the pictures just sent.
+    pub files: Vec<pages::FileNote>,
 }
 
 impl Shows<'static> {
@@ -99,6 +102,7 @@ impl Shows<'static> {
         sent: false,
         already: false,
         key: None,
+        files: Vec::new(),
     };
 }
 
@@ -158,6 +162,7 @@ pub fn case_page(state: &AppState, lang: Lang, opened: &Opened, shows: Shows<'_>
             error: shows.error,
             sent: shows.sent,
             already: shows.already,
+            files: shows.files,
             submission: shows
                 .key
                 .cloned()
