@@ -1,6 +1,7 @@
 //! Parsed values and the rules of the legal workflow. Nothing here touches
 //! the network, the database or a key.
 
+pub mod docprops;
 pub mod figures;
 mod ids;
 pub(crate) mod named;

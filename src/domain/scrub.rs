@@ -13,6 +13,10 @@
 
 use std::collections::BTreeSet;
 
+use zeroize::Zeroizing;
+
+use super::docprops::{self, Outcome, ZIP_MAGIC};
+
 /// A kind of hidden information, named as the pages name it
 /// (`metadata-<kind>` in the catalogues).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,6 +30,8 @@ pub enum Kind {
     Comment,
     Text,
     Time,
+    /// An Office or OpenDocument file's properties (author, company, times).
+    Properties,
 }
 
 impl Kind {
@@ -40,6 +46,7 @@ impl Kind {
             Kind::Comment => "comment",
             Kind::Text => "text",
             Kind::Time => "time",
+            Kind::Properties => "properties",
         }
     }
 }
@@ -47,8 +54,15 @@ impl Kind {
 /// What the scrubber made of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Findings {
-    /// Not a JPEG or PNG picture: passed on untouched.
+    /// Not a JPEG or PNG picture, nor an Office or OpenDocument file:
+    /// passed on untouched.
     NotAPicture,
+    /// A document too large to be held whole while it is cleaned: passed on
+    /// untouched.
+    TooLarge,
+    /// A ZIP archive this reader could not follow: passed on untouched, its
+    /// properties (if it is a document) unchecked.
+    DocumentUnreadable,
     /// A picture followed to its end; these kinds were removed (none: it
     /// had none of them).
     Cleaned(BTreeSet<Kind>),
@@ -58,6 +72,9 @@ pub enum Findings {
 }
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+/// The largest Office or OpenDocument file cleaned: it is held whole (in
+/// zeroizing memory) while its properties are replaced.
+pub const DOCUMENT_MAX_BYTES: usize = 16 * 1024 * 1024;
 /// How much of an `eXIf` chunk is kept to look into (its first IFD).
 const EXIF_PEEK: usize = 64 * 1024;
 
@@ -74,6 +91,11 @@ enum State {
     Png(Png),
     /// Not a picture: everything passes.
     Other,
+    /// A ZIP archive (an Office or OpenDocument file?), held whole until
+    /// its end, up to [`DOCUMENT_MAX_BYTES`].
+    Zip(Zeroizing<Vec<u8>>),
+    /// A document over that size: everything passes.
+    TooLarge,
     /// The structure broke off: everything else passes.
     Broken,
 }
@@ -108,6 +130,10 @@ impl Scrubber {
                             self.state = State::Jpeg(Jpeg::default());
                             // The bytes after SOI go through the reader.
                             self.push(&head[2..], out);
+                        } else if head[..4] == ZIP_MAGIC {
+                            let mut held = Zeroizing::new(Vec::with_capacity(64 * 1024));
+                            held.extend_from_slice(&head);
+                            self.state = State::Zip(held);
                         } else if head == PNG_SIGNATURE {
                             out.extend_from_slice(&head);
                             self.state = State::Png(Png::default());
@@ -131,7 +157,17 @@ impl Scrubber {
                         self.state = State::Broken;
                     }
                 }
-                State::Other | State::Broken => {
+                State::Zip(held) => {
+                    if held.len() + input.len() > DOCUMENT_MAX_BYTES {
+                        out.extend_from_slice(held);
+                        out.extend_from_slice(input);
+                        self.state = State::TooLarge;
+                    } else {
+                        held.extend_from_slice(input);
+                    }
+                    input = &[];
+                }
+                State::Other | State::Broken | State::TooLarge => {
                     out.extend_from_slice(input);
                     input = &[];
                 }
@@ -150,6 +186,25 @@ impl Scrubber {
                 Findings::NotAPicture
             }
             State::Other => Findings::NotAPicture,
+            State::TooLarge => Findings::TooLarge,
+            State::Zip(held) => match docprops::clean(&held) {
+                Outcome::NotADocument => {
+                    out.extend_from_slice(&held);
+                    Findings::NotAPicture
+                }
+                Outcome::Unreadable => {
+                    out.extend_from_slice(&held);
+                    Findings::DocumentUnreadable
+                }
+                Outcome::Cleaned(clean, held_something) => {
+                    out.extend_from_slice(&clean);
+                    let mut kinds = kinds;
+                    if held_something {
+                        kinds.insert(Kind::Properties);
+                    }
+                    Findings::Cleaned(kinds)
+                }
+            },
             State::Broken => Findings::Unreadable(kinds),
             State::Jpeg(j) => {
                 if j.state == JState::End {
@@ -472,8 +527,12 @@ impl Png {
                     self.raw.extend_from_slice(&input[i..i + take]);
                     i += take;
                     if self.raw.len() == 4 {
-                        let stored =
-                            u32::from_be_bytes([self.raw[0], self.raw[1], self.raw[2], self.raw[3]]);
+                        let stored = u32::from_be_bytes([
+                            self.raw[0],
+                            self.raw[1],
+                            self.raw[2],
+                            self.raw[3],
+                        ]);
                         if stored != self.crc ^ 0xffff_ffff {
                             if self.dropping {
                                 // A dropped chunk stays dropped.
@@ -578,6 +637,11 @@ fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
     crc
 }
 
+/// CRC-32 of some bytes (PNG's and ZIP's).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    crc32_update(0xffff_ffff, bytes) ^ 0xffff_ffff
+}
+
 /// Scrubs a whole file at once (tests and small files).
 pub fn scrub_all(bytes: &[u8]) -> (Vec<u8>, Findings) {
     let mut s = Scrubber::new();
@@ -646,7 +710,10 @@ mod tests {
     }
 
     fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-        let mut c = u32::try_from(data.len()).unwrap_or(0).to_be_bytes().to_vec();
+        let mut c = u32::try_from(data.len())
+            .unwrap_or(0)
+            .to_be_bytes()
+            .to_vec();
         c.extend_from_slice(kind);
         c.extend_from_slice(data);
         let crc = crc32_update(crc32_update(0xffff_ffff, kind), data) ^ 0xffff_ffff;
@@ -731,13 +798,21 @@ mod tests {
         for bytes in [
             &b""[..],
             b"%PDF-1.7\n",
-            b"PK\x03\x04 office",
             &[0xff, 0xd8, 0xff],
             b"just text, long enough to sniff",
         ] {
             let (out, found) = scrub_all(bytes);
             assert_eq!((out.as_slice(), found), (bytes, Findings::NotAPicture));
         }
+    }
+
+    #[test]
+    fn an_archive_that_cannot_be_followed_is_left_whole_and_said_unchecked() {
+        let bytes = b"PK\x03\x04 office, or so it says";
+        assert_eq!(
+            scrub_all(bytes),
+            (bytes.to_vec(), Findings::DocumentUnreadable)
+        );
     }
 
     #[test]
@@ -748,11 +823,11 @@ mod tests {
         let mut appended = with.clone();
         appended.extend_from_slice(b"ftypmp42 moov gps");
         let (out, found) = scrub_all(&appended);
-        assert_eq!(
-            found,
-            Findings::Unreadable(kinds(&[Kind::Exif, Kind::Gps]))
+        assert_eq!(found, Findings::Unreadable(kinds(&[Kind::Exif, Kind::Gps])));
+        assert!(
+            out.ends_with(b"ftypmp42 moov gps"),
+            "the rest passes as it is"
         );
-        assert!(out.ends_with(b"ftypmp42 moov gps"), "the rest passes as it is");
         assert!(!out.windows(exif.len()).any(|w| w == exif.as_slice()));
         // Cut short in the middle of the image data.
         let (out, found) = scrub_all(&with[..with.len() - 3]);
@@ -762,13 +837,23 @@ mod tests {
         let (mut png_bytes, _) = png(&[chunk(b"tEXt", b"a\0b")], &[9]);
         let last = png_bytes.len() - 1;
         png_bytes[last] ^= 1;
-        assert_eq!(scrub_all(&png_bytes).1, Findings::Unreadable(kinds(&[Kind::Text])));
+        assert_eq!(
+            scrub_all(&png_bytes).1,
+            Findings::Unreadable(kinds(&[Kind::Text]))
+        );
     }
 
     fn hidden_jpeg_segment() -> impl Strategy<Value = (Vec<u8>, Vec<Kind>)> {
         prop_oneof![
             proptest::collection::vec(
-                prop_oneof![Just(0x8825u16), Just(0x010f), Just(0x0110), Just(0x013b), Just(0x8298), Just(0x0112)],
+                prop_oneof![
+                    Just(0x8825u16),
+                    Just(0x010f),
+                    Just(0x0110),
+                    Just(0x013b),
+                    Just(0x8298),
+                    Just(0x0112)
+                ],
                 0..6
             )
             .prop_map(|tags| {
@@ -841,7 +926,7 @@ mod tests {
 
         #[test]
         fn hostile_bytes_never_panic_never_grow_and_do_not_depend_on_how_they_arrive(
-            prefix in prop_oneof![Just(vec![0xffu8, 0xd8]), Just(PNG_SIGNATURE.to_vec()), Just(Vec::new())],
+            prefix in prop_oneof![Just(vec![0xffu8, 0xd8]), Just(PNG_SIGNATURE.to_vec()), Just(ZIP_MAGIC.to_vec()), Just(Vec::new())],
             body in proptest::collection::vec(any::<u8>(), 0..3000),
             cuts in proptest::collection::vec(any::<usize>(), 0..12),
         ) {
@@ -852,7 +937,7 @@ mod tests {
             prop_assert!(whole.len() <= bytes.len());
             prop_assert_eq!(&whole, &pieces);
             prop_assert_eq!(&found, &found_pieces);
-            if found == Findings::NotAPicture {
+            if matches!(found, Findings::NotAPicture | Findings::DocumentUnreadable) {
                 prop_assert_eq!(&whole, &bytes);
             }
         }

@@ -171,6 +171,10 @@ pub fn file_notes(
         .filter_map(|(name, found)| {
             let text = match found {
                 Findings::NotAPicture => return None,
+                Findings::TooLarge => state.i18n.get(lang, "attachment-metadata-too-large"),
+                Findings::DocumentUnreadable => state
+                    .i18n
+                    .get(lang, "attachment-metadata-document-unreadable"),
                 Findings::Cleaned(kinds) if kinds.is_empty() => {
                     state.i18n.get(lang, "attachment-metadata-none")
                 }

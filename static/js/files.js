@@ -43,7 +43,7 @@ export function initFiles(form, msg, fail, inputId, listId) {
         // rather than "nothing found".
         const p = document.createElement('p');
         p.className = 'help';
-        p.textContent = msg.unreadable;
+        p.textContent = item.doc ? msg.documentUnreadable : msg.unreadable;
         li.append(p);
       } else if (item.info) {
         const p = document.createElement('p');
@@ -57,7 +57,7 @@ export function initFiles(form, msg, fail, inputId, listId) {
           label.append(box, document.createTextNode(` ${msg.strip}`));
           p.append(document.createTextNode(`${msg.found} ${kindsText(item.info.kinds)}. `), label);
         } else {
-          p.textContent = msg.noneFound;
+          p.textContent = item.doc ? msg.noneFoundDocument : msg.noneFound;
         }
         li.append(p);
       }
@@ -72,14 +72,17 @@ export function initFiles(form, msg, fail, inputId, listId) {
       if (total + file.size > maxTotal) { fail(msg.filesTooLarge); continue; }
       let info = null;
       const picture = /^image\/(jpeg|png)$/.test(file.type);
-      if (picture) {
+      // Office and OpenDocument files, by their type or their name.
+      const doc = /officedocument|opendocument/.test(file.type)
+        || /\.(docx|docm|dotx|xlsx|xlsm|pptx|pptm|odt|ods|odp|odg)$/i.test(file.name);
+      if (picture || doc) {
         try {
           info = inspect(new Uint8Array(await file.arrayBuffer()));
         } catch {
           info = null;
         }
       }
-      selected.push({ file, info, strip: true, unreadable: picture && !info });
+      selected.push({ file, info, strip: true, doc: doc && !picture, unreadable: (picture || doc) && !info });
     }
     input.value = '';
     render();

@@ -134,6 +134,110 @@ function png(bytes) {
   return { kinds, strip: () => concat(keep) };
 }
 
+// Office (OOXML) and OpenDocument files are ZIP archives whose properties
+// parts name the author, the company and the editing times. The archive is
+// rewritten with each such part replaced by an empty one (stored, dated
+// 1 January 1980), every other part copied byte for byte and the archive
+// comment dropped: exactly what the server does without JavaScript
+// (src/domain/docprops.rs). An archive this reader does not follow exactly
+// (ZIP64, bytes before or between the parts, a central directory that
+// disagrees with a local header, an encrypted part) gets null.
+const PARTS = [
+  ['docProps/core.xml', '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>'],
+  ['docProps/app.xml', '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"/>'],
+  ['docProps/custom.xml', '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"/>'],
+  ['meta.xml', '<?xml version="1.0" encoding="UTF-8"?>\n<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" office:version="1.2"/>'],
+].map(([name, xml]) => ({ name, empty: new TextEncoder().encode(xml) }));
+
+const LOCAL = 0x04034b50;
+const CENTRAL = 0x02014b50;
+const END = 0x06054b50;
+const DESCRIPTOR = 0x08074b50;
+
+/** The parts of an archive laid out exactly, in directory order, or null. */
+function zipEntries(b) {
+  if (b.length < 22) return null;
+  let end = -1;
+  for (let i = b.length - 22; i >= Math.max(0, b.length - 22 - 0xffff); i--) {
+    if (u32(b, i, true) === END) { end = i; break; }
+  }
+  if (end < 0) return null;
+  const count = u16(b, end + 10, true);
+  const size = u32(b, end + 12, true);
+  const offset = u32(b, end + 16, true);
+  const comment = u16(b, end + 20, true);
+  if (u16(b, end + 4, true) !== 0 || u16(b, end + 6, true) !== 0 || u16(b, end + 8, true) !== count
+    || count === 0xffff || end + 22 + comment !== b.length || offset + size !== end) return null;
+  const list = [];
+  let at = offset;
+  let nextLocal = 0;
+  for (let k = 0; k < count; k++) {
+    if (at + 46 > b.length || u32(b, at, true) !== CENTRAL) return null;
+    const flags = u16(b, at + 8, true);
+    const csize = u32(b, at + 20, true);
+    const nameLen = u16(b, at + 28, true);
+    const recordEnd = at + 46 + nameLen + u16(b, at + 30, true) + u16(b, at + 32, true);
+    const localAt = u32(b, at + 42, true);
+    if (recordEnd > b.length || (flags & 1) || csize === 0xffffffff || localAt === 0xffffffff) return null;
+    const name = b.subarray(at + 46, at + 46 + nameLen);
+    if (localAt !== nextLocal || localAt + 30 > b.length || u32(b, localAt, true) !== LOCAL) return null;
+    const localNameLen = u16(b, localAt + 26, true);
+    const localExtraLen = u16(b, localAt + 28, true);
+    if (localAt + 30 + localNameLen > b.length) return null;
+    const localName = b.subarray(localAt + 30, localAt + 30 + localNameLen);
+    if (localName.length !== name.length || localName.some((x, i) => x !== name[i])) return null;
+    let partEnd = localAt + 30 + localNameLen + localExtraLen + csize;
+    if (flags & 8) {
+      if (partEnd + 4 > b.length) return null;
+      partEnd += u32(b, partEnd, true) === DESCRIPTOR ? 16 : 12;
+    }
+    if (partEnd > b.length) return null;
+    list.push({ central: b.subarray(at, recordEnd), name: new TextDecoder().decode(name), local: b.subarray(localAt, partEnd) });
+    nextLocal = partEnd;
+    at = recordEnd;
+  }
+  return at === end && nextLocal === offset ? list : null;
+}
+
+const le16 = (n) => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff);
+const le32 = (n) => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+
+function zipDoc(bytes) {
+  const list = zipEntries(bytes);
+  if (!list) return null;
+  const replaced = (name) => PARTS.find((p) => p.name === name);
+  if (!list.some((e) => replaced(e.name))) return { kinds: new Set(), notADocument: true, strip: () => bytes };
+  const kinds = new Set();
+  for (const e of list) {
+    const part = replaced(e.name);
+    if (part && u32(e.central, 24, true) !== part.empty.length) kinds.add('properties');
+  }
+  const strip = () => {
+    const out = [];
+    const central = [];
+    let length = 0;
+    const push = (part) => { out.push(part); length += part.length; };
+    for (const e of list) {
+      const offset = le32(length);
+      const part = replaced(e.name);
+      if (part) {
+        const name = new TextEncoder().encode(part.name);
+        const common = concat([Uint8Array.of(20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0), le32(crc32(part.empty)),
+          le32(part.empty.length), le32(part.empty.length), le16(name.length), Uint8Array.of(0, 0)]);
+        push(concat([le32(LOCAL), common, name, part.empty]));
+        central.push(concat([le32(CENTRAL), Uint8Array.of(20, 0), common, new Uint8Array(10), offset, name]));
+      } else {
+        push(e.local);
+        central.push(concat([e.central.subarray(0, 42), offset, e.central.subarray(46)]));
+      }
+    }
+    const directory = concat(central);
+    return concat([...out, directory, le32(END), new Uint8Array(4), le16(list.length), le16(list.length),
+      le32(directory.length), le32(length), Uint8Array.of(0, 0)]);
+  };
+  return { kinds, strip };
+}
+
 function concat(parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -151,5 +255,6 @@ function concat(parts) {
 export function inspect(bytes) {
   if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpeg(bytes);
   if (bytes.length > 8 && ascii(bytes, 1, 3) === 'PNG') return png(bytes);
+  if (bytes.length > 3 && ascii(bytes, 0, 4) === 'PK\x03\x04') return zipDoc(bytes);
   return null;
 }

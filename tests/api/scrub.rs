@@ -87,7 +87,10 @@ async fn send_photo(app: &TestApp, photo: &[u8], keep: bool) -> (String, Vec<u8>
     let id = file["id"].as_str().unwrap_or_default();
     let s = app.login().await;
     let res = s
-        .page(&format!("/api/v1/secretary/cases/{}/attachments/{id}", case.id))
+        .page(&format!(
+            "/api/v1/secretary/cases/{}/attachments/{id}",
+            case.id
+        ))
         .await;
     let sealed = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
     let opened = crypto::decrypt(&app.identities[..1], &sealed).unwrap_or_else(|e| panic!("{e}"));

@@ -5,6 +5,7 @@
 // Run as a worker thread (workerData.fuzz) it checks the hostile inputs, so
 // that the test can stop a reader that never returns.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { inspect } from '../../static/js/metadata.js';
 
 /** A small seeded PRNG (mulberry32): the same seed, the same files. */
@@ -210,6 +211,78 @@ export function validPng(r) {
   parts.push(iend);
   clean.push(iend);
   return { bytes: concat(...parts), kinds, clean: concat(...clean), idats: concat(...idats), iendLength: iend.length };
+}
+
+const le16 = (n) => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff);
+const le32 = (n) => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+const utf8 = (s) => new TextEncoder().encode(s);
+
+/**
+ * A ZIP archive, as office suites write them: deflated or stored parts,
+ * some with a data descriptor, a comment at the end.
+ */
+export function zipOf(parts, comment = new Uint8Array(0)) {
+  const out = [];
+  const central = [];
+  let length = 0;
+  for (const { name, data, deflate, descriptor } of parts) {
+    const body = deflate ? new Uint8Array(deflateRawSync(data)) : data;
+    const n = utf8(name);
+    const head = (sizes) => concat(le16(20), le16(descriptor ? 8 : 0), le16(deflate ? 8 : 0), Uint8Array.of(0x12, 0x34, 0x56, 0x58),
+      sizes ? concat(le32(crc32(data)), le32(body.length), le32(data.length)) : new Uint8Array(12), le16(n.length), le16(0));
+    const local = concat(le32(0x04034b50), head(!descriptor), n, body,
+      descriptor ? concat(le32(0x08074b50), le32(crc32(data)), le32(body.length), le32(data.length)) : new Uint8Array(0));
+    central.push(concat(le32(0x02014b50), le16(0x314), head(true), new Uint8Array(10), le32(length), n));
+    out.push(local);
+    length += local.length;
+  }
+  const directory = concat(...central);
+  return concat(...out, directory, le32(0x06054b50), new Uint8Array(4), le16(parts.length), le16(parts.length),
+    le32(directory.length), le32(length), le16(comment.length), comment);
+}
+
+/** The parts of a ZIP archive, inflated: name to bytes (for the tests' checks). */
+export function unzip(bytes) {
+  const parts = new Map();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let end = bytes.length - 22;
+  while (end >= 0 && view.getUint32(end, true) !== 0x06054b50) end -= 1;
+  let at = view.getUint32(end + 16, true);
+  for (let k = view.getUint16(end + 10, true); k > 0; k--) {
+    const method = view.getUint16(at + 10, true);
+    const size = view.getUint32(at + 20, true);
+    const nameLen = view.getUint16(at + 28, true);
+    const name = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLen));
+    const local = view.getUint32(at + 42, true);
+    const data = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
+    const raw = bytes.subarray(data, data + size);
+    parts.set(name, method === 8 ? new Uint8Array(inflateRawSync(raw)) : raw);
+    at += 46 + nameLen + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+  }
+  return parts;
+}
+
+/**
+ * A Word (or OpenDocument) file whose properties name its author: the
+ * archive, its parts, and the names of the properties parts it holds.
+ */
+export function validDocument(r) {
+  const odf = r.bool(0.3);
+  const parts = odf
+    ? [{ name: 'mimetype', data: utf8('application/vnd.oasis.opendocument.text') },
+      { name: 'content.xml', data: utf8(`<office:document-content>Texte ${r.int(1e6)}</office:document-content>`), deflate: true },
+      { name: 'meta.xml', data: utf8(`<office:document-meta><meta:initial-creator>Jean Dupont ${r.int(1e6)}</meta:initial-creator></office:document-meta>`), deflate: true }]
+    : [{ name: '[Content_Types].xml', data: utf8('<Types/>'), deflate: true },
+      { name: '_rels/.rels', data: utf8('<Relationships/>'), deflate: true },
+      { name: 'word/document.xml', data: utf8(`<w:document>Le texte ${r.int(1e6)}</w:document>`), deflate: true },
+      { name: 'docProps/core.xml', data: utf8(`<cp:coreProperties><dc:creator>Jean Dupont ${r.int(1e6)}</dc:creator></cp:coreProperties>`), deflate: true },
+      ...(r.bool() ? [{ name: 'docProps/app.xml', data: utf8('<Properties><Company>AIMF</Company></Properties>'), deflate: r.bool() }] : []),
+      ...(r.bool(0.3) ? [{ name: 'docProps/custom.xml', data: utf8('<Properties><property>Projet</property></Properties>') }] : []),
+      { name: 'word/media/image1.png', data: r.bytes(r.int(400)) }];
+  for (const p of parts) p.descriptor = r.bool(0.3);
+  const ordered = odf ? parts : [parts[0], ...r.shuffle(parts.slice(1))];
+  const props = ordered.map((p) => p.name).filter((n) => n.startsWith('docProps/') || n === 'meta.xml');
+  return { bytes: zipOf(ordered, r.bool() ? utf8('Jean Dupont') : new Uint8Array(0)), parts: ordered, props };
 }
 
 /** One to four random edits: flip, insert, delete or cut. */

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { inspect } from '../../static/js/metadata.js';
-import { concat, crc32, rng, validJpeg, validPng } from './metadata-gen.mjs';
+import { concat, crc32, rng, unzip, validDocument, validJpeg, validPng } from './metadata-gen.mjs';
 
 const SEED = Number(process.env.METADATA_SEED || 0x5eed);
 const CASES = Number(process.env.METADATA_CASES || 300);
@@ -133,4 +133,36 @@ test('mutated pictures and random bytes never make the reader throw, hang or gro
   clearTimeout(timer);
   await worker.terminate();
   assert.deepEqual(failures, []);
+});
+
+test('an Office or OpenDocument file loses its properties and keeps every other part', () => {
+  const r = rng(SEED);
+  for (let k = 0; k < CASES; k++) {
+    const doc = validDocument(r);
+    const info = inspect(doc.bytes);
+    assert.ok(info, `case ${k}: a valid document was not followed`);
+    assert.deepEqual([...info.kinds], ['properties'], `case ${k}`);
+    const clean = info.strip();
+    const parts = unzip(clean);
+    assert.deepEqual([...parts.keys()], doc.parts.map((p) => p.name), `case ${k}: the same parts, in order`);
+    for (const p of doc.parts) {
+      const got = new TextDecoder().decode(parts.get(p.name));
+      if (doc.props.includes(p.name)) assert.ok(!got.includes('Jean') && !got.includes('AIMF') && got.startsWith('<?xml'), `case ${k}: ${p.name}`);
+      else assert.ok(Buffer.from(parts.get(p.name)).equals(Buffer.from(p.data)), `case ${k}: ${p.name} kept`);
+    }
+    assert.ok(!Buffer.from(clean).includes('Jean Dupont'), `case ${k}: no trace left`);
+    const again = inspect(clean);
+    assert.equal(again.kinds.size, 0, `case ${k}: nothing left to remove`);
+    assert.ok(Buffer.from(again.strip()).equals(Buffer.from(clean)), `case ${k}: cleaning twice changes nothing`);
+  }
+});
+
+test('a damaged document is never said to be clean', () => {
+  const r = rng(SEED + 1);
+  for (let k = 0; k < CASES; k++) {
+    const { bytes } = validDocument(r);
+    const cut = bytes.subarray(0, 4 + r.int(bytes.length - 5));
+    const info = inspect(cut);
+    assert.ok(info === null || info.notADocument, `case ${k}: a cut archive was followed`);
+  }
 });

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { launch, BASE, exportCases } from './harness.mjs';
-import { rng, validJpeg, validPng } from './metadata-gen.mjs';
+import { rng, validDocument, validJpeg, validPng } from './metadata-gen.mjs';
+import { inspect } from '../../static/js/metadata.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -55,11 +56,15 @@ test('without JavaScript, a photo reaches the Secretary without its GPS position
   assert.ok(Buffer.from(photo.clean).equals(stored), 'the stored picture is the clean copy');
 });
 
-test('the server cleans pictures exactly as the browser does, for many generated JPEG and PNG files', async () => {
+test('the server cleans pictures and documents exactly as the browser does, for many generated files', async () => {
   const r = rng(0xc1ea);
   const pictures = [];
   for (let k = 0; k < 12; k += 1) pictures.push({ name: `p${k}.jpg`, ...validJpeg(r) });
   for (let k = 0; k < 12; k += 1) pictures.push({ name: `p${k}.png`, ...validPng(r) });
+  for (let k = 0; k < 12; k += 1) {
+    const doc = validDocument(r);
+    pictures.push({ name: `d${k}.docx`, bytes: doc.bytes, clean: inspect(doc.bytes).strip() });
+  }
   const marker = `Lot-Images-${Date.now()}`;
   const form = new FormData();
   form.append('category', 'funds');
@@ -78,4 +83,29 @@ test('the server cleans pictures exactly as the browser does, for many generated
     const stored = ageOpen(`${dir}/attachment-${file.id}.age`);
     assert.ok(Buffer.from(p.clean).equals(stored), `${p.name} is cleaned as the browser cleans it`);
   }
+  assert.match(receipt, /document properties/);
+});
+
+test('with JavaScript, a Word document loses its author in the browser before it is sealed', async () => {
+  const r = rng(0xd0c);
+  const doc = validDocument(r);
+  const path = `${process.env.VIGIE_WORK}/rapport.docx`;
+  writeFileSync(path, doc.bytes);
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/fr/report`);
+  const marker = `Document-Nettoyé-${Date.now()}`;
+  await page.selectOption('#category', 'funds');
+  await page.fill('#description', marker);
+  await page.setInputFiles('#attachments', [path]);
+  await page.waitForSelector('#attachment-list li p');
+  assert.match(await page.textContent('#attachment-list'), /propriétés du document/);
+  await page.check('#privacy-ack');
+  await page.getByRole('button', { name: 'Envoyer le signalement' }).click();
+  await page.waitForSelector('#follow-up-token');
+  await context.close();
+  const { dir, report } = exportedCase(marker);
+  const stored = ageOpen(`${dir}/attachment-${report.attachments[0].id}.age`);
+  assert.ok(!stored.includes('Jean Dupont'), 'the author is gone');
+  assert.ok(Buffer.from(inspect(doc.bytes).strip()).equals(stored));
 });
