@@ -5,6 +5,7 @@ pub mod docprops;
 pub mod figures;
 mod ids;
 pub(crate) mod named;
+pub mod pdfmeta;
 mod readership;
 mod report;
 pub mod scrub;

@@ -15,7 +15,10 @@ use std::collections::BTreeSet;
 
 use zeroize::Zeroizing;
 
-use super::docprops::{self, Outcome, ZIP_MAGIC};
+use super::{
+    docprops::{self, Outcome, ZIP_MAGIC},
+    pdfmeta::{self, PDF_MAGIC},
+};
 
 /// A kind of hidden information, named as the pages name it
 /// (`metadata-<kind>` in the catalogues).
@@ -84,6 +87,12 @@ pub struct Scrubber {
     kinds: BTreeSet<Kind>,
 }
 
+#[derive(Clone, Copy)]
+enum Document {
+    Zip,
+    Pdf,
+}
+
 enum State {
     /// The first bytes, until the kind of file is known.
     Sniffing(Vec<u8>),
@@ -91,9 +100,9 @@ enum State {
     Png(Png),
     /// Not a picture: everything passes.
     Other,
-    /// A ZIP archive (an Office or OpenDocument file?), held whole until
-    /// its end, up to [`DOCUMENT_MAX_BYTES`].
-    Zip(Zeroizing<Vec<u8>>),
+    /// A ZIP archive (an Office or OpenDocument file?) or a PDF, held whole
+    /// until its end, up to [`DOCUMENT_MAX_BYTES`].
+    Held(Document, Zeroizing<Vec<u8>>),
     /// A document over that size: everything passes.
     TooLarge,
     /// The structure broke off: everything else passes.
@@ -130,10 +139,15 @@ impl Scrubber {
                             self.state = State::Jpeg(Jpeg::default());
                             // The bytes after SOI go through the reader.
                             self.push(&head[2..], out);
-                        } else if head[..4] == ZIP_MAGIC {
+                        } else if head[..4] == ZIP_MAGIC || head.starts_with(PDF_MAGIC) {
+                            let kind = if head[..4] == ZIP_MAGIC {
+                                Document::Zip
+                            } else {
+                                Document::Pdf
+                            };
                             let mut held = Zeroizing::new(Vec::with_capacity(64 * 1024));
                             held.extend_from_slice(&head);
-                            self.state = State::Zip(held);
+                            self.state = State::Held(kind, held);
                         } else if head == PNG_SIGNATURE {
                             out.extend_from_slice(&head);
                             self.state = State::Png(Png::default());
@@ -157,7 +171,7 @@ impl Scrubber {
                         self.state = State::Broken;
                     }
                 }
-                State::Zip(held) => {
+                State::Held(_, held) => {
                     if held.len() + input.len() > DOCUMENT_MAX_BYTES {
                         out.extend_from_slice(held);
                         out.extend_from_slice(input);
@@ -187,7 +201,33 @@ impl Scrubber {
             }
             State::Other => Findings::NotAPicture,
             State::TooLarge => Findings::TooLarge,
-            State::Zip(held) => match docprops::clean(&held) {
+            State::Held(Document::Pdf, held) => {
+                // Blanked on a copy: a file that turns out unreadable is
+                // sent exactly as it came.
+                let mut copy = Zeroizing::new(held.to_vec());
+                match pdfmeta::clean(&mut copy) {
+                    pdfmeta::Outcome::Cleaned { info, xmp } => {
+                        out.extend_from_slice(&copy);
+                        let mut kinds = kinds;
+                        if info {
+                            kinds.insert(Kind::Properties);
+                        }
+                        if xmp {
+                            kinds.insert(Kind::Xmp);
+                        }
+                        Findings::Cleaned(kinds)
+                    }
+                    pdfmeta::Outcome::NotAPdf => {
+                        out.extend_from_slice(&held);
+                        Findings::NotAPicture
+                    }
+                    pdfmeta::Outcome::Unreadable => {
+                        out.extend_from_slice(&held);
+                        Findings::DocumentUnreadable
+                    }
+                }
+            }
+            State::Held(Document::Zip, held) => match docprops::clean(&held) {
                 Outcome::NotADocument => {
                     out.extend_from_slice(&held);
                     Findings::NotAPicture
@@ -797,7 +837,6 @@ mod tests {
     fn files_that_are_not_pictures_pass_untouched() {
         for bytes in [
             &b""[..],
-            b"%PDF-1.7\n",
             &[0xff, 0xd8, 0xff],
             b"just text, long enough to sniff",
         ] {

@@ -73,8 +73,8 @@ export function initFiles(form, msg, fail, inputId, listId) {
       let info = null;
       const picture = /^image\/(jpeg|png)$/.test(file.type);
       // Office and OpenDocument files, by their type or their name.
-      const doc = /officedocument|opendocument/.test(file.type)
-        || /\.(docx|docm|dotx|xlsx|xlsm|pptx|pptm|odt|ods|odp|odg)$/i.test(file.name);
+      const doc = /officedocument|opendocument|\/pdf$/.test(file.type)
+        || /\.(docx|docm|dotx|xlsx|xlsm|pptx|pptm|odt|ods|odp|odg|pdf)$/i.test(file.name);
       if (picture || doc) {
         try {
           info = inspect(new Uint8Array(await file.arrayBuffer()));

@@ -238,6 +238,200 @@ function zipDoc(bytes) {
   return { kinds, strip };
 }
 
+// A PDF's document information (author, creator, producer, title, dates)
+// and its XMP metadata are blanked in place, so that every offset stays
+// valid: each string of an information dictionary (named by /Info in any
+// trailer or cross-reference stream, or written there inline) becomes "()"
+// and spaces, and each uncompressed XMP stream becomes spaces. Exactly what
+// the server does (src/domain/pdfmeta.rs). An information dictionary that is
+// not a plain object (inside a compressed object stream) or a compressed XMP
+// stream cannot be blanked in place: null.
+const PDF_DICT_MAX = 1 << 20;
+const PDF_BUDGET_SLACK = 1 << 22;
+const isSpace = (c) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a || c === 0x0c || c === 0;
+const isDelim = (c) => isSpace(c) || [0x28, 0x29, 0x3c, 0x3e, 0x5b, 0x5d, 0x7b, 0x7d, 0x2f, 0x25].includes(c);
+const isDigit = (c) => c >= 0x30 && c <= 0x39;
+const startsAt = (b, at, s) => at + s.length <= b.length && [...s].every((ch, k) => b[at + k] === ch.charCodeAt(0));
+
+function skipSpace(b, at) {
+  while (at < b.length && isSpace(b[at])) at += 1;
+  return at;
+}
+
+function pdfNumber(b, at) {
+  let end = at;
+  while (end < b.length && isDigit(b[end])) end += 1;
+  if (end === at || end - at > 10) return null;
+  return { n: Number(ascii(b, at, end - at)), end };
+}
+
+function pdfRef(b, at) {
+  const num = pdfNumber(b, skipSpace(b, at));
+  if (!num) return null;
+  const gen = pdfNumber(b, skipSpace(b, num.end));
+  if (!gen) return null;
+  const r = skipSpace(b, gen.end);
+  return b[r] === 0x52 && (r + 1 >= b.length || isDelim(b[r + 1])) ? num.n : null;
+}
+
+/** Where `s` first occurs in `b` from `from`, or -1. */
+function findFrom(b, s, from) {
+  const first = s.charCodeAt(0);
+  for (let i = b.indexOf(first, from); i >= 0 && i + s.length <= b.length; i = b.indexOf(first, i + 1)) {
+    if (startsAt(b, i, s)) return i;
+  }
+  return -1;
+}
+
+function findAll(b, s) {
+  const out = [];
+  for (let i = findFrom(b, s, 0); i >= 0; i = findFrom(b, s, i + 1)) out.push(i);
+  return out;
+}
+
+/** The objects "N G obj" that start a line: [number, where the value starts]. */
+function pdfObjects(b) {
+  const out = [];
+  for (const at of findAll(b, 'obj')) {
+    if (at + 3 < b.length && !isDelim(b[at + 3])) continue;
+    let i = at;
+    const back = (digits) => {
+      const start = i;
+      while (i > 0 && (digits ? isDigit(b[i - 1]) : b[i - 1] === 0x20)) i -= 1;
+      return i < start;
+    };
+    if (!(back(false) && back(true) && back(false) && back(true))) continue;
+    if (i > 0 && b[i - 1] !== 0x0a && b[i - 1] !== 0x0d) continue;
+    const num = pdfNumber(b, i);
+    if (num) out.push([num.n, skipSpace(b, at + 3)]);
+  }
+  return out;
+}
+
+function stringEnd(b, at) {
+  let depth = 0;
+  for (let i = at; i < b.length; i++) {
+    if (b[i] === 0x5c) i += 1;
+    else if (b[i] === 0x28) depth += 1;
+    else if (b[i] === 0x29) {
+      depth -= 1;
+      if (depth === 0) return i + 1;
+    }
+  }
+  return null;
+}
+
+function dictEnd(b, at) {
+  if (!startsAt(b, at, '<<')) return null;
+  let depth = 0;
+  let i = at;
+  while (i < b.length) {
+    if (i - at > PDF_DICT_MAX) return null;
+    const c = b[i];
+    if (c === 0x28) {
+      i = stringEnd(b, i);
+      if (i === null) return null;
+    } else if (c === 0x25) {
+      while (i < b.length && b[i] !== 0x0a && b[i] !== 0x0d) i += 1;
+    } else if (c === 0x3c && b[i + 1] === 0x3c) {
+      depth += 1;
+      i += 2;
+    } else if (c === 0x3c) {
+      const close = b.indexOf(0x3e, i + 1);
+      if (close < 0) return null;
+      i = close + 1;
+    } else if (c === 0x3e && b[i + 1] === 0x3e) {
+      depth -= 1;
+      i += 2;
+      if (depth === 0) return i;
+    } else {
+      i += 1;
+    }
+  }
+  return null;
+}
+
+/** Empties the strings of the dictionary at `at`; whether one held something, or null. */
+function blankStrings(b, at, budget) {
+  const end = dictEnd(b, at);
+  if (end === null || budget.left < end - at) return null;
+  budget.left -= end - at;
+  let held = false;
+  let i = at + 2;
+  while (i < end - 2) {
+    const c = b[i];
+    if (c === 0x28) {
+      const close = stringEnd(b, i);
+      if (close === null) return null;
+      held ||= close > i + 2;
+      b[i + 1] = 0x29;
+      b.fill(0x20, i + 2, close);
+      i = close;
+    } else if (c === 0x3c && b[i + 1] !== 0x3c) {
+      const gt = b.indexOf(0x3e, i + 1);
+      if (gt < 0) return null;
+      const close = gt + 1;
+      held ||= b.subarray(i + 1, close - 1).some((x) => !isSpace(x));
+      b[i + 1] = 0x3e;
+      b.fill(0x20, i + 2, close);
+      i = close;
+    } else if (c === 0x3c) {
+      i += 2;
+    } else if (c === 0x25) {
+      while (i < end && b[i] !== 0x0a && b[i] !== 0x0d) i += 1;
+    } else {
+      i += 1;
+    }
+  }
+  return held;
+}
+
+function pdf(bytes) {
+  const b = bytes.slice();
+  const objects = pdfObjects(b);
+  const budget = { left: b.length * 2 + PDF_BUDGET_SLACK };
+  const kinds = new Set();
+  const named = findAll(b, '/Info').filter((i) => i + 5 < b.length && isDelim(b[i + 5]));
+  for (const at of named) {
+    const value = skipSpace(b, at + 5);
+    if (startsAt(b, value, '<<')) {
+      const held = blankStrings(b, value, budget);
+      if (held === null) return null;
+      if (held) kinds.add('properties');
+      continue;
+    }
+    const n = pdfRef(b, at + 5);
+    if (n === null) continue;
+    const found = objects.filter(([m]) => m === n);
+    if (!found.length) return null;
+    for (const [, start] of found) {
+      const held = blankStrings(b, start, budget);
+      if (held === null) return null;
+      if (held) kinds.add('properties');
+    }
+  }
+  for (const [, start] of objects) {
+    const end = dictEnd(b, start);
+    if (end === null) continue;
+    if (budget.left < end - start) return null;
+    budget.left -= end - start;
+    const compact = new TextDecoder('latin1').decode(b.subarray(start, end).filter((x) => !isSpace(x)));
+    if (!(compact.includes('/Type/Metadata') && compact.includes('/Subtype/XML'))) continue;
+    const after = skipSpace(b, end);
+    if (!startsAt(b, after, 'stream')) continue;
+    if (compact.includes('/Filter')) return null;
+    let data = after + 6;
+    if (startsAt(b, data, '\r\n')) data += 2;
+    else if (startsAt(b, data, '\n')) data += 1;
+    const stop = findFrom(b, 'endstream', data);
+    if (stop < 0 || budget.left < stop - data) return null;
+    budget.left -= stop - data;
+    if (b.subarray(data, stop).some((x) => !isSpace(x))) kinds.add('xmp');
+    b.fill(0x20, data, stop);
+  }
+  return { kinds, strip: () => b };
+}
+
 function concat(parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -256,5 +450,6 @@ export function inspect(bytes) {
   if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpeg(bytes);
   if (bytes.length > 8 && ascii(bytes, 1, 3) === 'PNG') return png(bytes);
   if (bytes.length > 3 && ascii(bytes, 0, 4) === 'PK\x03\x04') return zipDoc(bytes);
+  if (bytes.length > 4 && ascii(bytes, 0, 5) === '%PDF-') return pdf(bytes);
   return null;
 }

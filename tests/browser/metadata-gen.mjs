@@ -285,6 +285,30 @@ export function validDocument(r) {
   return { bytes: zipOf(ordered, r.bool() ? utf8('Jean Dupont') : new Uint8Array(0)), parts: ordered, props };
 }
 
+/**
+ * A PDF whose information dictionary (literal strings with escapes and
+ * nested parentheses, hex strings), XMP stream and, sometimes, incremental
+ * update carry "Secret-" values; the pages and catalog carry none.
+ */
+export function validPdf(r) {
+  const literal = () => {
+    const bits = ['Secret-', `${r.int(1e6)}`];
+    for (let k = r.int(4); k > 0; k--) bits.push(r.pick(['\\(', '\\)', '\\\\', `(${r.int(99)})`, ' é ', 'ab']));
+    return `(${bits.join('')})`;
+  };
+  const hex = () => `<${Buffer.from(`Secret-${r.int(1e6)}`).toString('hex')}>`;
+  const keys = r.shuffle(['Author', 'Creator', 'Producer', 'Title', 'Subject', 'Keywords', 'CreationDate']).slice(0, 1 + r.int(6));
+  const info = keys.map((k) => `/${k}${r.bool() ? ' ' : ''}${r.bool(0.3) ? hex() : literal()}`).join(r.pick([' ', '\n', '']));
+  const xmp = `<x:xmpmeta><dc:creator>Secret-${r.int(1e6)}</dc:creator></x:xmpmeta>`;
+  let pdf = `%PDF-1.${r.int(8)}\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Metadata 4 0 R >>\nendobj\n`
+    + '2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n'
+    + `3 0 obj\n<<${info}>>\nendobj\n`
+    + `4 0 obj\n<< /Type /Metadata /Subtype /XML /Length ${xmp.length} >>\nstream${r.bool() ? '\r\n' : '\n'}${xmp}\nendstream\nendobj\n`
+    + 'xref\n0 5\n0000000000 65535 f \ntrailer\n<< /Size 5 /Root 1 0 R /Info 3 0 R >>\nstartxref\n0\n%%EOF\n';
+  if (r.bool()) pdf += `3 0 obj\n<</Author${literal()}>>\nendobj\ntrailer\n<< /Size 5 /Root 1 0 R /Info 3 0 R /Prev 0 >>\nstartxref\n0\n%%EOF\n`;
+  return { bytes: new TextEncoder().encode(pdf) };
+}
+
 /** One to four random edits: flip, insert, delete or cut. */
 export function mutate(r, bytes) {
   let out = [...bytes];

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { inspect } from '../../static/js/metadata.js';
-import { concat, crc32, rng, unzip, validDocument, validJpeg, validPng } from './metadata-gen.mjs';
+import { concat, crc32, rng, unzip, validDocument, validJpeg, validPdf, validPng } from './metadata-gen.mjs';
 
 const SEED = Number(process.env.METADATA_SEED || 0x5eed);
 const CASES = Number(process.env.METADATA_CASES || 300);
@@ -165,4 +165,28 @@ test('a damaged document is never said to be clean', () => {
     const info = inspect(cut);
     assert.ok(info === null || info.notADocument, `case ${k}: a cut archive was followed`);
   }
+});
+
+test('a PDF loses its document information and XMP in place, every offset kept', () => {
+  const r = rng(SEED + 2);
+  for (let k = 0; k < CASES; k++) {
+    const { bytes } = validPdf(r);
+    const info = inspect(bytes);
+    assert.ok(info, `case ${k}: a valid PDF was not followed`);
+    assert.deepEqual(sorted(info.kinds), ['properties', 'xmp'], `case ${k}`);
+    const clean = Buffer.from(info.strip());
+    assert.equal(clean.length, bytes.length, `case ${k}: same length`);
+    assert.ok(!clean.includes('Secret-') && !clean.includes(Buffer.from('Secret-').toString('hex')), `case ${k}: ${clean}`);
+    assert.ok(clean.includes('1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Metadata 4 0 R >>\nendobj'), `case ${k}: catalog kept`);
+    const again = inspect(clean);
+    assert.equal(again.kinds.size, 0, `case ${k}: nothing left`);
+    assert.ok(Buffer.from(again.strip()).equals(clean), `case ${k}`);
+  }
+});
+
+test('a PDF whose metadata is compressed, or not a plain object, is not claimed', () => {
+  const compressed = new TextEncoder().encode('%PDF-1.7\n4 0 obj\n<< /Type /Metadata /Subtype /XML /Filter /FlateDecode /Length 2 >>\nstream\nxx\nendstream\nendobj\n');
+  assert.equal(inspect(compressed), null);
+  const packed = new TextEncoder().encode('%PDF-1.7\n1 0 obj\n<< /Type /XRef /Info 9 0 R >>\nstream\nxx\nendstream\nendobj\n');
+  assert.equal(inspect(packed), null);
 });

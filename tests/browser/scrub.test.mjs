@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { launch, BASE, exportCases } from './harness.mjs';
-import { rng, validDocument, validJpeg, validPng } from './metadata-gen.mjs';
+import { rng, validDocument, validJpeg, validPdf, validPng } from './metadata-gen.mjs';
 import { inspect } from '../../static/js/metadata.js';
 
 let browser;
@@ -64,6 +64,10 @@ test('the server cleans pictures and documents exactly as the browser does, for 
   for (let k = 0; k < 12; k += 1) {
     const doc = validDocument(r);
     pictures.push({ name: `d${k}.docx`, bytes: doc.bytes, clean: inspect(doc.bytes).strip() });
+  }
+  for (let k = 0; k < 12; k += 1) {
+    const doc = validPdf(r);
+    pictures.push({ name: `d${k}.pdf`, bytes: doc.bytes, clean: inspect(doc.bytes).strip() });
   }
   const marker = `Lot-Images-${Date.now()}`;
   const form = new FormData();
