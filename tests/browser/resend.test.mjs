@@ -180,3 +180,18 @@ test('with JavaScript, a message sent again after a lost answer is stored once',
   assert.equal(shown.filter((t) => t.includes(message)).length, 1, 'the thread holds it once');
   await follow.close();
 });
+
+test('after a chosen file is removed, the focus goes to the next file, then back to the file chooser', async () => {
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/fr/report`);
+  const files = ['un.txt', 'deux.txt'].map((name) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(name) }));
+  await page.setInputFiles('#attachments', files);
+  await page.waitForSelector('#attachment-list li:nth-child(2)');
+  await page.getByRole('button', { name: 'Retirer un.txt' }).click();
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Retirer deux.txt');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'attachments');
+  assert.equal(await page.locator('#attachment-list li').count(), 0);
+  await context.close();
+});

@@ -47,6 +47,13 @@ test('without JavaScript, a photo reaches the Secretary without its GPS position
   const notes = await page.textContent('#file-notes');
   assert.match(notes, /photo-gps\.jpg/);
   assert.match(notes, /Retirées de ce fichier :.*position GPS/s);
+  // The follow-up without JavaScript lists the files the reporter sent.
+  const token = (await page.textContent('#follow-up-token')).trim();
+  await page.goto(`${BASE}/fr/follow-up`);
+  await page.fill('#token', token);
+  await page.getByRole('button', { name: 'Consulter' }).click();
+  await page.waitForSelector('#case-status');
+  assert.match(await page.textContent('.entry-report .attachments'), /photo-gps\.jpg \(\d+ ko\)/);
   await context.close();
 
   const { dir, report } = exportedCase(marker);
