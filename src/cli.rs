@@ -9,6 +9,7 @@ mod format;
 mod keygen;
 mod passphrase;
 mod purge;
+mod rekey;
 mod serve;
 mod text;
 
@@ -73,6 +74,38 @@ pub enum Command {
     },
     /// Validate configuration, keys and database.
     Check,
+    /// Key handover, on a trusted machine: new headers for every file of an
+    /// export's cases (the same file keys, sealed to the new recipients and
+    /// each reporter's key), and a manifest whose SHA-256 it prints.
+    Rekey {
+        /// The outgoing identity (or the sealed backup key), plain or
+        /// passphrase-protected.
+        #[arg(long)]
+        identity: PathBuf,
+        /// Whose keys change: `secretary` (the default) or `bureau`.
+        #[arg(long, default_value = "secretary")]
+        readership: String,
+        /// The new recipients file of that role.
+        #[arg(long)]
+        to: PathBuf,
+        /// The other role's recipients file, for the cases both read.
+        #[arg(long)]
+        other_recipients: Option<PathBuf>,
+        /// The export (`vigie export --readership …`).
+        #[arg(long = "in")]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Key handover, on the server, once the recipients file lists the new
+    /// keys: checks the rekeyed headers and swaps them in, case by case.
+    ImportRekeyed {
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// The manifest's SHA-256, as `vigie rekey` printed it.
+        #[arg(long)]
+        manifest_sha256: String,
+    },
     /// Delete closed cases past their retention period (not those on hold).
     Purge {
         /// Only list what would be deleted.
@@ -108,6 +141,29 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             paths,
         } => decrypt::decrypt(&i18n, lang, &identity, &files, &paths),
         Command::Check => Ok(check::check(&i18n, lang, cli.config.as_deref())),
+        Command::Rekey {
+            identity,
+            readership,
+            to,
+            other_recipients,
+            input,
+            out,
+        } => rekey::rekey(
+            &i18n,
+            lang,
+            rekey::Rekey {
+                identity: &identity,
+                role: &readership,
+                to: &to,
+                others: other_recipients.as_deref(),
+                input: &input,
+                out: &out,
+            },
+        ),
+        Command::ImportRekeyed {
+            input,
+            manifest_sha256,
+        } => rekey::import(&i18n, lang, cli.config.as_deref(), &input, &manifest_sha256),
         Command::Purge { dry_run } => purge::purge(&i18n, lang, cli.config.as_deref(), dry_run),
     }
 }

@@ -507,3 +507,19 @@ attachment-metadata-too-large = This document is too large for its properties to
 attachment-metadata-document-unreadable = This document could not be read as a PDF, Office or OpenDocument file: its properties (author, company, times) were neither checked nor removed, and it was sent as it is.
 attachment-metadata-document-unreadable-js = This document could not be read as a PDF, Office or OpenDocument file: its properties (author, company, times) could not be checked or removed. It will be sent as it is; clean it before attaching it if need be.
 attachment-metadata-none-document = No known hidden properties found in this document.
+
+## Key handover
+journal-handed_over = Key handover: cases re-sealed for the new keys
+cli-rekey-no-recipients = The new recipients file lists no key.
+cli-rekey-others-needed = Some cases are read by both the Secretary and the Bureau: give the other group's recipients too (--other-recipients).
+cli-rekey-not-opened = Case { $id }: the key given does not open all its files (handed over already?); left aside.
+cli-rekey-case = Case { $id }: new headers written.
+cli-rekey-done = { $cases } cases ready, { $skipped } left aside. The manifest's SHA-256 (for import-rekeyed): { $sha256 }
+cli-import-manifest-mismatch = The manifest's SHA-256 does not match: nothing was imported.
+cli-import-switch-first = The server's recipients file must first list exactly the manifest's new keys: nothing was imported.
+cli-import-file-mismatch = Case { $id }: a header is missing or does not match the manifest; this case was not imported.
+cli-import-case = Case { $id }: { $files } files re-sealed.
+cli-import-refused = Case { $id } refused: { $reason }
+cli-import-done = { $cases } cases re-sealed ({ $files } files), { $already } done already, { $changed } refused, { $missing } cases of this role missing from the manifest.
+cli-check-warning = WARNING
+cli-check-single-key = The { $role } role has a single key and no backup key: if it is lost, its cases become unreadable. Add the sealed backup key to its recipients (keys/README.md).

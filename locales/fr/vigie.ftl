@@ -507,3 +507,19 @@ attachment-metadata-too-large = Ce document est trop grand pour que ses proprié
 attachment-metadata-document-unreadable = Ce document n'a pas pu être lu comme un PDF, un document Office ou OpenDocument : ses propriétés (auteur, société, dates) n'ont pas été vérifiées ni retirées, et il a été envoyé tel quel.
 attachment-metadata-document-unreadable-js = Ce document n'a pas pu être lu comme un PDF, un document Office ou OpenDocument : ses propriétés (auteur, société, dates) n'ont pas pu être vérifiées ni retirées. Il sera envoyé tel quel ; nettoyez-le avant de le joindre si besoin.
 attachment-metadata-none-document = Aucune propriété cachée connue trouvée dans ce document.
+
+## Key handover
+journal-handed_over = Passation des clés : dossiers rechiffrés pour les nouvelles clés
+cli-rekey-no-recipients = Le nouveau fichier de destinataires ne liste aucune clé.
+cli-rekey-others-needed = Des dossiers sont lus par le Secrétaire et le Bureau : donnez aussi les destinataires de l'autre groupe (--other-recipients).
+cli-rekey-not-opened = Dossier { $id } : la clé donnée n'ouvre pas tous ses fichiers (déjà transmis ?) ; laissé de côté.
+cli-rekey-case = Dossier { $id } : nouveaux en-têtes écrits.
+cli-rekey-done = { $cases } dossiers prêts, { $skipped } laissés de côté. SHA-256 du manifeste (à donner à import-rekeyed) : { $sha256 }
+cli-import-manifest-mismatch = Le SHA-256 du manifeste ne correspond pas : rien n'a été importé.
+cli-import-switch-first = Le fichier de destinataires du serveur doit d'abord lister exactement les nouvelles clés du manifeste : rien n'a été importé.
+cli-import-file-mismatch = Dossier { $id } : un en-tête manque ou ne correspond pas au manifeste ; ce dossier n'a pas été importé.
+cli-import-case = Dossier { $id } : { $files } fichiers rechiffrés.
+cli-import-refused = Dossier { $id } refusé : { $reason }
+cli-import-done = { $cases } dossiers rechiffrés ({ $files } fichiers), { $already } déjà faits, { $changed } refusés, { $missing } dossiers de ce rôle absents du manifeste.
+cli-check-warning = ATTENTION
+cli-check-single-key = Le rôle { $role } n'a qu'une clé et pas de clé de secours : si elle est perdue, ses dossiers deviennent illisibles. Ajoutez la clé de secours scellée à ses destinataires (keys/README.md).

@@ -54,6 +54,9 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
             println!("{bad:>9}  {line}");
         }
     };
+    let attention = i18n.get(lang, "cli-check-warning");
+    // A warning: printed, never a failure.
+    let warn = |line: String| println!("{attention:>9}  {line}");
     let settings = match Settings::load(config) {
         Ok(s) => {
             report(true, i18n.get(lang, "cli-check-config"));
@@ -77,14 +80,23 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
             false,
             i18n.get_with(lang, "cli-check-no-recipient", &[("file", file)]),
         ),
-        Ok(r) => report(
-            true,
-            i18n.get_with(
-                lang,
-                "cli-check-recipients",
-                &[("count", r.len().to_string()), ("file", file)],
-            ),
-        ),
+        Ok(r) => {
+            report(
+                true,
+                i18n.get_with(
+                    lang,
+                    "cli-check-recipients",
+                    &[("count", r.len().to_string()), ("file", file)],
+                ),
+            );
+            if r.len() == 1 {
+                warn(i18n.get_with(
+                    lang,
+                    "cli-check-single-key",
+                    &[("role", "secretary".into())],
+                ));
+            }
+        }
         Err(e) => report(false, e.to_string()),
     }
     // The Bureau's keys: optional, but never shared with the Secretary, and
@@ -97,6 +109,9 @@ pub(super) fn check(i18n: &I18n, lang: Lang, config: Option<&Path>) -> i32 {
         ),
         Ok(b) => {
             let count = b.len();
+            if count == 1 {
+                warn(i18n.get_with(lang, "cli-check-single-key", &[("role", "bureau".into())]));
+            }
             match crypto::Readers::new(secretary.unwrap_or_default(), b) {
                 Ok(_) => report(
                     true,

@@ -11,6 +11,7 @@ mod keys;
 mod padding;
 mod primitives;
 mod readers;
+mod rewrap;
 mod seal;
 mod token;
 mod validate;
@@ -27,6 +28,7 @@ pub use keys::{
 pub use padding::{pad, padded_len};
 pub use primitives::{constant_time_eq, random_at_most, sha256, sha384};
 pub use readers::{key_fingerprint, Readers, SharedKey};
+pub use rewrap::{rewrap_header, RewrapError};
 pub use seal::{open_as_reporter, seal_for_case, FileSealer, NotARecipient, ReporterRecipient};
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
 pub use validate::{

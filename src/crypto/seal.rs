@@ -25,6 +25,11 @@ pub struct ReporterRecipient(age::x25519::Recipient);
 pub struct NotARecipient;
 
 impl ReporterRecipient {
+    /// The age recipient itself.
+    pub fn recipient(&self) -> &age::x25519::Recipient {
+        &self.0
+    }
+
     /// Reads `age1…`, as the browser sends it (surrounding spaces ignored).
     pub fn parse(text: &str) -> Result<Self, NotARecipient> {
         age::x25519::Recipient::from_str(text.trim())

@@ -485,6 +485,7 @@ crate::domain::named::named! {
         Deleted => "deleted",
         RetentionConfirmed => "retention_confirmed",
         RetentionFloor => "retention_floor",
+        HandedOver => "handed_over",
     }
 }
 

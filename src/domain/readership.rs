@@ -14,6 +14,14 @@ super::named::named! {
 }
 
 impl Role {
+    /// The other group of readers.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Secretary => Role::Bureau,
+            Role::Bureau => Role::Secretary,
+        }
+    }
+
     /// The readerships whose cases this role reads.
     pub fn reads(self) -> [Readership; 2] {
         match self {

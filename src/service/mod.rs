@@ -11,6 +11,7 @@
 //!   close, hold) and the rules that allow it.
 
 pub mod case;
+pub mod handover;
 pub mod message;
 pub mod report;
 pub mod reseal;

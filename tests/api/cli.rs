@@ -351,6 +351,12 @@ async fn check_passes_on_a_sound_setup_and_names_each_problem() {
         stdout(&with_bureau)
     );
     assert!(stdout(&with_bureau).contains("1 destinataire(s) du Bureau"));
+    // A role with a single key and no backup is warned about, not failed.
+    assert!(
+        stdout(&with_bureau).contains("ATTENTION  Le rôle bureau n'a qu'une clé"),
+        "{}",
+        stdout(&with_bureau)
+    );
     let no_address = run(vigie(&app)
         .arg("check")
         .env("VIGIE_BUREAU_RECIPIENTS_FILE", &bureau)

@@ -8,6 +8,7 @@ mod bureau;
 mod cli;
 mod feedback;
 mod followup;
+mod handover;
 mod helpers;
 mod hostile;
 mod logs;
