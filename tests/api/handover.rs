@@ -329,3 +329,99 @@ async fn a_handover_reseals_every_file_for_the_new_key_and_the_old_key_opens_not
         assert_eq!(checked, before.len());
     }
 }
+
+#[tokio::test]
+async fn an_import_killed_half_way_finishes_when_run_again_with_nothing_lost_or_doubled() {
+    use std::io::{BufRead, BufReader};
+    let app = spawn_app().await;
+    for _ in 0..100 {
+        app.new_case().await;
+    }
+    let before = stored_files(&app);
+    let work = app.dir.path();
+    let old_recipients = app.settings.recipients_file.clone();
+    let export = work.join("export");
+    let (ok, out) = vigie(
+        &app,
+        &old_recipients,
+        &["export", "--out", export.to_str().unwrap_or_default()],
+    );
+    assert!(ok, "{out}");
+    let new = age::x25519::Identity::generate();
+    let new_file = work.join("new-recipients.txt");
+    std::fs::write(&new_file, format!("{}\n", new.to_public())).unwrap_or_else(|e| panic!("{e}"));
+    let rekeyed = work.join("rekeyed");
+    let (ok, printed) = vigie(
+        &app,
+        &old_recipients,
+        &[
+            "rekey",
+            "--identity",
+            app.identity_path.to_str().unwrap_or_default(),
+            "--to",
+            new_file.to_str().unwrap_or_default(),
+            "--in",
+            export.to_str().unwrap_or_default(),
+            "--out",
+            rekeyed.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(ok, "{printed}");
+    let sha = manifest_sha(&printed);
+
+    // The import, killed (SIGKILL) as soon as it reports its first case.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args([
+            "--lang",
+            "en",
+            "import-rekeyed",
+            "--in",
+            rekeyed.to_str().unwrap_or_default(),
+            "--manifest-sha256",
+            &sha,
+        ])
+        .env("VIGIE_DATABASE_URL", app.db.url())
+        .env("VIGIE_RECIPIENTS_FILE", &new_file)
+        .env("VIGIE_BUREAU_RECIPIENTS_FILE", work.join("no-bureau.txt"))
+        .env("VIGIE_DATA_DIR", &app.settings.data_dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.contains("re-sealed"), "{first}");
+    child.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = child.wait();
+    let half = stored_files(&app);
+    let moved = half.iter().zip(&before).filter(|(a, b)| a != b).count();
+    assert!(
+        moved >= 1 && moved < before.len(),
+        "killed half-way: {moved} of {}",
+        before.len()
+    );
+
+    let (ok, out) = vigie(
+        &app,
+        &new_file,
+        &[
+            "import-rekeyed",
+            "--in",
+            rekeyed.to_str().unwrap_or_default(),
+            "--manifest-sha256",
+            &sha,
+        ],
+    );
+    assert!(ok, "{out}");
+    let after = stored_files(&app);
+    assert_eq!(after.len(), before.len(), "nothing lost or doubled");
+    for (old_file, now) in before.iter().zip(&after) {
+        let opened = crypto::decrypt(std::slice::from_ref(&new), now)
+            .unwrap_or_else(|e| panic!("the new key opens every file: {e}"));
+        assert!(crypto::decrypt(&app.identities, now).is_err());
+        let was = crypto::decrypt(&app.identities, old_file).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(opened.as_slice(), was.as_slice());
+    }
+}
