@@ -367,6 +367,40 @@ async fn an_import_killed_half_way_finishes_when_run_again_with_nothing_lost_or_
         ],
     );
     assert!(ok, "{printed}");
+    // A rekey interrupted in the middle of a case leaves a partial folder;
+    // run again, it redoes that case and keeps the others.
+    let victim = std::fs::read_dir(&rekeyed)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| panic!("no case folder"));
+    let name = victim
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    std::fs::remove_dir_all(&victim).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(rekeyed.join(format!(".{name}.part"))).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, printed) = vigie(
+        &app,
+        &old_recipients,
+        &[
+            "rekey",
+            "--identity",
+            app.identity_path.to_str().unwrap_or_default(),
+            "--to",
+            new_file.to_str().unwrap_or_default(),
+            "--in",
+            export.to_str().unwrap_or_default(),
+            "--out",
+            rekeyed.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(ok, "{printed}");
+    assert!(
+        printed.contains("100 cases ready, 0 left aside"),
+        "{printed}"
+    );
+    assert!(victim.is_dir() && !rekeyed.join(format!(".{name}.part")).exists());
     let sha = manifest_sha(&printed);
 
     // The import, killed (SIGKILL) as soon as it reports its first case.
