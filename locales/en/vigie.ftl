@@ -523,3 +523,9 @@ cli-import-refused = Case { $id } refused: { $reason }
 cli-import-done = { $cases } cases re-sealed ({ $files } files), { $already } done already, { $changed } refused, { $missing } cases of this role missing from the manifest.
 cli-check-warning = WARNING
 cli-check-single-key = The { $role } role has a single key and no backup key: if it is lost, its cases become unreadable. Add the sealed backup key to its recipients (keys/README.md).
+
+## Outcome unknown
+error-maybe-stored = The server could not confirm that your report was stored: it may have been received. Write down the code below, then send the form again: it is safe. If it had been received, you will be told so and nothing will be stored twice; otherwise it will be stored under this same code.
+maybe-token-label = The follow-up code of this report:
+api-error-maybe-stored = The server could not confirm the storage: what you sent may have been received. Sending it again is safe: it will not be stored twice.
+followup-error-maybe-stored = The server could not confirm the storage: your message may have been received. Sending it again is safe: it will not be stored twice.

@@ -523,3 +523,9 @@ cli-import-refused = Dossier { $id } refusé : { $reason }
 cli-import-done = { $cases } dossiers rechiffrés ({ $files } fichiers), { $already } déjà faits, { $changed } refusés, { $missing } dossiers de ce rôle absents du manifeste.
 cli-check-warning = ATTENTION
 cli-check-single-key = Le rôle { $role } n'a qu'une clé et pas de clé de secours : si elle est perdue, ses dossiers deviennent illisibles. Ajoutez la clé de secours scellée à ses destinataires (keys/README.md).
+
+## Outcome unknown
+error-maybe-stored = Le serveur n'a pas pu confirmer l'enregistrement : votre signalement a peut-être été reçu. Notez le code ci-dessous, puis renvoyez le formulaire : c'est sans risque. S'il avait été reçu, on vous le dira et rien ne sera enregistré deux fois ; sinon, il sera enregistré sous ce même code.
+maybe-token-label = Le code de suivi de ce signalement :
+api-error-maybe-stored = Le serveur n'a pas pu confirmer l'enregistrement : votre envoi a peut-être été reçu. Le renvoyer est sans risque : il ne sera pas enregistré deux fois.
+followup-error-maybe-stored = Le serveur n'a pas pu confirmer l'enregistrement : votre message a peut-être été reçu. Le renvoyer est sans risque : il ne sera pas enregistré deux fois.

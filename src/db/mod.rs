@@ -79,6 +79,10 @@ pub enum DbError {
     Folder(#[from] std::io::Error),
     #[error("the blocking thread pool is gone")]
     Blocking,
+    /// The work was done and the commit sent, but its answer never came
+    /// (the connection broke): the transaction may or may not be durable.
+    #[error("the outcome of the commit is unknown")]
+    OutcomeUnknown,
 }
 
 /// Opens connections of the configured backend. Unlike `establish` on the
@@ -164,7 +168,7 @@ impl Db {
     ) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<diesel::result::Error> + From<DbError> + Send + 'static,
+        E: From<diesel::result::Error> + From<DbError> + std::fmt::Debug + Send + 'static,
     {
         let db = self.clone();
         crate::blocking::run(move || db.try_write(work))
@@ -185,12 +189,22 @@ impl Db {
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
         let sqlite = self.sqlite_writes.is_some();
-        Ok(conn.transaction(|conn| {
+        let mut worked = false;
+        let done = conn.transaction(|conn| {
             if sqlite {
                 take_write_lock(conn)?;
             }
-            work(conn)
-        })?)
+            let result = work(conn);
+            worked = result.is_ok();
+            result
+        });
+        match done {
+            Err(e) if worked => {
+                tracing::error!(error = %e, "the commit failed: its outcome is unknown");
+                Err(DbError::OutcomeUnknown)
+            }
+            other => Ok(other?),
+        }
     }
 }
 
@@ -201,7 +215,7 @@ impl Db {
         work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E>
     where
-        E: From<diesel::result::Error> + From<DbError>,
+        E: From<diesel::result::Error> + From<DbError> + std::fmt::Debug,
     {
         let _turn = self
             .sqlite_writes
@@ -210,12 +224,23 @@ impl Db {
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
         let sqlite = self.sqlite_writes.is_some();
-        conn.transaction(|conn| {
+        let mut worked = false;
+        let done = conn.transaction(|conn| {
             if sqlite {
                 take_write_lock(conn)?;
             }
-            work(conn)
-        })
+            let result = work(conn);
+            worked = result.is_ok();
+            result
+        });
+        match done {
+            // Only the commit can fail once the work succeeded.
+            Err(e) if worked => {
+                tracing::error!(error = ?e, "the commit failed: its outcome is unknown");
+                Err(DbError::OutcomeUnknown.into())
+            }
+            other => other,
+        }
     }
 }
 

@@ -122,6 +122,8 @@ pub struct ReportPage<'a> {
     pub l: Layout<'a>,
     /// The form's one-time key, in its address.
     pub key: &'a str,
+    /// The follow-up code of an attempt whose outcome is unknown.
+    pub kept_token: Option<&'a str>,
     pub categories: Vec<&'a CategorySetting>,
     pub fields: &'a ReportFields,
     pub error: Option<&'static str>,

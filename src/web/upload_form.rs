@@ -143,7 +143,14 @@ async fn sealing_target(
         Sealing::Report(reporter) => {
             let chosen = Zeroizing::new(super::form::take(fields, "readership"));
             let readership = chosen_readership(state, &chosen)?;
-            Some(((*reporter).clone(), readership))
+            // A token carried from an attempt whose outcome was unknown
+            // (placed before the files): the files are sealed to its R.
+            let kept = Zeroizing::new(super::form::take(fields, "token"));
+            let reporter = match crypto::Token::parse(&kept) {
+                Ok(token) => ReporterRecipient::of(&crypto::derive_from_token(&token)),
+                Err(_) => (*reporter).clone(),
+            };
+            Some((reporter, readership))
         }
         Sealing::Message => {
             let typed = Zeroizing::new(super::form::take(fields, "token"));

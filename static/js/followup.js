@@ -14,7 +14,7 @@ if (form) init(form);
 
 function say(el, text, kind) {
   el.hidden = false;
-  el.className = kind === 'error' ? 'error' : 'note';
+  el.className = kind === 'error' ? 'error' : 'notice';
   el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   el.textContent = text;
 }

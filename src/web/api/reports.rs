@@ -65,6 +65,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Attachment(c) => c.into(),
             SubmitError::Duplicate => ApiError::Duplicate,
             SubmitError::AlreadyReceived => ApiError::AlreadySent,
+            SubmitError::Store(crate::db::DbError::OutcomeUnknown) => ApiError::MaybeStored,
             other => ApiError::unavailable(other),
         }
     }

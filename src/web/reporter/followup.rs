@@ -55,6 +55,8 @@ enum Refusal {
         files: bool,
     },
     AttachmentsTooLarge,
+    /// The commit was sent but its answer lost: the message may be stored.
+    MaybeStored,
     /// The case could not be read or the message sealed or stored (its
     /// cause is logged).
     Unavailable,
@@ -72,7 +74,7 @@ impl Refusal {
             Refusal::BusyLookup | Refusal::BusyMessage { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::Closed => StatusCode::CONFLICT,
             Refusal::AttachmentsTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Unavailable | Refusal::MaybeStored => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -92,6 +94,7 @@ impl Refusal {
             Refusal::BusyMessage { files: true } => "error-busy-files",
             Refusal::AttachmentsTooLarge => "error-attachments-too-large",
             Refusal::Unavailable => "error-unavailable",
+            Refusal::MaybeStored => "followup-error-maybe-stored",
         }
     }
 
@@ -102,6 +105,9 @@ impl Refusal {
             MessageError::TooLong => Refusal::TooLong { files },
             MessageError::Busy => Refusal::BusyMessage { files },
             MessageError::Attachment(_) => Refusal::AttachmentsTooLarge,
+            MessageError::Store(crate::service::workflow::StepError::Db(
+                DbError::OutcomeUnknown,
+            )) => Refusal::MaybeStored,
             other => {
                 tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "a reporter message could not be stored");
                 Refusal::Unavailable
@@ -297,6 +303,7 @@ mod tests {
             (Refusal::BusyMessage { files: false }, 429),
             (Refusal::BusyMessage { files: true }, 429),
             (Refusal::AttachmentsTooLarge, 413),
+            (Refusal::MaybeStored, 503),
             (Refusal::Unavailable, 503),
         ];
         for (refusal, status) in table {

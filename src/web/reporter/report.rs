@@ -8,6 +8,7 @@ use actix_web::{
     web, HttpRequest, HttpResponse,
 };
 use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
 
 use crate::{
     crypto::{self, ReporterRecipient, Token},
@@ -42,6 +43,8 @@ enum Refusal {
     Unavailable,
     /// The form asks for the Bureau's readers, and there are none.
     NoBureau,
+    /// The commit was sent but its answer lost: the report may be stored.
+    MaybeStored,
 }
 
 impl Refusal {
@@ -51,7 +54,7 @@ impl Refusal {
             Refusal::Upload(e) => e.status(),
             Refusal::Draft { .. } | Refusal::NoBureau => StatusCode::BAD_REQUEST,
             Refusal::Attachments(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Unavailable | Refusal::MaybeStored => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -66,6 +69,7 @@ impl Refusal {
             Refusal::Draft { error, files: true } => error.message_key_with_files(),
             Refusal::Attachments(ClaimError::TooLarge) => "error-attachments-too-large",
             Refusal::NoBureau => "error-no-bureau",
+            Refusal::MaybeStored => "error-maybe-stored",
             Refusal::Attachments(ClaimError::Unknown) | Refusal::Unavailable => "error-internal",
         }
     }
@@ -75,6 +79,7 @@ impl From<SubmitError> for Refusal {
     fn from(e: SubmitError) -> Self {
         match e {
             SubmitError::Attachment(c) => Refusal::Attachments(c),
+            SubmitError::Store(crate::db::DbError::OutcomeUnknown) => Refusal::MaybeStored,
             other => {
                 tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "report could not be stored");
                 Refusal::Unavailable
@@ -90,11 +95,25 @@ fn report_page(
     fields: &ReportFields,
     refusal: Option<Refusal>,
 ) -> HttpResponse {
+    report_page_with(state, lang, key, None, fields, refusal)
+}
+
+/// The form again; `token`, when the report may have been stored, is shown
+/// and carried for the next attempt, which then lands on the same case.
+fn report_page_with(
+    state: &AppState,
+    lang: Lang,
+    key: &SubmissionKey,
+    token: Option<&str>,
+    fields: &ReportFields,
+    refusal: Option<Refusal>,
+) -> HttpResponse {
     pages::render(
         refusal.as_ref().map_or(StatusCode::OK, Refusal::status),
         &ReportPage {
             l: Layout::new(state, lang, "report"),
             key: key.as_str(),
+            kept_token: token,
             categories: state.categories.iter().collect(),
             fields,
             error: refusal.as_ref().map(Refusal::message_key),
@@ -244,6 +263,12 @@ pub async fn report_submit(
         }
     };
     let fields = fields_of(&parsed);
+    // A token carried from an attempt whose outcome was unknown: the report
+    // is sealed under it again, so that it lands on the same case.
+    let token = match Token::parse(&Zeroizing::new(form::take(&parsed, "token"))) {
+        Ok(kept) => kept,
+        Err(_) => token,
+    };
     drop(parsed);
     let Some(readership) = upload_form::chosen_readership(&state, &fields.readership) else {
         upload::discard_all(&state.db, &files).await;
@@ -266,6 +291,7 @@ pub async fn report_submit(
         }
     };
     let attached = draft.attachment_refs();
+    let shown = token.display();
     let stored = report::seal_and_store(state.desk(), token, draft, readership, lang, sent_key);
     match stored.await {
         Ok(receipt) => {
@@ -288,8 +314,15 @@ pub async fn report_submit(
             already_page(&state, lang)
         }
         Err(e) => {
+            let refusal = Refusal::from(e);
+            if matches!(refusal, Refusal::MaybeStored) {
+                // The files may belong to the stored case: they stay
+                // pending, and go when their time is up if it was not.
+                let token = Some(shown.expose_secret());
+                return report_page_with(&state, lang, &key, token, &fields, Some(refusal));
+            }
             upload::discard_all(&state.db, &attached).await;
-            report_page(&state, lang, &key, &fields, Some(e.into()))
+            report_page(&state, lang, &key, &fields, Some(refusal))
         }
     }
 }
@@ -323,6 +356,7 @@ mod tests {
             (Refusal::Attachments(ClaimError::TooLarge), 413),
             (Refusal::Attachments(ClaimError::Unknown), 413),
             (Refusal::Unavailable, 503),
+            (Refusal::MaybeStored, 503),
         ];
         for (refusal, status) in table {
             assert_eq!(refusal.status().as_u16(), status, "{refusal:?}");
