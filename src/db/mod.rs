@@ -73,7 +73,7 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("database migrations failed: {0}")]
     Migration(String),
-    #[error("no database connection available: {0}")]
+    #[error("{}", pool_cause(.0))]
     Pool(#[from] r2d2::Error),
     #[error("cannot create the database folder: {0}")]
     Folder(#[from] std::io::Error),
@@ -84,6 +84,26 @@ pub enum DbError {
     #[error("the outcome of the commit is unknown")]
     OutcomeUnknown,
 }
+
+/// What a pool time-out means: the database could not be reached (with the
+/// last connection error), or every connection stayed in use.
+fn pool_cause(e: &r2d2::Error) -> String {
+    let text = e.to_string();
+    match text.split_once(": ") {
+        Some((_, cause)) => format!(
+            "the database cannot be reached within {} s: {cause}",
+            POOL_WAIT.as_secs()
+        ),
+        None => format!(
+            "no database connection came free within {} s: all were in use",
+            POOL_WAIT.as_secs()
+        ),
+    }
+}
+
+/// How long a request waits for a database connection before it is told
+/// the service is unavailable: short, so that an outage answers fast.
+pub const POOL_WAIT: Duration = Duration::from_secs(2);
 
 /// Opens connections of the configured backend. Unlike `establish` on the
 /// multi-connection, it never guesses the backend from the URL.
@@ -281,7 +301,7 @@ pub fn connect(setting: &DatabaseSetting, size: u32) -> Result<Db, DbError> {
     }
     let pool = r2d2::Pool::builder()
         .max_size(size)
-        .connection_timeout(Duration::from_secs(10))
+        .connection_timeout(POOL_WAIT)
         .build(Manager {
             setting: setting.clone(),
         })?;

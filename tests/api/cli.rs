@@ -1151,3 +1151,26 @@ async fn export_takes_the_cases_one_readership_reads() {
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("nobody"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_shipped_unit_restarts_on_failure_confines_the_service_and_keeps_its_files_private() {
+    let unit =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/vigie.service"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let lines: Vec<&str> = unit.lines().map(str::trim).collect();
+    for directive in [
+        "Restart=on-failure",
+        "After=network-online.target postgresql.service",
+        "UMask=0077",
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/vigie",
+        "PrivateTmp=true",
+        "ProtectHome=true",
+        "User=vigie",
+        "LimitNOFILE=65536",
+        "LimitCORE=0",
+    ] {
+        assert!(lines.contains(&directive), "{directive}");
+    }
+}

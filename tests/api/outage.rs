@@ -143,6 +143,9 @@ async fn a_report_while_the_database_is_broken_gets_a_503_saying_nothing_was_sto
 struct CommitCutter {
     port: u16,
     armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Set: the database is "down": every connection is cut, new ones too.
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
 }
 
 #[cfg(feature = "postgres")]
@@ -157,11 +160,25 @@ impl CommitCutter {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = armed.clone();
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let is_down = down.clone();
+        let open = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let opened = open.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if is_down.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(&target) else {
                     continue;
                 };
+                if let (Ok(mut list), Ok(c), Ok(s)) =
+                    (opened.lock(), client.try_clone(), server.try_clone())
+                {
+                    list.push(c);
+                    list.push(s);
+                }
                 let (mut c_in, mut s_out) = (
                     client.try_clone().unwrap_or_else(|e| panic!("{e}")),
                     server.try_clone().unwrap_or_else(|e| panic!("{e}")),
@@ -218,7 +235,23 @@ impl CommitCutter {
                 });
             }
         });
-        CommitCutter { port, armed }
+        CommitCutter {
+            port,
+            armed,
+            down,
+            open,
+        }
+    }
+
+    /// The database goes away: every connection is cut, new ones refused.
+    fn take_down(&self) {
+        use std::sync::atomic::Ordering;
+        self.down.store(true, Ordering::SeqCst);
+        if let Ok(list) = self.open.lock() {
+            for s in list.iter() {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
     }
 
     fn arm(&self) {
@@ -344,4 +377,58 @@ async fn when_the_connection_breaks_at_commit_the_reporter_is_told_it_may_be_sto
         .unwrap_or_default()
         .contains("affiché la première fois"));
     assert_eq!(count(), 2, "never a second case");
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn while_the_database_is_down_pages_and_health_answer_503_within_seconds_not_after_a_long_wait(
+) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let test_db = TestDb::fresh(dir.path());
+    if !test_db.url().starts_with("postgres") {
+        eprintln!("SKIPPED: needs PostgreSQL (VIGIE_TEST_DATABASE_URL)");
+        return;
+    }
+    let url = test_db.url();
+    let authority = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .map(|a| a.rsplit('@').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
+    let cutter = CommitCutter::start(authority.clone());
+    let proxied = url.replacen(&authority, &format!("127.0.0.1:{}", cutter.port), 1);
+    let app = crate::helpers::spawn_app_on(dir, test_db, |s| {
+        s.database_url = Some(proxied.clone().into());
+    })
+    .await;
+    assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+    cutter.take_down();
+    for _ in 0..2 {
+        let started = Instant::now();
+        let status = app.get("/healthz").await.status().as_u16();
+        assert_eq!(status, 503);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    let res = app
+        .post_form(
+            "/fr/report",
+            &[("category", "funds"), ("description", MARKER)],
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 503);
+    assert!(
+        res.text().await.unwrap_or_default().contains(MARKER),
+        "the text is kept"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
 }

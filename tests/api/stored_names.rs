@@ -64,6 +64,7 @@ async fn case_statuses_and_closure_reasons_are_stored_under_their_old_names() {
         ),
         (ClosureReason::Inadmissible, "inadmissible"),
         (ClosureReason::Moot, "moot"),
+        (ClosureReason::Duplicate, "duplicate"),
     ];
     for (reason, name) in reasons {
         Case::close(&mut conn, &case.id, reason, today()).unwrap_or_else(|e| panic!("{e}"));
@@ -95,6 +96,7 @@ async fn journal_actions_are_stored_under_their_old_names() {
         (JournalAction::Deleted, "deleted"),
         (JournalAction::RetentionConfirmed, "retention_confirmed"),
         (JournalAction::RetentionFloor, "retention_floor"),
+        (JournalAction::HandedOver, "handed_over"),
     ];
     assert_eq!(actions.len(), JournalAction::ALL.len());
     for (i, (action, name)) in actions.into_iter().enumerate() {
