@@ -85,6 +85,24 @@ pub enum DbError {
     OutcomeUnknown,
 }
 
+/// Runs one insert in a savepoint: `false` when it hit a unique key (the
+/// row was there already), without aborting the caller's transaction, as
+/// PostgreSQL would otherwise.
+pub(crate) fn insert_once(
+    conn: &mut DbConnection,
+    insert: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
+) -> diesel::QueryResult<bool> {
+    use diesel::Connection;
+    match conn.transaction(insert) {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// What a pool time-out means: the database could not be reached (with the
 /// last connection error), or every connection stayed in use.
 fn pool_cause(e: &r2d2::Error) -> String {

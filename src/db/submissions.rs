@@ -22,24 +22,14 @@ impl Submission {
     ) -> QueryResult<bool> {
         let oldest = today - chrono::Duration::days(SUBMISSION_DAYS);
         diesel::delete(submissions::table.filter(submissions::used_on.lt(oldest))).execute(conn)?;
-        // A savepoint, so that a key already there does not abort the
-        // caller's transaction (PostgreSQL would).
-        let inserted = conn.transaction(|c| {
+        super::insert_once(conn, |c| {
             diesel::insert_into(submissions::table)
                 .values((
                     submissions::key_hash.eq(digest.to_vec()),
                     submissions::used_on.eq(today),
                 ))
                 .execute(c)
-        });
-        match inserted {
-            Ok(_) => Ok(true),
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => Ok(false),
-            Err(e) => Err(e),
-        }
+        })
     }
 
     /// Whether a key was used (and is still remembered).

@@ -376,22 +376,14 @@ impl LoginProof {
     ) -> QueryResult<bool> {
         diesel::delete(login_proofs::table.filter(login_proofs::expires_at.lt(now)))
             .execute(conn)?;
-        let inserted = conn.transaction(|c| {
+        super::insert_once(conn, |c| {
             diesel::insert_into(login_proofs::table)
                 .values((
                     login_proofs::digest.eq(digest.to_vec()),
                     login_proofs::expires_at.eq(until),
                 ))
                 .execute(c)
-        });
-        match inserted {
-            Ok(_) => Ok(true),
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => Ok(false),
-            Err(e) => Err(e),
-        }
+        })
     }
 }
 

@@ -56,15 +56,7 @@ pub fn import_case(
     let count = readers.of(case.readership).len();
     let entries = case.entries(conn)?;
     let files = Attachment::of_case(conn, &case.id)?;
-    let mut given: Vec<i32> = headers.entries.iter().map(|(p, _)| *p).collect();
-    given.sort_unstable();
-    let mut have: Vec<i32> = entries.iter().map(|e| e.position).collect();
-    have.sort_unstable();
-    let mut given_files: Vec<&AttachmentId> = headers.attachments.iter().map(|(i, _)| i).collect();
-    given_files.sort();
-    let mut have_files: Vec<&AttachmentId> = files.iter().map(|(i, _)| i).collect();
-    have_files.sort();
-    if given != have || given_files != have_files {
+    if !super::reseal::names_every_file(&entries, &files, &headers.entries, &headers.attachments) {
         return Err(HandoverError::Changed);
     }
     let check = |header: &[u8]| -> Result<(), HandoverError> {

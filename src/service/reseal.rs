@@ -106,6 +106,25 @@ pub fn headers(
     Ok((entries, files))
 }
 
+/// Whether new headers name every entry (by position) and every file of a
+/// case, each once, and nothing else.
+pub(super) fn names_every_file<T, U>(
+    entries: &[db::EntryRow],
+    files: &[(AttachmentId, T)],
+    given_entries: &[(i32, U)],
+    given_files: &[(AttachmentId, U)],
+) -> bool {
+    let mut given: Vec<i32> = given_entries.iter().map(|(p, _)| *p).collect();
+    given.sort_unstable();
+    let mut have: Vec<i32> = entries.iter().map(|e| e.position).collect();
+    have.sort_unstable();
+    let mut given_ids: Vec<&AttachmentId> = given_files.iter().map(|(id, _)| id).collect();
+    given_ids.sort();
+    let mut have_ids: Vec<&AttachmentId> = files.iter().map(|(id, _)| id).collect();
+    have_ids.sort();
+    given == have && given_ids == have_ids
+}
+
 /// Swaps the new headers in and gives the case to its new readers, in the
 /// caller's transaction; journaled with the reader, and announced to the
 /// Bureau.
@@ -131,16 +150,7 @@ pub fn reseal(
     let count = readers.of(to).len();
     let entries = case.entries(conn)?;
     let files = Attachment::of_case(conn, &case.id)?;
-    let mut given: Vec<i32> = headers.entries.iter().map(|(p, _)| *p).collect();
-    given.sort_unstable();
-    let mut have: Vec<i32> = entries.iter().map(|e| e.position).collect();
-    have.sort_unstable();
-    let mut given_files: Vec<&AttachmentId> =
-        headers.attachments.iter().map(|(id, _)| id).collect();
-    given_files.sort();
-    let mut have_files: Vec<&AttachmentId> = files.iter().map(|(id, _)| id).collect();
-    have_files.sort();
-    if given != have || given_files != have_files {
+    if !names_every_file(&entries, &files, &headers.entries, &headers.attachments) {
         return Err(ResealError::Incomplete);
     }
     // Each new header is a whole header, for exactly the new readers and R.

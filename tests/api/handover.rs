@@ -13,7 +13,7 @@ use vigie::{
     domain::Role,
 };
 
-use crate::helpers::{require_tool, spawn_app, token_of, TestApp};
+use crate::helpers::{multipart_report, require_tool, spawn_app, token_of, TestApp};
 
 fn vigie(app: &TestApp, recipients: &Path, args: &[&str]) -> (bool, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_vigie"))
@@ -38,28 +38,14 @@ fn vigie(app: &TestApp, recipients: &Path, args: &[&str]) -> (bool, String) {
 
 /// A report without JavaScript carrying a file of `size` bytes.
 async fn report_with_file(app: &TestApp, size: usize) -> Token {
-    let b = "handoverb";
-    let mut body = Vec::new();
-    for (field, value) in [
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    let fields = [
         ("category", "funds"),
         ("description", "Passation-Marqueur : les fonds"),
         ("privacy_ack", "yes"),
-    ] {
-        body.extend_from_slice(
-            format!("--{b}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(format!("--{b}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"releve.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
-    body.extend((0..size).map(|i| (i * 7 % 251) as u8));
-    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-    let res = app
-        .post_raw(
-            "/fr/report",
-            &format!("multipart/form-data; boundary={b}"),
-            body,
-        )
-        .await;
+    ];
+    let (kind, body) = multipart_report(&fields, "releve.bin", "application/octet-stream", &data);
+    let res = app.post_raw("/fr/report", &kind, body).await;
     assert_eq!(res.status().as_u16(), 200);
     Token::parse(&token_of(&res.text().await.unwrap_or_default())).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -83,6 +69,36 @@ fn stored_files(app: &TestApp) -> Vec<Vec<u8>> {
         }
     }
     out
+}
+
+/// `vigie rekey` with the app's own (old) identity.
+fn rekey(app: &TestApp, to: &Path, export: &Path, out: &Path) -> (bool, String) {
+    let path = |p: &Path| p.to_str().unwrap_or_default().to_string();
+    vigie(
+        app,
+        &app.settings.recipients_file,
+        &[
+            "rekey",
+            "--identity",
+            &path(&app.identity_path),
+            "--to",
+            &path(to),
+            "--in",
+            &path(export),
+            "--out",
+            &path(out),
+        ],
+    )
+}
+
+/// `vigie import-rekeyed`, with `recipients` as the server's recipients file.
+fn import(app: &TestApp, recipients: &Path, rekeyed: &Path, sha: &str) -> (bool, String) {
+    let folder = rekeyed.to_str().unwrap_or_default().to_string();
+    vigie(
+        app,
+        recipients,
+        &["import-rekeyed", "--in", &folder, "--manifest-sha256", sha],
+    )
 }
 
 fn manifest_sha(printed: &str) -> String {
@@ -125,53 +141,16 @@ async fn a_handover_reseals_every_file_for_the_new_key_and_the_old_key_opens_not
     let new_file = work.join("new-recipients.txt");
     std::fs::write(&new_file, format!("{}\n", new.to_public())).unwrap_or_else(|e| panic!("{e}"));
     let rekeyed = work.join("rekeyed");
-    let rekey = |app: &TestApp| {
-        vigie(
-            app,
-            &old_recipients,
-            &[
-                "rekey",
-                "--identity",
-                app.identity_path.to_str().unwrap_or_default(),
-                "--to",
-                new_file.to_str().unwrap_or_default(),
-                "--in",
-                export.to_str().unwrap_or_default(),
-                "--out",
-                rekeyed.to_str().unwrap_or_default(),
-            ],
-        )
-    };
-    let (ok, printed) = rekey(&app);
+    let (ok, printed) = rekey(&app, &new_file, &export, &rekeyed);
     assert!(ok, "{printed}");
     let sha = manifest_sha(&printed);
 
     // Before the recipients file lists the new key, nothing is imported.
-    let (ok, out) = vigie(
-        &app,
-        &old_recipients,
-        &[
-            "import-rekeyed",
-            "--in",
-            rekeyed.to_str().unwrap_or_default(),
-            "--manifest-sha256",
-            &sha,
-        ],
-    );
+    let (ok, out) = import(&app, &old_recipients, &rekeyed, &sha);
     assert!(!ok, "{out}");
     assert!(out.contains("must first list"), "{out}");
     // A manifest that is not the one printed is refused.
-    let (ok, out) = vigie(
-        &app,
-        &new_file,
-        &[
-            "import-rekeyed",
-            "--in",
-            rekeyed.to_str().unwrap_or_default(),
-            "--manifest-sha256",
-            &"0".repeat(64),
-        ],
-    );
+    let (ok, out) = import(&app, &new_file, &rekeyed, &"0".repeat(64));
     assert!(!ok && out.contains("does not match"), "{out}");
     assert_eq!(stored_files(&app), before, "nothing changed yet");
 
@@ -187,45 +166,15 @@ async fn a_handover_reseals_every_file_for_the_new_key_and_the_old_key_opens_not
     let damaged = last.join("001.header");
     let good = std::fs::read(&damaged).unwrap_or_default();
     std::fs::write(&damaged, b"age-encryption.org/v1\n--- x\n").unwrap_or_else(|e| panic!("{e}"));
-    let (ok, out) = vigie(
-        &app,
-        &new_file,
-        &[
-            "import-rekeyed",
-            "--in",
-            rekeyed.to_str().unwrap_or_default(),
-            "--manifest-sha256",
-            &sha,
-        ],
-    );
+    let (ok, out) = import(&app, &new_file, &rekeyed, &sha);
     assert!(!ok, "{out}");
     std::fs::write(&damaged, &good).unwrap_or_else(|e| panic!("{e}"));
-    let (ok, out) = vigie(
-        &app,
-        &new_file,
-        &[
-            "import-rekeyed",
-            "--in",
-            rekeyed.to_str().unwrap_or_default(),
-            "--manifest-sha256",
-            &sha,
-        ],
-    );
+    let (ok, out) = import(&app, &new_file, &rekeyed, &sha);
     assert!(ok, "{out}");
     assert!(out.contains("done already"), "{out}");
     // Run again: nothing more to do, nothing doubled.
     let after = stored_files(&app);
-    let (ok, out) = vigie(
-        &app,
-        &new_file,
-        &[
-            "import-rekeyed",
-            "--in",
-            rekeyed.to_str().unwrap_or_default(),
-            "--manifest-sha256",
-            &sha,
-        ],
-    );
+    let (ok, out) = import(&app, &new_file, &rekeyed, &sha);
     assert!(ok && out.contains("0 cases re-sealed"), "{out}");
     assert_eq!(stored_files(&app), after);
     assert_eq!(after.len(), before.len());
@@ -351,21 +300,7 @@ async fn an_import_killed_half_way_finishes_when_run_again_with_nothing_lost_or_
     let new_file = work.join("new-recipients.txt");
     std::fs::write(&new_file, format!("{}\n", new.to_public())).unwrap_or_else(|e| panic!("{e}"));
     let rekeyed = work.join("rekeyed");
-    let (ok, printed) = vigie(
-        &app,
-        &old_recipients,
-        &[
-            "rekey",
-            "--identity",
-            app.identity_path.to_str().unwrap_or_default(),
-            "--to",
-            new_file.to_str().unwrap_or_default(),
-            "--in",
-            export.to_str().unwrap_or_default(),
-            "--out",
-            rekeyed.to_str().unwrap_or_default(),
-        ],
-    );
+    let (ok, printed) = rekey(&app, &new_file, &export, &rekeyed);
     assert!(ok, "{printed}");
     // A rekey interrupted in the middle of a case leaves a partial folder;
     // run again, it redoes that case and keeps the others.
@@ -380,21 +315,7 @@ async fn an_import_killed_half_way_finishes_when_run_again_with_nothing_lost_or_
         .unwrap_or_default();
     std::fs::remove_dir_all(&victim).unwrap_or_else(|e| panic!("{e}"));
     std::fs::create_dir(rekeyed.join(format!(".{name}.part"))).unwrap_or_else(|e| panic!("{e}"));
-    let (ok, printed) = vigie(
-        &app,
-        &old_recipients,
-        &[
-            "rekey",
-            "--identity",
-            app.identity_path.to_str().unwrap_or_default(),
-            "--to",
-            new_file.to_str().unwrap_or_default(),
-            "--in",
-            export.to_str().unwrap_or_default(),
-            "--out",
-            rekeyed.to_str().unwrap_or_default(),
-        ],
-    );
+    let (ok, printed) = rekey(&app, &new_file, &export, &rekeyed);
     assert!(ok, "{printed}");
     assert!(
         printed.contains("100 cases ready, 0 left aside"),
@@ -437,17 +358,7 @@ async fn an_import_killed_half_way_finishes_when_run_again_with_nothing_lost_or_
         before.len()
     );
 
-    let (ok, out) = vigie(
-        &app,
-        &new_file,
-        &[
-            "import-rekeyed",
-            "--in",
-            rekeyed.to_str().unwrap_or_default(),
-            "--manifest-sha256",
-            &sha,
-        ],
-    );
+    let (ok, out) = import(&app, &new_file, &rekeyed, &sha);
     assert!(ok, "{out}");
     let after = stored_files(&app);
     assert_eq!(after.len(), before.len(), "nothing lost or doubled");

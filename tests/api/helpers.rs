@@ -856,3 +856,28 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A report form without JavaScript with one file (multipart), as
+/// (content type, body): the text fields first, then the file.
+pub fn multipart_report(
+    fields: &[(&str, &str)],
+    file_name: &str,
+    file_type: &str,
+    file: &[u8],
+) -> (String, Vec<u8>) {
+    let b = "vigietestboundary";
+    let mut body = Vec::new();
+    for (field, value) in fields {
+        body.extend_from_slice(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"{file_name}\"\r\nContent-Type: {file_type}\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}

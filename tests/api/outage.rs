@@ -259,20 +259,17 @@ impl CommitCutter {
     }
 }
 
+/// A test server whose database connections go through a [`CommitCutter`],
+/// and the database's own address; `None` on SQLite.
 #[cfg(feature = "postgres")]
-#[tokio::test]
-async fn when_the_connection_breaks_at_commit_the_reporter_is_told_it_may_be_stored_and_sending_again_lands_on_the_same_case(
-) {
-    use secrecy::ExposeSecret;
+async fn behind_a_cutter() -> Option<(CommitCutter, crate::helpers::TestApp, String)> {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let test_db = TestDb::fresh(dir.path());
-    if !test_db.url().starts_with("postgres") {
-        eprintln!(
-            "SKIPPED: a broken commit is a PostgreSQL connection's (VIGIE_TEST_DATABASE_URL)"
-        );
-        return;
-    }
     let url = test_db.url();
+    if !url.starts_with("postgres") {
+        eprintln!("SKIPPED: cutting the database's connections needs PostgreSQL (VIGIE_TEST_DATABASE_URL)");
+        return None;
+    }
     let authority = url
         .split("://")
         .nth(1)
@@ -281,10 +278,25 @@ async fn when_the_connection_breaks_at_commit_the_reporter_is_told_it_may_be_sto
         .unwrap_or_default();
     let cutter = CommitCutter::start(authority.clone());
     let proxied = url.replacen(&authority, &format!("127.0.0.1:{}", cutter.port), 1);
+    let app = crate::helpers::spawn_app_on(dir, test_db, |s| {
+        s.database_url = Some(proxied.clone().into());
+    })
+    .await;
+    Some((cutter, app, url))
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn when_the_connection_breaks_at_commit_the_reporter_is_told_it_may_be_stored_and_sending_again_lands_on_the_same_case(
+) {
+    use secrecy::ExposeSecret;
+    let Some((cutter, app, url)) = behind_a_cutter().await else {
+        return;
+    };
     let direct = db::connect(
         &vigie::config::Settings {
             database_url: Some(url.clone().into()),
-            data_dir: dir.path().join("direct"),
+            data_dir: app.dir.path().join("direct"),
             ..Default::default()
         }
         .database()
@@ -292,10 +304,6 @@ async fn when_the_connection_breaks_at_commit_the_reporter_is_told_it_may_be_sto
         1,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let app = crate::helpers::spawn_app_on(dir, test_db, |s| {
-        s.database_url = Some(proxied.clone().into());
-    })
-    .await;
     let count =
         || db::Case::count(&mut direct.conn().unwrap_or_else(|e| panic!("{e}"))).unwrap_or(-1);
 
@@ -383,25 +391,9 @@ async fn when_the_connection_breaks_at_commit_the_reporter_is_told_it_may_be_sto
 #[tokio::test]
 async fn while_the_database_is_down_pages_and_health_answer_503_within_seconds_not_after_a_long_wait(
 ) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let test_db = TestDb::fresh(dir.path());
-    if !test_db.url().starts_with("postgres") {
-        eprintln!("SKIPPED: needs PostgreSQL (VIGIE_TEST_DATABASE_URL)");
+    let Some((cutter, app, _)) = behind_a_cutter().await else {
         return;
-    }
-    let url = test_db.url();
-    let authority = url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .map(|a| a.rsplit('@').next().unwrap_or(a).to_string())
-        .unwrap_or_default();
-    let cutter = CommitCutter::start(authority.clone());
-    let proxied = url.replacen(&authority, &format!("127.0.0.1:{}", cutter.port), 1);
-    let app = crate::helpers::spawn_app_on(dir, test_db, |s| {
-        s.database_url = Some(proxied.clone().into());
-    })
-    .await;
+    };
     assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
     cutter.take_down();
     for _ in 0..2 {

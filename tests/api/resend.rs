@@ -304,30 +304,18 @@ async fn used_keys_are_forgotten_after_two_days() {
 
 /// A report with one file, sent without JavaScript (multipart).
 async fn report_with_file(app: &TestApp, name: &str, bytes: usize) -> String {
-    let b = "vigieb";
-    let mut body = Vec::new();
-    for (field, value) in [
+    let fields = [
         ("category", "funds"),
         ("description", "Voir la pièce jointe"),
         ("privacy_ack", "yes"),
-    ] {
-        body.extend_from_slice(
-            format!("--{b}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!("--{b}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    ];
+    let (kind, body) = crate::helpers::multipart_report(
+        &fields,
+        name,
+        "application/octet-stream",
+        &vec![b'x'; bytes],
     );
-    body.extend(std::iter::repeat_n(b'x', bytes));
-    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-    let res = app
-        .post_raw(
-            "/fr/report",
-            &format!("multipart/form-data; boundary={b}"),
-            body,
-        )
-        .await;
+    let res = app.post_raw("/fr/report", &kind, body).await;
     assert_eq!(res.status().as_u16(), 200);
     token_of(&res.text().await.unwrap_or_default())
 }

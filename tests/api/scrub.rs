@@ -49,8 +49,6 @@ fn photo_with_gps() -> (Vec<u8>, Vec<u8>) {
 /// Sends the photo without JavaScript; returns the receipt and the picture
 /// as the Secretary opens it.
 async fn send_photo(app: &TestApp, photo: &[u8], keep: bool) -> (String, Vec<u8>) {
-    let b = "vigiephoto";
-    let mut body = Vec::new();
     let mut fields = vec![
         ("category", "funds"),
         ("description", "La photo du chantier"),
@@ -59,22 +57,9 @@ async fn send_photo(app: &TestApp, photo: &[u8], keep: bool) -> (String, Vec<u8>
     if keep {
         fields.push(("keep_metadata", "yes"));
     }
-    for (field, value) in fields {
-        body.extend_from_slice(
-            format!("--{b}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(format!("--{b}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"chantier.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
-    body.extend_from_slice(photo);
-    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-    let res = app
-        .post_raw(
-            "/fr/report",
-            &format!("multipart/form-data; boundary={b}"),
-            body,
-        )
-        .await;
+    let (kind, body) =
+        crate::helpers::multipart_report(&fields, "chantier.jpg", "image/jpeg", photo);
+    let res = app.post_raw("/fr/report", &kind, body).await;
     assert_eq!(res.status().as_u16(), 200);
     let receipt = res.text().await.unwrap_or_default();
     let token = Token::parse(&token_of(&receipt)).unwrap_or_else(|e| panic!("{e}"));
