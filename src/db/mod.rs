@@ -220,29 +220,7 @@ impl Db {
         &self,
         work: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T>,
     ) -> Result<T, DbError> {
-        let _turn = self
-            .sqlite_writes
-            .as_ref()
-            .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        let mut conn = self.conn()?;
-        let conn: &mut DbConnection = &mut conn;
-        let sqlite = self.sqlite_writes.is_some();
-        let mut worked = false;
-        let done = conn.transaction(|conn| {
-            if sqlite {
-                take_write_lock(conn)?;
-            }
-            let result = work(conn);
-            worked = result.is_ok();
-            result
-        });
-        match done {
-            Err(e) if worked => {
-                tracing::error!(error = %e, "the commit failed: its outcome is unknown");
-                Err(DbError::OutcomeUnknown)
-            }
-            other => Ok(other?),
-        }
+        self.try_write(|conn| work(conn).map_err(DbError::Query))
     }
 }
 

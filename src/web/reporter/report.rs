@@ -314,15 +314,12 @@ pub async fn report_submit(
             already_page(&state, lang)
         }
         Err(e) => {
-            let refusal = Refusal::from(e);
-            if matches!(refusal, Refusal::MaybeStored) {
-                // The files may belong to the stored case: they stay
-                // pending, and go when their time is up if it was not.
-                let token = Some(shown.expose_secret());
-                return report_page_with(&state, lang, &key, token, &fields, Some(refusal));
-            }
+            // Only files still pending go: a stored case keeps its own.
             upload::discard_all(&state.db, &attached).await;
-            report_page(&state, lang, &key, &fields, Some(refusal))
+            let refusal = Refusal::from(e);
+            // When the report may be stored, its code is shown and carried.
+            let token = matches!(refusal, Refusal::MaybeStored).then(|| shown.expose_secret());
+            report_page_with(&state, lang, &key, token, &fields, Some(refusal))
         }
     }
 }
