@@ -56,11 +56,18 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 
 /// Durable commits (a report is on disk before its receipt is shown),
 /// foreign keys, and deleted content overwritten rather than left in free pages.
+/// The journal mode is not here: it is a property of the file, set once by
+/// [`connect`] before the pool opens its connections ([`SQLITE_WAL`]).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
-PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
 PRAGMA secure_delete = ON;";
+
+/// Switches a database file to write-ahead logging. Switching takes the
+/// file's exclusive lock without waiting in the busy handler: run by several
+/// new connections at once, as a pool opens them, some would fail with
+/// "database is locked". [`connect`] runs it on one connection first.
+const SQLITE_WAL: &str = "PRAGMA journal_mode = WAL;";
 
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
@@ -119,6 +126,32 @@ fn pool_cause(e: &r2d2::Error) -> String {
     }
 }
 
+/// Logs why the pool could not open a connection, with its cause, instead
+/// of r2d2's default line: once per cause and minute, since the pool keeps
+/// trying while the database is down.
+#[derive(Debug)]
+struct ConnectionErrors {
+    /// Failures since the pool was built, shared with [`Db`].
+    count: Arc<std::sync::atomic::AtomicU64>,
+    last: Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl r2d2::HandleError<DbError> for ConnectionErrors {
+    fn handle_error(&self, error: DbError) {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cause = error.to_string();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let repeat = last
+            .as_ref()
+            .is_some_and(|(seen, at)| *seen == cause && at.elapsed() < Duration::from_secs(60));
+        if !repeat {
+            tracing::warn!(%cause, "a database connection could not be opened");
+            *last = Some((cause, std::time::Instant::now()));
+        }
+    }
+}
+
 /// How long a request waits for a database connection before it is told
 /// the service is unavailable: short, so that an outage answers fast.
 pub const POOL_WAIT: Duration = Duration::from_secs(2);
@@ -173,9 +206,17 @@ pub struct Db {
     /// whose sleeps would add tens of milliseconds to the slowest requests.
     /// SQLite allows one writer at a time anyway.
     sqlite_writes: Option<Arc<Mutex<()>>>,
+    /// Connections the pool could not open since it was built.
+    failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
+    /// How many connections the pool could not open since it was built
+    /// (its own attempts in the background included).
+    pub fn connection_failures(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn conn(&self) -> Result<PooledConnection, DbError> {
         Ok(self.pool.get()?)
     }
@@ -295,20 +336,34 @@ pub fn connect(setting: &DatabaseSetting, size: u32) -> Result<Db, DbError> {
             crate::private_fs::restrict_if_present(std::path::Path::new(&side))?;
         }
     }
+    let manager = Manager {
+        setting: setting.clone(),
+    };
+    // One connection first: it makes the file a WAL database and runs the
+    // migrations before the pool opens its own connections side by side.
+    {
+        use r2d2::ManageConnection;
+        let mut first = manager.connect()?;
+        if matches!(setting, DatabaseSetting::Sqlite(_)) {
+            first.batch_execute(SQLITE_WAL)?;
+        }
+        run_migrations(&mut first)?;
+    }
+    let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let pool = r2d2::Pool::builder()
         .max_size(size)
         .connection_timeout(POOL_WAIT)
-        .build(Manager {
-            setting: setting.clone(),
-        })?;
-    let mut conn = pool.get()?;
-    run_migrations(&mut conn)?;
-    drop(conn);
+        .error_handler(Box::new(ConnectionErrors {
+            count: failures.clone(),
+            last: Mutex::default(),
+        }))
+        .build(manager)?;
     let sqlite_writes =
         matches!(setting, DatabaseSetting::Sqlite(_)).then(|| Arc::new(Mutex::new(())));
     Ok(Db {
         pool,
         sqlite_writes,
+        failures,
     })
 }
 
