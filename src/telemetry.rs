@@ -31,6 +31,19 @@ pub fn init(filter: &str) {
         .try_init();
 }
 
+/// The causes under an error, in words, outermost first ("database query
+/// failed: …"), for the log: never the `Debug` form, which says
+/// `Pool(Error(None))` where a sentence is needed.
+pub fn causes(error: &dyn std::error::Error) -> String {
+    let mut words = Vec::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        words.push(cause.to_string());
+        next = cause.source();
+    }
+    words.join(": ")
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Tally {
     count: u64,

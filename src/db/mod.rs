@@ -146,7 +146,7 @@ impl r2d2::HandleError<DbError> for ConnectionErrors {
             .as_ref()
             .is_some_and(|(seen, at)| *seen == cause && at.elapsed() < Duration::from_secs(60));
         if !repeat {
-            tracing::warn!(%cause, "a database connection could not be opened");
+            tracing::warn!(%cause, "a database connection failed");
             *last = Some((cause, std::time::Instant::now()));
         }
     }

@@ -25,13 +25,19 @@ pub fn private_folder(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes one email as `<random>.eml`, complete or not at all: it is written
-/// under a hidden temporary name, flushed to disk, then renamed.
+/// Writes one email as `<random>.eml`, complete or not at all.
 pub fn write_eml(dir: &Path, email: &[u8]) -> io::Result<PathBuf> {
+    write_private(dir, "eml", email)
+}
+
+/// Writes `<random>.<extension>`, the owner's alone, complete or not at
+/// all: it is written under a hidden temporary name, flushed to disk, then
+/// renamed, and the rename is flushed too.
+pub fn write_private(dir: &Path, extension: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     private_folder(dir)?;
     let name = uuid::Uuid::new_v4().simple().to_string();
     let partial = dir.join(format!(".{name}.partial"));
-    let done = dir.join(format!("{name}.eml"));
+    let done = dir.join(format!("{name}.{extension}"));
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -46,9 +52,11 @@ pub fn write_eml(dir: &Path, email: &[u8]) -> io::Result<PathBuf> {
             use std::os::unix::fs::PermissionsExt as _;
             file.set_permissions(fs::Permissions::from_mode(0o600))?;
         }
-        file.write_all(email)?;
+        file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&partial, &done)
+        fs::rename(&partial, &done)?;
+        // The rename itself reaches the disk.
+        fs::File::open(dir).and_then(|d| d.sync_all())
     })();
     if written.is_err() {
         let _ = fs::remove_file(&partial);

@@ -4,7 +4,10 @@
 //! everything pending: a fixed sentence, a number, the inbox address.
 
 mod files;
+mod handoff;
 mod smtp;
+
+pub use handoff::{HandOff, HandOffs};
 
 pub use smtp::{parse_stored, SendError, Step};
 
@@ -110,7 +113,11 @@ pub struct Notifier {
     i18n: I18n,
     max_delay_secs: u64,
     retry_cap_secs: i64,
+    handoffs: HandOffs,
 }
+
+/// The folder of accepted batches, under the data folder.
+pub const HANDOFF_FOLDER: &str = "mail-accepted";
 
 impl Notifier {
     pub fn from_settings(settings: &Settings) -> Result<Self, NotifyError> {
@@ -189,7 +196,14 @@ impl Notifier {
             i18n: I18n::load().map_err(|_| NotifyError::Catalogue)?,
             max_delay_secs: settings.notify_max_delay_secs,
             retry_cap_secs: i64::try_from(settings.notify_retry_cap_secs).unwrap_or(i64::MAX),
+            handoffs: HandOffs::new(settings.data_dir.join(HANDOFF_FOLDER))
+                .map_err(NotifyError::Folder)?,
         })
+    }
+
+    /// Emails the relay accepted whose rows are not deleted yet.
+    pub fn handoffs(&self) -> &HandOffs {
+        &self.handoffs
     }
 
     /// Where the `.eml` files go, when there is no relay.
@@ -342,6 +356,9 @@ pub fn random_delay(max: u64) -> i64 {
 pub struct Pass {
     pub sent: usize,
     pub failed: usize,
+    /// Accepted emails whose rows could not be deleted yet (the database
+    /// failed): the worker retries every second until it can.
+    pub unrecorded: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,7 +369,36 @@ pub enum WorkerError {
     Query(#[from] diesel::result::Error),
 }
 
-/// One pass of the mail worker: sends what is due, one email per kind
+/// Deletes the rows of every batch the relay accepted earlier whose
+/// deletion did not happen (see [`handoff`]). `Err` while the database
+/// still fails: nothing may be claimed until these rows are gone.
+pub fn record_accepted(db: &Db, notifier: &Notifier) -> Result<usize, WorkerError> {
+    let pending = match notifier.handoffs.pending() {
+        Ok(pending) => pending,
+        Err(e) => {
+            tracing::error!(error = %e, "the folder of accepted emails cannot be read");
+            return Ok(0);
+        }
+    };
+    let mut recorded = 0;
+    for hand_off in pending {
+        db.write(|conn| Outbox::delivered(conn, &hand_off.ids))?;
+        if let Err(e) = notifier.handoffs.done(&hand_off) {
+            tracing::error!(error = %e, "a recorded email's file cannot be removed");
+        }
+        recorded += 1;
+    }
+    if recorded > 0 {
+        tracing::info!(
+            emails = recorded,
+            "emails the relay had accepted during a database failure are recorded as sent"
+        );
+    }
+    Ok(recorded)
+}
+
+/// One pass of the mail worker: first records what the relay accepted
+/// before a database failure, then sends what is due, one email per kind
 /// (activity, reminder) and role, each to that role's addresses. Tests call
 /// it directly to drive the worker.
 pub fn run_pass(
@@ -361,6 +407,7 @@ pub fn run_pass(
     clock: &dyn Clock,
     me: &str,
 ) -> Result<Pass, WorkerError> {
+    record_accepted(db, notifier)?;
     let now = clock.now();
     let mut pass = Pass::default();
     let each = OutboxKind::ALL
@@ -378,11 +425,34 @@ pub fn run_pass(
         };
         match notifier.send(&email) {
             Ok(()) => {
-                let ids: Vec<_> = rows.iter().map(|r| r.id.clone()).collect();
-                // Once the relay has accepted, a crash before this commit is
-                // the one way an email can go out twice.
-                db.write(|conn| Outbox::delivered(conn, &ids))?;
                 pass.sent += 1;
+                let ids: Vec<_> = rows.iter().map(|r| r.id.clone()).collect();
+                // Written down before the rows are deleted: if the database
+                // fails now, the next pass deletes them instead of letting
+                // their lease run out and the email go out again.
+                let hand_off = notifier.handoffs.record(&ids);
+                if let Err(e) = &hand_off {
+                    tracing::error!(error = %e, "an accepted email cannot be written down");
+                }
+                match db.write(|conn| Outbox::delivered(conn, &ids)) {
+                    Ok(_) => {
+                        if let Ok(path) = hand_off {
+                            let done = HandOff { path, ids };
+                            if let Err(e) = notifier.handoffs.done(&done) {
+                                tracing::error!(error = %e, "a recorded email's file cannot be removed");
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            error = %e,
+                            "the relay accepted a notification but the database failed; \
+                             it is recorded as sent once the database answers"
+                        );
+                        pass.unrecorded += 1;
+                        return Ok(pass);
+                    }
+                }
             }
             Err(e) => {
                 let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
@@ -419,23 +489,40 @@ fn latest_counts(rows: &[OutboxRow]) -> DeadlineCounts {
         .unwrap_or_default()
 }
 
+/// How soon the worker tries again to record emails the relay accepted
+/// during a database failure.
+const RECORD_RETRY: Duration = Duration::from_secs(1);
+
 /// Runs the mail worker in the background, every `every`, for as long as
-/// the runtime runs. It only sends mail; the periodic jobs are in
-/// [`crate::jobs`].
+/// the runtime runs; every second while accepted emails wait to be
+/// recorded. It only sends mail; the periodic jobs are in [`crate::jobs`].
 pub fn spawn_worker(db: Db, notifier: Arc<Notifier>, clock: Arc<dyn Clock>, every: Duration) {
     let me = uuid::Uuid::new_v4().to_string();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut hurry = false;
         loop {
-            ticks.tick().await;
+            if hurry {
+                tokio::time::sleep(RECORD_RETRY).await;
+            } else {
+                ticks.tick().await;
+            }
             let (db, notifier, clock, me) =
                 (db.clone(), notifier.clone(), clock.clone(), me.clone());
-            let done =
-                crate::blocking::run(move || run_pass(&db, &notifier, clock.as_ref(), &me)).await;
-            if let Ok(Err(e)) = done {
-                tracing::error!(error = %e, "the notification worker failed a pass");
+            let done = crate::blocking::run(move || {
+                let pass = run_pass(&db, &notifier, clock.as_ref(), &me);
+                (pass, notifier.handoffs.count())
+            })
+            .await;
+            let Ok((pass, waiting)) = done else { continue };
+            if let Err(e) = pass {
+                // Logged once per outage, not every second.
+                if !hurry {
+                    tracing::error!(error = %e, "the notification worker failed a pass");
+                }
             }
+            hurry = waiting > 0;
         }
     });
 }

@@ -79,7 +79,7 @@ impl From<SealError> for UploadError {
             SealError::FileTooLarge => UploadError::FileTooLarge,
             SealError::TotalTooLarge => UploadError::TotalTooLarge,
             other => {
-                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "an attached file could not be stored");
+                tracing::error!(error = %other, cause = %crate::telemetry::causes(&other), "an attached file could not be stored");
                 UploadError::Unavailable
             }
         }

@@ -33,7 +33,7 @@ impl Drop for SmtpServer {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -41,7 +41,7 @@ fn free_port() -> u16 {
 }
 
 /// Whether the SMTP test server can run here; in CI it must.
-fn smtp_available() -> bool {
+pub fn smtp_available() -> bool {
     crate::helpers::require_tool("aiosmtpd")
 }
 
@@ -142,7 +142,7 @@ pub fn certs() -> Certs {
     }
 }
 
-fn relay(settings: &mut Settings, port: u16, security: &str, ca: Option<&Path>) {
+pub fn relay(settings: &mut Settings, port: u16, security: &str, ca: Option<&Path>) {
     settings.smtp_host = Some(
         if security == "plain" {
             "127.0.0.1"
@@ -168,7 +168,7 @@ const HOURLY: u64 = 3_600_000;
 /// One pass of the periodic jobs, then one of the mail worker, as the app's
 /// background tasks run them: when it returns, what was due has been sent
 /// or has failed, and the test can look.
-async fn drive(app: &TestApp) -> notify::Pass {
+pub async fn drive(app: &TestApp) -> notify::Pass {
     settle(app).await;
     let (db, clock, settings) = (app.pool.clone(), app.clock.clone(), app.settings.clone());
     let pass = tokio::task::spawn_blocking(move || {
@@ -186,7 +186,7 @@ async fn drive(app: &TestApp) -> notify::Pass {
 /// Waits while the app's own mail worker holds outbox rows: its first pass
 /// runs when the app starts, on the app's own thread, and may take a row
 /// that the test means to send; the test looks once it has let go.
-async fn settle(app: &TestApp) {
+pub async fn settle(app: &TestApp) {
     use diesel::prelude::*;
     use vigie::db::schema::outbox;
     for _ in 0..400 {
@@ -205,7 +205,7 @@ async fn settle(app: &TestApp) {
 }
 
 /// The count announced by an activity email.
-fn count_of(raw: &str) -> usize {
+pub fn count_of(raw: &str) -> usize {
     raw.split("signalement : ")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
@@ -213,7 +213,7 @@ fn count_of(raw: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn pending(app: &TestApp) -> i64 {
+pub fn pending(app: &TestApp) -> i64 {
     Outbox::pending(&mut app.conn()).unwrap_or(-1)
 }
 
@@ -793,4 +793,107 @@ async fn a_bureau_with_keys_and_a_relay_but_no_address_stops_the_start() {
         panic!("the Bureau's emails would have nowhere to go")
     };
     assert!(format!("{e:#}").contains("bureau_mail_to"));
+}
+
+/// Renames the outbox under the running app (`broken`) or gives it back:
+/// every write of the mail worker then fails as in an outage, on either
+/// backend.
+fn break_outbox(app: &TestApp, broken: bool) {
+    use diesel::RunQueryDsl;
+    let sql = if broken {
+        "ALTER TABLE outbox RENAME TO outbox_gone"
+    } else {
+        "ALTER TABLE outbox_gone RENAME TO outbox"
+    };
+    diesel::sql_query(sql)
+        .execute(&mut app.conn())
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn accepted_waiting(app: &TestApp) -> usize {
+    notify::HandOffs::new(app.settings.data_dir.join(notify::HANDOFF_FOLDER))
+        .map(|h| h.count())
+        .unwrap_or(usize::MAX)
+}
+
+#[tokio::test]
+async fn an_email_the_relay_accepted_just_as_the_database_failed_is_not_sent_again() {
+    if !smtp_available() {
+        return;
+    }
+    let port = free_port();
+    // The relay writes the message, then waits before it says "accepted":
+    // the test breaks the database in between.
+    let server = SmtpServer::start_with(port, "plain", None, &["--hold-reply-ms", "1500"]);
+    let app = spawn_app_with(|s| relay(s, port, "plain", None)).await;
+    for i in 0..3 {
+        app.submit_report(
+            "fr",
+            &[("category", "funds"), ("description", &format!("fait {i}"))],
+        )
+        .await;
+    }
+    settle(&app).await;
+    let (db, clock, settings) = (app.pool.clone(), app.clock.clone(), app.settings.clone());
+    let notifier =
+        std::sync::Arc::new(Notifier::from_settings(&settings).unwrap_or_else(|e| panic!("{e}")));
+    let sending = {
+        let (db, clock, notifier) = (db.clone(), clock.clone(), notifier.clone());
+        tokio::task::spawn_blocking(move || {
+            notify::run_pass(&db, &notifier, clock.as_ref(), "test")
+        })
+    };
+    let started = Instant::now();
+    while server.messages().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the relay got nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    break_outbox(&app, true);
+    let pass = sending
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((pass.sent, pass.unrecorded), (1, 1), "{pass:?}");
+    assert_eq!(accepted_waiting(&app), 1, "the acceptance is written down");
+
+    // While the database fails, passes neither send nor claim.
+    for _ in 0..2 {
+        let (db, clock, notifier) = (db.clone(), clock.clone(), notifier.clone());
+        let again = tokio::task::spawn_blocking(move || {
+            notify::run_pass(&db, &notifier, clock.as_ref(), "test")
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(again.is_err(), "the database still fails: {again:?}");
+    }
+
+    // The database is back, long after the lease would have run out.
+    break_outbox(&app, false);
+    app.clock.advance(3 * 3600);
+    for _ in 0..3 {
+        drive(&app).await;
+    }
+    assert_eq!(
+        server.messages().len(),
+        1,
+        "the accepted email went out once"
+    );
+    assert_eq!(pending(&app), 0, "its rows are deleted");
+    assert_eq!(accepted_waiting(&app), 0, "and nothing waits any more");
+
+    // What comes next is still sent, once.
+    app.submit_report("fr", &[("category", "funds"), ("description", "fait 4")])
+        .await;
+    app.clock.advance(3600);
+    drive(&app).await;
+    let mail = server.messages();
+    assert_eq!(mail.len(), 2);
+    assert_eq!(
+        count_of(&mail[0].0) + count_of(&mail[1].0),
+        4,
+        "every report counted once"
+    );
 }

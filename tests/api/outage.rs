@@ -140,7 +140,7 @@ async fn a_report_while_the_database_is_broken_gets_a_503_saying_nothing_was_sto
 /// connections before the answer comes back: the commit happened, and the
 /// application cannot know it.
 #[cfg(feature = "postgres")]
-struct CommitCutter {
+pub struct CommitCutter {
     port: u16,
     armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Set: the database is "down": every connection is cut, new ones too.
@@ -243,8 +243,13 @@ impl CommitCutter {
         }
     }
 
+    /// The database comes back: new connections go through again.
+    pub fn bring_up(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// The database goes away: every connection is cut, new ones refused.
-    fn take_down(&self) {
+    pub fn take_down(&self) {
         use std::sync::atomic::Ordering;
         self.down.store(true, Ordering::SeqCst);
         if let Ok(list) = self.open.lock() {
@@ -263,6 +268,14 @@ impl CommitCutter {
 /// and the database's own address; `None` on SQLite.
 #[cfg(feature = "postgres")]
 async fn behind_a_cutter() -> Option<(CommitCutter, crate::helpers::TestApp, String)> {
+    behind_a_cutter_with(|_| ()).await
+}
+
+/// [`behind_a_cutter`], with other settings changed too.
+#[cfg(feature = "postgres")]
+pub async fn behind_a_cutter_with(
+    change: impl FnOnce(&mut vigie::config::Settings),
+) -> Option<(CommitCutter, crate::helpers::TestApp, String)> {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let test_db = TestDb::fresh(dir.path());
     let url = test_db.url();
@@ -280,6 +293,7 @@ async fn behind_a_cutter() -> Option<(CommitCutter, crate::helpers::TestApp, Str
     let proxied = url.replacen(&authority, &format!("127.0.0.1:{}", cutter.port), 1);
     let app = crate::helpers::spawn_app_on(dir, test_db, |s| {
         s.database_url = Some(proxied.clone().into());
+        change(s);
     })
     .await;
     Some((cutter, app, url))
@@ -422,5 +436,69 @@ async fn while_the_database_is_down_pages_and_health_answer_503_within_seconds_n
         started.elapsed() < Duration::from_secs(6),
         "{:?}",
         started.elapsed()
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn when_postgresql_goes_down_just_after_the_relay_accepted_an_email_it_is_recorded_once_back_and_never_sent_twice(
+) {
+    use crate::mail::{count_of, drive, free_port, pending, relay, settle, SmtpServer};
+    use vigie::notify::{self, Notifier};
+    if !crate::mail::smtp_available() {
+        return;
+    }
+    let port = free_port();
+    let server = SmtpServer::start_with(port, "plain", None, &["--hold-reply-ms", "1500"]);
+    let Some((cutter, app, _)) = behind_a_cutter_with(|s| relay(s, port, "plain", None)).await
+    else {
+        return;
+    };
+    for i in 0..2 {
+        app.submit_report(
+            "fr",
+            &[("category", "funds"), ("description", &format!("fait {i}"))],
+        )
+        .await;
+    }
+    settle(&app).await;
+    let (db, clock) = (app.pool.clone(), app.clock.clone());
+    let notifier = std::sync::Arc::new(
+        Notifier::from_settings(&app.settings).unwrap_or_else(|e| panic!("{e}")),
+    );
+    let sending = {
+        let (db, clock, notifier) = (db.clone(), clock.clone(), notifier.clone());
+        tokio::task::spawn_blocking(move || {
+            notify::run_pass(&db, &notifier, clock.as_ref(), "test")
+        })
+    };
+    let started = Instant::now();
+    while server.messages().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the relay got nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // PostgreSQL goes away between the relay's acceptance and the deletion.
+    cutter.take_down();
+    let pass = sending
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((pass.sent, pass.unrecorded), (1, 1), "{pass:?}");
+
+    cutter.bring_up();
+    app.clock.advance(3 * 3600);
+    for _ in 0..3 {
+        drive(&app).await;
+    }
+    let mail = server.messages();
+    assert_eq!(mail.len(), 1, "the accepted email went out once");
+    assert_eq!(count_of(&mail[0].0), 2);
+    assert_eq!(
+        pending(&app),
+        0,
+        "its rows are deleted once PostgreSQL is back"
     );
 }

@@ -173,7 +173,7 @@ impl ApiError {
     /// The answer in the reader's language. A 5xx logs its cause here, once.
     pub fn in_lang(self, i18n: &I18n, lang: Lang) -> ApiProblem {
         if let ApiError::Unavailable(cause) = &self {
-            tracing::error!(error = %cause, source = ?cause.source(), "reporter API request failed");
+            tracing::error!(error = %cause, cause = %crate::telemetry::causes(cause.as_ref()), "reporter API request failed");
         }
         ApiProblem {
             status: self.status(),

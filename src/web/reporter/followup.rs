@@ -109,7 +109,7 @@ impl Refusal {
                 DbError::OutcomeUnknown,
             )) => Refusal::MaybeStored,
             other => {
-                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "a reporter message could not be stored");
+                tracing::error!(error = %other, cause = %crate::telemetry::causes(&other), "a reporter message could not be stored");
                 Refusal::Unavailable
             }
         }

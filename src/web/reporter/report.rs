@@ -81,7 +81,7 @@ impl From<SubmitError> for Refusal {
             SubmitError::Attachment(c) => Refusal::Attachments(c),
             SubmitError::Store(crate::db::DbError::OutcomeUnknown) => Refusal::MaybeStored,
             other => {
-                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "report could not be stored");
+                tracing::error!(error = %other, cause = %crate::telemetry::causes(&other), "report could not be stored");
                 Refusal::Unavailable
             }
         }
