@@ -145,6 +145,9 @@ pub struct Settings {
     /// Mail pending longer than this is reported by `vigie check` and in
     /// the workspace.
     pub notify_stale_secs: u64,
+    /// Below this much free space in the data folder, in MiB, `/readyz`
+    /// says the service is not ready.
+    pub ready_min_free_mib: u64,
 }
 
 impl Default for Settings {
@@ -202,6 +205,7 @@ impl Default for Settings {
             notify_poll_millis: 15_000,
             notify_retry_cap_secs: 3600,
             notify_stale_secs: 7200,
+            ready_min_free_mib: 100,
         }
     }
 }
@@ -287,7 +291,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 /// Every key a configuration file may hold.
-const KEYS: [&str; 41] = [
+const KEYS: [&str; 42] = [
     "listen",
     "public_url",
     "data_dir",
@@ -329,6 +333,7 @@ const KEYS: [&str; 41] = [
     "notify_poll_millis",
     "notify_retry_cap_secs",
     "notify_stale_secs",
+    "ready_min_free_mib",
 ];
 
 /// A misspelt key would silently keep its default: refuse it instead.

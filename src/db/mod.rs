@@ -418,6 +418,17 @@ pub fn pending_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
     Ok(n)
 }
 
+/// Commits a write that changes nothing, for readiness: the database does
+/// not only answer, it stores.
+pub fn probe_write(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    use diesel::prelude::*;
+    use schema::notify_state;
+    diesel::update(notify_state::table.find("reminder_day"))
+        .set(notify_state::value.eq(notify_state::value))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Answers when the database does.
 pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
     diesel::sql_query("SELECT 1").execute(conn)?;

@@ -7,6 +7,7 @@ pub mod body;
 mod content;
 mod form;
 mod headers;
+pub mod health;
 pub mod limits;
 mod pages;
 mod reporter;
@@ -101,12 +102,16 @@ pub struct AppState {
     pub retention_days: u32,
     /// What the published texts state, from the settings.
     pub publication: content::Publication,
+    /// What `/readyz` looks at besides the database.
+    pub readiness: health::Readiness,
 }
 
 /// All routes. The access log and headers are added by `startup`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(reporter::root))
         .route("/healthz", web::get().to(reporter::healthz))
+        .route("/livez", web::get().to(health::livez))
+        .route("/readyz", web::get().to(health::readyz))
         .route("/static/{name}", web::get().to(assets::serve))
         .service(
             web::resource("/api/v1/reports")

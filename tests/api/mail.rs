@@ -897,3 +897,24 @@ async fn an_email_the_relay_accepted_just_as_the_database_failed_is_not_sent_aga
         "every report counted once"
     );
 }
+
+#[tokio::test]
+async fn mail_stuck_behind_a_dead_relay_shows_in_readiness_while_the_service_stays_ready() {
+    let port = free_port();
+    let app = spawn_app_with(|s| relay(s, port, "plain", None)).await;
+    app.submit_report("fr", &[("category", "funds"), ("description", "fait")])
+        .await;
+    drive(&app).await;
+    let (status, body) = readiness(&app).await;
+    assert_eq!((status, body["mail"].as_str()), (200, Some("ok")), "{body}");
+    app.clock.advance(3 * 3600);
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, 200, "reports are still stored: {body}");
+    assert_eq!(body["mail"], "stuck", "{body}");
+}
+
+async fn readiness(app: &TestApp) -> (u16, serde_json::Value) {
+    let res = app.get("/readyz").await;
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or_default())
+}

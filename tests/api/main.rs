@@ -9,6 +9,7 @@ mod cli;
 mod feedback;
 mod followup;
 mod handover;
+mod health;
 mod helpers;
 mod hostile;
 mod logs;
