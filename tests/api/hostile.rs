@@ -446,3 +446,119 @@ mod properties {
         );
     }
 }
+
+/// `LimitNOFILE` of the shipped unit.
+fn unit_file_limit() -> u64 {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/vigie.service"),
+    )
+    .unwrap_or_default();
+    unit.lines()
+        .find_map(|l| l.strip_prefix("LimitNOFILE="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the unit sets LimitNOFILE"))
+}
+
+/// Gives this process, and so the server it starts, the unit's limit on
+/// open files (within the hard limit); the limit it got.
+fn apply_unit_file_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let wanted = unit_file_limit();
+    let current = getrlimit(Resource::Nofile);
+    let hard = current.maximum.unwrap_or(u64::MAX);
+    let soft = wanted.min(hard);
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(soft),
+            maximum: current.maximum,
+        },
+    );
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+#[tokio::test]
+async fn eleven_hundred_posts_trickling_one_byte_a_second_from_one_client_do_not_keep_a_reporter_out(
+) {
+    const SLOW: usize = 1100;
+    let limit = apply_unit_file_limit();
+    // Both ends of every slow connection live on this machine: the test's
+    // and the server's.
+    if limit < 2 * SLOW as u64 + 500 {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "CI must allow {} open files (it has {limit})",
+                2 * SLOW + 500
+            );
+        }
+        eprintln!("SKIPPED: {limit} open files are too few for 1,100 slow connections");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let test_db = crate::helpers::TestDb::fresh(dir.path());
+    let (settings, _, _) = crate::helpers::test_settings(dir.path(), &test_db);
+    // The server as shipped: its own process, default body limits, the
+    // unit's limit on open files.
+    let server = crate::helpers::ServerProcess::start(&settings, &test_db, "info");
+    let port = server.port;
+
+    // 1,100 POSTs open at once, each sending one byte a second.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut slow: Vec<TcpStream> = (0..SLOW)
+                .filter_map(|_| send_head_and_body(port, "/fr/report", 100_000, b"--XyZ\r\n"))
+                .collect();
+            let opened = slow.len();
+            let mut seconds = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) && seconds < 15 {
+                std::thread::sleep(Duration::from_secs(1));
+                seconds += 1;
+                slow.retain_mut(|s| s.write_all(b"a").is_ok());
+            }
+            (opened, slow.len())
+        })
+    };
+    // Let them all connect and start trickling.
+    let started = Instant::now();
+    while open_connections(port) < SLOW && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        open_connections(port) >= SLOW,
+        "the slow POSTs are all held"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // A real reporter, meanwhile.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let res = client
+        .post(format!("{}/fr/report", server.address))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(crate::helpers::encode_form(&[
+            ("category", "funds"),
+            ("description", "Un vrai signalement pendant l'attaque"),
+            ("privacy_ack", "yes"),
+        ]))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the reporter got no answer: {e}"));
+    let took = started.elapsed();
+    assert_eq!(res.status().as_u16(), 200, "the report is stored");
+    let page = res.text().await.unwrap_or_default();
+    assert!(page.contains("follow-up-token"), "with its receipt");
+    assert!(took < Duration::from_secs(5), "promptly: {took:?}");
+
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (opened, still) = trickle.join().unwrap_or_else(|_| panic!("trickle"));
+    assert_eq!(opened, SLOW, "every slow POST connected");
+    assert!(
+        still > SLOW / 2,
+        "they were still held while the report went through ({still})"
+    );
+}
