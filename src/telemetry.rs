@@ -38,7 +38,14 @@ pub fn causes(error: &dyn std::error::Error) -> String {
     let mut words = Vec::new();
     let mut next = error.source();
     while let Some(cause) = next {
-        words.push(cause.to_string());
+        let text = cause.to_string();
+        // An error that shows its source in its own words already.
+        if !words
+            .last()
+            .is_some_and(|outer: &String| outer.ends_with(&text))
+        {
+            words.push(text);
+        }
         next = cause.source();
     }
     words.join(": ")

@@ -4,6 +4,7 @@
 //! the daily rewrite of the physical layout, in `layout.rs`.
 
 mod attachments;
+mod group;
 mod layout;
 mod models;
 mod outbox;
@@ -31,7 +32,10 @@ use std::{
     time::Duration,
 };
 
-use diesel::{connection::SimpleConnection, Connection, RunQueryDsl};
+use diesel::{
+    connection::{SimpleConnection, TransactionManager},
+    Connection, RunQueryDsl,
+};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use secrecy::ExposeSecret;
 
@@ -206,6 +210,8 @@ pub struct Db {
     /// whose sleeps would add tens of milliseconds to the slowest requests.
     /// SQLite allows one writer at a time anyway.
     sqlite_writes: Option<Arc<Mutex<()>>>,
+    /// On SQLite, the writes waiting to be committed together.
+    group: Option<Arc<group::Group>>,
     /// Connections the pool could not open since it was built.
     failures: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -240,7 +246,8 @@ impl Db {
         .unwrap_or_else(|_| Err(DbError::Blocking.into()))
     }
 
-    /// [`Db::try_write`] on the blocking thread pool: one durable transaction.
+    /// [`Db::try_write_grouped`] on the blocking thread pool: a durable
+    /// transaction, shared on SQLite with the writes made at the same time.
     pub async fn run_write<T, E>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -250,7 +257,7 @@ impl Db {
         E: From<diesel::result::Error> + From<DbError> + std::fmt::Debug + Send + 'static,
     {
         let db = self.clone();
-        crate::blocking::run(move || db.try_write(work))
+        crate::blocking::run(move || db.try_write_grouped(work))
             .await
             .unwrap_or_else(|_| Err(DbError::Blocking.into()))
     }
@@ -281,23 +288,45 @@ impl Db {
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
         let sqlite = self.sqlite_writes.is_some();
-        let mut worked = false;
-        let done = conn.transaction(|conn| {
-            if sqlite {
-                take_write_lock(conn)?;
-            }
-            let result = work(conn);
-            worked = result.is_ok();
-            result
-        });
-        match done {
-            // Only the commit can fail once the work succeeded.
-            Err(e) if worked => {
-                tracing::error!(error = ?e, "the commit failed: its outcome is unknown");
-                Err(DbError::OutcomeUnknown.into())
-            }
-            other => other,
+        // `Connection::transaction`, spelt out so that a failed commit can be
+        // told apart from a failed piece of work, and read.
+        type Manager = <DbConnection as Connection>::TransactionManager;
+        Manager::begin_transaction(conn)?;
+        let worked = if sqlite {
+            take_write_lock(conn)
+                .map_err(E::from)
+                .and_then(|()| work(conn))
+        } else {
+            work(conn)
+        };
+        match worked {
+            Ok(value) => match Manager::commit_transaction(conn) {
+                Ok(()) => Ok(value),
+                Err(e) if certainly_not_committed(&e, sqlite) => Err(e.into()),
+                Err(e) => {
+                    tracing::error!(error = %e, "the commit failed: its outcome is unknown");
+                    Err(DbError::OutcomeUnknown.into())
+                }
+            },
+            Err(work_error) => match Manager::rollback_transaction(conn) {
+                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(work_error),
+                Err(rollback_error) => Err(rollback_error.into()),
+            },
         }
+    }
+}
+
+/// Whether a failed commit certainly left nothing behind. On SQLite a full
+/// disk (or a lock) refuses the commit before anything is durable; an I/O
+/// error may come after the commit record was written, and on PostgreSQL
+/// any failure may come after the server committed, the answer being lost.
+fn certainly_not_committed(e: &diesel::result::Error, sqlite: bool) -> bool {
+    match e {
+        diesel::result::Error::DatabaseError(_, info) if sqlite => {
+            let message = info.message();
+            message.contains("database or disk is full") || message.contains("database is locked")
+        }
+        _ => false,
     }
 }
 
@@ -360,9 +389,11 @@ pub fn connect(setting: &DatabaseSetting, size: u32) -> Result<Db, DbError> {
         .build(manager)?;
     let sqlite_writes =
         matches!(setting, DatabaseSetting::Sqlite(_)).then(|| Arc::new(Mutex::new(())));
+    let group = sqlite_writes.as_ref().map(|_| Arc::default());
     Ok(Db {
         pool,
         sqlite_writes,
+        group,
         failures,
     })
 }

@@ -8,7 +8,8 @@ use super::Desk;
 use crate::{
     crypto::{self, AgeCiphertext, EncryptError, Locator, ReporterRecipient, Token},
     db::{
-        Attachment, Case, ClaimError, ClaimErrorOr, DbError, NewCase, NewEntry, Outbox, Submission,
+        Attachment, Case, ClaimError, ClaimErrorOr, DbConnection, DbError, NewCase, NewEntry,
+        Outbox, Submission,
     },
     domain::{deadlines, AttachmentId, Deadlines, Readership, ReportDraft, SubmissionKey},
     i18n::Lang,
@@ -81,45 +82,78 @@ pub struct SealedReport {
     pub key: Option<SubmissionKey>,
 }
 
-/// Stores a case whose report is already sealed, claims its files, and
-/// tells the Secretary (after a random delay), all in one transaction:
-/// when this returns `Ok`, the commit is durable.
-pub async fn store_sealed(desk: Desk<'_>, sealed: SealedReport) -> Result<Stored, SubmitError> {
-    let today = desk.clock.today();
-    let due = deadlines(today, None);
-    let readership = sealed.readership;
-    let case = NewCase::received(
-        &sealed.locator,
-        sealed.reporter.to_string(),
-        readership,
-        today,
-        due,
-    );
-    let entry = NewEntry::report(&case, sealed.report.into_bytes());
-    let now = desk.clock.now();
-    let notify_at = now + crate::notify::random_delay(desk.notify_max_delay);
-    let (ids, max_total) = (sealed.attachments, desk.attachments_total);
-    let key = sealed.key.as_ref().map(crypto::submission_digest);
-    desk.db
-        .run_write(move |conn| -> Result<(), SubmitError> {
+/// When and how a report is filed: taken from the desk before the work
+/// moves to a blocking thread.
+#[derive(Debug, Clone, Copy)]
+struct Filing {
+    today: chrono::NaiveDate,
+    due: Deadlines,
+    now: i64,
+    notify_at: i64,
+    max_total: i64,
+}
+
+impl Filing {
+    fn at(desk: &Desk<'_>) -> Self {
+        let today = desk.clock.today();
+        let now = desk.clock.now();
+        Filing {
+            today,
+            due: deadlines(today, None),
+            now,
+            notify_at: now + crate::notify::random_delay(desk.notify_max_delay),
+            max_total: desk.attachments_total,
+        }
+    }
+
+    fn stored(&self) -> Stored {
+        Stored {
+            received_on: self.today,
+            deadlines: self.due,
+        }
+    }
+
+    /// The transaction that stores the case, claims its files and tells the
+    /// Secretary (after a random delay).
+    fn work(
+        self,
+        sealed: SealedReport,
+    ) -> impl FnOnce(&mut DbConnection) -> Result<(), SubmitError> + Send + 'static {
+        let readership = sealed.readership;
+        let case = NewCase::received(
+            &sealed.locator,
+            sealed.reporter.to_string(),
+            readership,
+            self.today,
+            self.due,
+        );
+        let entry = NewEntry::report(&case, sealed.report.into_bytes());
+        let ids = sealed.attachments;
+        let key = sealed.key.as_ref().map(crypto::submission_digest);
+        move |conn| {
             // The same token again is `Duplicate`; the same form with
             // another token is `AlreadyReceived`: either way, nothing more
             // is stored.
             Case::insert_with_report(conn, &case, &entry)?;
             if let Some(digest) = key {
-                if !Submission::record(conn, &digest, today)? {
+                if !Submission::record(conn, &digest, self.today)? {
                     return Err(SubmitError::AlreadyReceived);
                 }
             }
-            Attachment::claim(conn, &ids, &case.id, readership, now, max_total)?;
-            Outbox::announce(conn, readership, notify_at)?;
+            Attachment::claim(conn, &ids, &case.id, readership, self.now, self.max_total)?;
+            Outbox::announce(conn, readership, self.notify_at)?;
             Ok(())
-        })
-        .await?;
-    Ok(Stored {
-        received_on: today,
-        deadlines: due,
-    })
+        }
+    }
+}
+
+/// Stores a case whose report is already sealed, claims its files, and
+/// tells the Secretary (after a random delay), all in one transaction:
+/// when this returns `Ok`, the commit is durable.
+pub async fn store_sealed(desk: Desk<'_>, sealed: SealedReport) -> Result<Stored, SubmitError> {
+    let filing = Filing::at(&desk);
+    desk.db.run_write(filing.work(sealed)).await?;
+    Ok(filing.stored())
 }
 
 /// Whether a form's one-time key was already used: its report landed.
@@ -161,7 +195,10 @@ pub async fn seal_and_store(
     key: Option<SubmissionKey>,
 ) -> Result<Receipt, SubmitError> {
     let recipients = desk.readers.of(readership);
-    let sealed = crate::blocking::run(move || {
+    let filing = Filing::at(&desk);
+    let db = desk.db.clone();
+    // Sealing and storing on one blocking thread, one hand-over.
+    let token = crate::blocking::run(move || {
         let derived = crypto::derive_from_token(&token);
         let reporter = ReporterRecipient::of(&derived);
         let padded = crypto::pad(draft.to_json(lang.code()));
@@ -175,11 +212,11 @@ pub async fn seal_and_store(
             readership,
             key,
         };
-        Ok::<_, SubmitError>((token.display(), sealed))
+        db.try_write_grouped(filing.work(sealed))?;
+        Ok::<_, SubmitError>(token.display())
     })
     .await
-    .map_err(|_| SubmitError::Store(DbError::Blocking))?;
-    let (token, sealed) = sealed?;
-    let stored = store_sealed(desk, sealed).await?;
+    .map_err(|_| SubmitError::Store(DbError::Blocking))??;
+    let stored = filing.stored();
     Ok(Receipt { token, stored })
 }

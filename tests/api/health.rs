@@ -163,6 +163,7 @@ async fn a_full_disk_makes_the_service_not_ready_while_health_still_says_200_and
     };
     let dir = tempfile::tempdir_in(disk.path()).unwrap_or_else(|e| panic!("{e}"));
     let test_db = TestDb::fresh(dir.path());
+    let sqlite = test_db.sqlite_path().is_some();
     let app = spawn_app_on(dir, test_db, |s| s.ready_min_free_mib = 2).await;
     app.submit_report("fr", &[("category", "funds"), ("description", "avant")])
         .await;
@@ -190,6 +191,13 @@ async fn a_full_disk_makes_the_service_not_ready_while_health_still_says_200_and
     assert!(status == 503 || status == 200, "{status}");
     if status == 503 {
         assert!(page.contains(words), "the text is kept");
+    }
+    if sqlite {
+        assert_eq!(status, 503);
+        assert!(
+            !page.contains("maybe-token"),
+            "SQLite refused the commit: the page says nothing was stored, not \"maybe\""
+        );
     }
 
     std::fs::remove_file(filler).unwrap_or_else(|e| panic!("{e}"));

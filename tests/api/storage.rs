@@ -444,3 +444,57 @@ fn a_fresh_sqlite_database_opens_its_whole_pool_without_a_single_locked_connecti
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_committed_together_keep_each_one_s_outcome_a_failed_one_leaves_nothing_and_the_others_stay(
+) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let test_db = TestDb::fresh(dir.path());
+    let db = open(&test_db);
+    let writes = (0..96).map(|i| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.run_write(move |conn| -> Result<usize, db::DbError> {
+                diesel::sql_query(format!(
+                    "INSERT INTO notify_state (key, value) VALUES ('group_{i}', {i})"
+                ))
+                .execute(conn)?;
+                if i % 4 == 3 {
+                    // Fails after writing: its row must not stay.
+                    return Err(diesel::result::Error::NotFound.into());
+                }
+                Ok(i)
+            })
+            .await
+        })
+    });
+    let mut told_stored = Vec::new();
+    for (i, w) in writes.enumerate() {
+        match w.await.unwrap_or_else(|e| panic!("{e}")) {
+            Ok(n) => {
+                assert_eq!(n, i, "each writer gets its own answer");
+                told_stored.push(format!("group_{i}"));
+            }
+            Err(_) => assert_eq!(i % 4, 3, "only the failing writes fail"),
+        }
+    }
+    assert_eq!(told_stored.len(), 72);
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        key: String,
+    }
+    let mut stored: Vec<String> =
+        diesel::sql_query("SELECT key FROM notify_state WHERE key LIKE 'group_%' ORDER BY key")
+            .load::<Key>(&mut *db.conn().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|k| k.key)
+            .collect();
+    stored.sort();
+    told_stored.sort();
+    assert_eq!(
+        stored, told_stored,
+        "exactly what each writer was told is stored"
+    );
+}
