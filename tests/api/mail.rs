@@ -186,7 +186,7 @@ pub async fn drive(app: &TestApp) -> notify::Pass {
 /// Waits while the app's own mail worker holds outbox rows: its first pass
 /// runs when the app starts, on the app's own thread, and may take a row
 /// that the test means to send; the test looks once it has let go.
-pub async fn settle(app: &TestApp) {
+async fn settle(app: &TestApp) {
     use diesel::prelude::*;
     use vigie::db::schema::outbox;
     for _ in 0..400 {
@@ -816,6 +816,35 @@ fn accepted_waiting(app: &TestApp) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// One pass of the mail worker, with `fail` run once the relay has the
+/// email and before it says "accepted" (the relay holds its reply): the
+/// database then fails between the acceptance and the bookkeeping.
+pub async fn send_and_fail_after_acceptance(
+    app: &TestApp,
+    server: &SmtpServer,
+    fail: impl FnOnce(),
+) -> notify::Pass {
+    settle(app).await;
+    let (db, clock) = (app.pool.clone(), app.clock.clone());
+    let notifier = Notifier::from_settings(&app.settings).unwrap_or_else(|e| panic!("{e}"));
+    let sending = tokio::task::spawn_blocking(move || {
+        notify::run_pass(&db, &notifier, clock.as_ref(), "test")
+    });
+    let started = Instant::now();
+    while server.messages().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the relay got nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fail();
+    sending
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[tokio::test]
 async fn an_email_the_relay_accepted_just_as_the_database_failed_is_not_sent_again() {
     if !smtp_available() {
@@ -833,36 +862,15 @@ async fn an_email_the_relay_accepted_just_as_the_database_failed_is_not_sent_aga
         )
         .await;
     }
-    settle(&app).await;
-    let (db, clock, settings) = (app.pool.clone(), app.clock.clone(), app.settings.clone());
-    let notifier =
-        std::sync::Arc::new(Notifier::from_settings(&settings).unwrap_or_else(|e| panic!("{e}")));
-    let sending = {
-        let (db, clock, notifier) = (db.clone(), clock.clone(), notifier.clone());
-        tokio::task::spawn_blocking(move || {
-            notify::run_pass(&db, &notifier, clock.as_ref(), "test")
-        })
-    };
-    let started = Instant::now();
-    while server.messages().is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the relay got nothing"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    break_outbox(&app, true);
-    let pass = sending
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pass = send_and_fail_after_acceptance(&app, &server, || break_outbox(&app, true)).await;
     assert_eq!((pass.sent, pass.unrecorded), (1, 1), "{pass:?}");
     assert_eq!(accepted_waiting(&app), 1, "the acceptance is written down");
 
     // While the database fails, passes neither send nor claim.
     for _ in 0..2 {
-        let (db, clock, notifier) = (db.clone(), clock.clone(), notifier.clone());
+        let (db, clock, settings) = (app.pool.clone(), app.clock.clone(), app.settings.clone());
         let again = tokio::task::spawn_blocking(move || {
+            let notifier = Notifier::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
             notify::run_pass(&db, &notifier, clock.as_ref(), "test")
         })
         .await

@@ -444,8 +444,9 @@ async fn while_the_database_is_down_pages_and_health_answer_503_within_seconds_n
 #[tokio::test]
 async fn when_postgresql_goes_down_just_after_the_relay_accepted_an_email_it_is_recorded_once_back_and_never_sent_twice(
 ) {
-    use crate::mail::{count_of, drive, free_port, pending, relay, settle, SmtpServer};
-    use vigie::notify::{self, Notifier};
+    use crate::mail::{
+        count_of, drive, free_port, pending, relay, send_and_fail_after_acceptance, SmtpServer,
+    };
     if !crate::mail::smtp_available() {
         return;
     }
@@ -462,31 +463,8 @@ async fn when_postgresql_goes_down_just_after_the_relay_accepted_an_email_it_is_
         )
         .await;
     }
-    settle(&app).await;
-    let (db, clock) = (app.pool.clone(), app.clock.clone());
-    let notifier = std::sync::Arc::new(
-        Notifier::from_settings(&app.settings).unwrap_or_else(|e| panic!("{e}")),
-    );
-    let sending = {
-        let (db, clock, notifier) = (db.clone(), clock.clone(), notifier.clone());
-        tokio::task::spawn_blocking(move || {
-            notify::run_pass(&db, &notifier, clock.as_ref(), "test")
-        })
-    };
-    let started = Instant::now();
-    while server.messages().is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the relay got nothing"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     // PostgreSQL goes away between the relay's acceptance and the deletion.
-    cutter.take_down();
-    let pass = sending
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pass = send_and_fail_after_acceptance(&app, &server, || cutter.take_down()).await;
     assert_eq!((pass.sent, pass.unrecorded), (1, 1), "{pass:?}");
 
     cutter.bring_up();
