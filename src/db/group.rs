@@ -102,6 +102,17 @@ impl Db {
     }
 }
 
+/// Whether the connection is still in the batch's own transaction, one
+/// level deep, as diesel tracks it (a failed rollback to a savepoint marks
+/// it broken).
+fn in_the_batch(conn: &mut DbConnection) -> bool {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    matches!(
+        Manager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(depth)) if depth.get() == 1
+    )
+}
+
 /// Runs `jobs` in one transaction and tells each how it ended.
 fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
     type Manager = <DbConnection as Connection>::TransactionManager;
@@ -122,7 +133,16 @@ fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || run(conn)))
             };
             match ran {
-                Ok(ok) => stored_any |= ok,
+                Ok(true) => stored_any = true,
+                // Rolled back to its savepoint, the batch's transaction
+                // intact: the others go on. If SQLite gave up the whole
+                // transaction instead (a full disk can), nothing more runs
+                // in it, and nothing of it is kept.
+                Ok(false) if in_the_batch(conn) => {}
+                Ok(false) => {
+                    let _ = Manager::rollback_transaction(conn);
+                    return Ending::Refused("the batch's transaction was lost".into());
+                }
                 Err(_) => {
                     // A savepoint may be left open: none of it is kept.
                     let _ = Manager::rollback_transaction(conn);

@@ -459,6 +459,9 @@ async fn writes_committed_together_keep_each_one_s_outcome_a_failed_one_leaves_n
                     "INSERT INTO notify_state (key, value) VALUES ('group_{i}', {i})"
                 ))
                 .execute(conn)?;
+                // Long enough that the other writers queue meanwhile and are
+                // committed together.
+                std::thread::sleep(std::time::Duration::from_millis(3));
                 if i % 4 == 3 {
                     // Fails after writing: its row must not stay.
                     return Err(diesel::result::Error::NotFound.into());
@@ -468,8 +471,10 @@ async fn writes_committed_together_keep_each_one_s_outcome_a_failed_one_leaves_n
             .await
         })
     });
+    // All at once: spawned before any is awaited.
+    let writes: Vec<_> = writes.collect();
     let mut told_stored = Vec::new();
-    for (i, w) in writes.enumerate() {
+    for (i, w) in writes.into_iter().enumerate() {
         match w.await.unwrap_or_else(|e| panic!("{e}")) {
             Ok(n) => {
                 assert_eq!(n, i, "each writer gets its own answer");
