@@ -114,10 +114,10 @@ impl Application {
             notify_stale_secs: i64::try_from(settings.notify_stale_secs).unwrap_or(i64::MAX),
             retention_days: settings.retention_days,
             publication: crate::web::Publication::from_settings(settings),
-            readiness: crate::web::health::Readiness {
-                data_dir: settings.data_dir.clone(),
-                min_free_bytes: settings.ready_min_free_mib.saturating_mul(1024 * 1024),
-            },
+            readiness: crate::web::health::Readiness::new(
+                settings.data_dir.clone(),
+                settings.ready_min_free_mib.saturating_mul(1024 * 1024),
+            ),
         });
         let listener = TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

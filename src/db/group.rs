@@ -27,10 +27,22 @@ enum Ending {
     Unknown,
 }
 
-type Work = Box<dyn FnOnce(&mut DbConnection) -> bool + Send>;
+/// How one piece of work ended inside the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Done, its savepoint released.
+    Stored,
+    /// Failed, and rolled back to its savepoint: the batch is intact.
+    Failed,
+    /// Its savepoint could not be released or rolled back: what it did may
+    /// be mixed with the batch, which must not be kept.
+    Broken,
+}
+
+type Work = Box<dyn FnOnce(&mut DbConnection) -> Step + Send>;
 
 struct Job {
-    /// Runs the work in a savepoint; `true` when it succeeded.
+    /// Runs the work in a savepoint.
     run: Work,
     ending: Arc<Mutex<Option<Ending>>>,
 }
@@ -65,10 +77,24 @@ impl Db {
         let mine = slot.clone();
         lock(&group.queue).push(Job {
             run: Box::new(move |conn| {
-                let result = conn.transaction(work);
-                let ok = result.is_ok();
+                type Manager = <DbConnection as Connection>::TransactionManager;
+                if let Err(e) = Manager::begin_transaction(conn) {
+                    *lock(&mine) = Some(Err(e.into()));
+                    return Step::Broken;
+                }
+                let result = work(conn);
+                let step = match &result {
+                    Ok(_) => match Manager::commit_transaction(conn) {
+                        Ok(()) => Step::Stored,
+                        Err(_) => Step::Broken,
+                    },
+                    Err(_) => match Manager::rollback_transaction(conn) {
+                        Ok(()) => Step::Failed,
+                        Err(_) => Step::Broken,
+                    },
+                };
                 *lock(&mine) = Some(result);
-                ok
+                step
             }),
             ending: ending.clone(),
         });
@@ -113,6 +139,23 @@ fn in_the_batch(conn: &mut DbConnection) -> bool {
     )
 }
 
+/// Rolls back every level of transaction still open. If that fails, the
+/// pool discards the connection when it comes back (`has_broken`), and
+/// closing it rolls back what SQLite still holds.
+pub(super) fn abandon(conn: &mut DbConnection) {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    for _ in 0..8 {
+        match Manager::transaction_manager_status_mut(conn).transaction_depth() {
+            Ok(Some(_)) => {
+                if Manager::rollback_transaction(conn).is_err() {
+                    return;
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
 /// Runs `jobs` in one transaction and tells each how it ended.
 fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
     type Manager = <DbConnection as Connection>::TransactionManager;
@@ -133,19 +176,19 @@ fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || run(conn)))
             };
             match ran {
-                Ok(true) => stored_any = true,
+                Ok(Step::Stored) => stored_any = true,
                 // Rolled back to its savepoint, the batch's transaction
                 // intact: the others go on. If SQLite gave up the whole
                 // transaction instead (a full disk can), nothing more runs
                 // in it, and nothing of it is kept.
-                Ok(false) if in_the_batch(conn) => {}
-                Ok(false) => {
-                    let _ = Manager::rollback_transaction(conn);
+                Ok(Step::Failed) if in_the_batch(conn) => {}
+                Ok(_) => {
+                    abandon(conn);
                     return Ending::Refused("the batch's transaction was lost".into());
                 }
                 Err(_) => {
                     // A savepoint may be left open: none of it is kept.
-                    let _ = Manager::rollback_transaction(conn);
+                    abandon(conn);
                     return Ending::Refused("a write of the batch failed".into());
                 }
             }
@@ -153,7 +196,7 @@ fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
         if !stored_any {
             // Every piece of work failed and was rolled back: each writer
             // gets its own error.
-            let _ = Manager::rollback_transaction(conn);
+            abandon(conn);
             return Ending::Committed;
         }
         match Manager::commit_transaction(conn) {

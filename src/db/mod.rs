@@ -197,8 +197,14 @@ impl r2d2::ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(DbError::from)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection that comes back inside a transaction, or whose
+    /// transaction state diesel lost, or from a thread that panicked, is
+    /// closed rather than reused: reused, its open transaction would hold
+    /// SQLite's write lock and swallow the next writes into savepoints that
+    /// are never committed.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        type Manager = <DbConnection as Connection>::TransactionManager;
+        std::thread::panicking() || Manager::is_broken_transaction_manager(conn)
     }
 }
 

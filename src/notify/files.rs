@@ -55,8 +55,12 @@ pub fn write_private(dir: &Path, extension: &str, bytes: &[u8]) -> io::Result<Pa
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&partial, &done)?;
-        // The rename itself reaches the disk.
-        fs::File::open(dir).and_then(|d| d.sync_all())
+        // The rename itself reaches the disk. The file is there whatever
+        // this says: a failure here must not make the caller write it again.
+        if let Err(e) = fs::File::open(dir).and_then(|d| d.sync_all()) {
+            tracing::warn!(error = %e, "a folder could not be flushed to disk");
+        }
+        Ok(())
     })();
     if written.is_err() {
         let _ = fs::remove_file(&partial);

@@ -50,25 +50,49 @@ impl HandOffs {
 
     /// The batches whose rows may not be deleted yet, oldest name first.
     /// A line that is not an identifier is skipped: a damaged file then
-    /// costs at most a second email, never a failed worker.
+    /// costs at most a second email, never a failed worker. A file that
+    /// cannot be read is an error: it is kept, and the worker claims
+    /// nothing until it can read it.
     pub fn pending(&self) -> io::Result<Vec<HandOff>> {
         let mut found = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let path = entry?.path();
-            if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
-                continue;
-            }
-            let text = fs::read_to_string(&path).unwrap_or_default();
-            let ids = text.lines().filter_map(OutboxId::parse).collect();
+        for path in self.files()? {
+            let bytes = fs::read(&path)?;
+            let ids = String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter_map(OutboxId::parse)
+                .collect();
             found.push(HandOff { path, ids });
         }
         found.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(found)
     }
 
+    fn files(&self) -> io::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) == Some(EXTENSION) {
+                files.push(path);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Whether a batch has waited longer than `wait` to be recorded (for
+    /// readiness: a normal send records it at once).
+    pub fn waiting_longer_than(&self, wait: std::time::Duration) -> bool {
+        self.files().unwrap_or_default().iter().any(|p| {
+            fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > wait)
+        })
+    }
+
     /// How many batches wait for their rows to be deleted.
     pub fn count(&self) -> usize {
-        self.pending().map(|p| p.len()).unwrap_or(0)
+        self.files().map(|f| f.len()).unwrap_or(0)
     }
 
     /// The rows are deleted: the batch is done.

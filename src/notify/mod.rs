@@ -367,19 +367,15 @@ pub enum WorkerError {
     Db(#[from] DbError),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
+    #[error("the folder of accepted emails cannot be read: {0}")]
+    HandOffs(std::io::Error),
 }
 
 /// Deletes the rows of every batch the relay accepted earlier whose
 /// deletion did not happen (see [`handoff`]). `Err` while the database
 /// still fails: nothing may be claimed until these rows are gone.
 pub fn record_accepted(db: &Db, notifier: &Notifier) -> Result<usize, WorkerError> {
-    let pending = match notifier.handoffs.pending() {
-        Ok(pending) => pending,
-        Err(e) => {
-            tracing::error!(error = %e, "the folder of accepted emails cannot be read");
-            return Ok(0);
-        }
-    };
+    let pending = notifier.handoffs.pending().map_err(WorkerError::HandOffs)?;
     let mut recorded = 0;
     for hand_off in pending {
         db.write(|conn| Outbox::delivered(conn, &hand_off.ids))?;

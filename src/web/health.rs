@@ -4,12 +4,16 @@
 //! touching the database: whether to restart the process. `/readyz` says
 //! whether a report sent now would be stored: the database answers and
 //! commits a write, the data folder has room, the recipients are loaded;
-//! and whether mail is stuck. Its small JSON body holds states and the free
+//! and whether mail is stuck. Its small JSON body holds states, not the free
 //! space, never a count of reports, messages or pending emails, nor any
 //! case data: the address may be reachable by anyone (see the threat model).
 //! `/healthz` keeps its meaning (the database answers).
 
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use actix_web::{http::header, web, HttpResponse};
 use serde::Serialize;
@@ -20,16 +24,37 @@ use crate::{
     domain::Role,
 };
 
-/// What readiness looks at besides the database.
+/// What readiness looks at besides the database, and its latest answer.
 #[derive(Debug, Clone)]
 pub struct Readiness {
     pub data_dir: PathBuf,
     pub min_free_bytes: u64,
+    /// Readiness is looked at once in [`FRESH`] at most, however often it
+    /// is asked: its probe is a durable write, which a flood of requests
+    /// must not turn into a queue in front of the reports.
+    pub latest: Arc<Mutex<Option<(Instant, Report)>>>,
 }
+
+impl Readiness {
+    pub fn new(data_dir: PathBuf, min_free_bytes: u64) -> Self {
+        Readiness {
+            data_dir,
+            min_free_bytes,
+            latest: Arc::default(),
+        }
+    }
+}
+
+/// How long an answer of `/readyz` is served again.
+const FRESH: Duration = Duration::from_secs(5);
+
+/// An email accepted by the relay whose rows wait longer than this to be
+/// deleted counts as stuck mail (a normal send deletes them at once).
+const HANDOFF_STUCK: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Serialize, PartialEq, Eq, Clone, Copy)]
 #[serde(rename_all = "kebab-case")]
-enum DatabaseState {
+pub enum DatabaseState {
     /// It answers and committed the probe write.
     Ok,
     /// No connection within the pool's wait.
@@ -39,23 +64,21 @@ enum DatabaseState {
     RefusesWrites,
 }
 
-#[derive(Debug, Serialize)]
-struct Report {
+#[derive(Debug, Serialize, Clone)]
+pub struct Report {
     ready: bool,
     database: DatabaseState,
-    /// `ok`, or `low` below `ready_min_free_mib`, or `unknown`.
+    /// `ok`, or `low` below `ready_min_free_mib`, or `unknown`. Not the
+    /// free space itself: its changes would show uploads as they happen.
     disk: &'static str,
-    /// Free space in the data folder, in MiB, when it can be read.
-    free_mib: Option<u64>,
     /// `ok` once the Secretary's recipients are loaded.
     recipients: &'static str,
     demo_key: bool,
     bureau: bool,
     /// `ok`, or `stuck` when an email has been due for longer than
-    /// `notify_stale_secs`, or `unknown` while the database fails.
+    /// `notify_stale_secs` or an accepted one has waited a minute to be
+    /// recorded, or `unknown` while the database fails.
     mail: &'static str,
-    /// An email the relay accepted waits to be recorded as sent.
-    mail_awaiting_record: bool,
 }
 
 pub async fn livez() -> HttpResponse {
@@ -67,17 +90,31 @@ pub async fn livez() -> HttpResponse {
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let st = state.clone();
-    let looked = crate::blocking::run(move || look(&st)).await;
+    // One thread looks at a time; the others wait for its answer.
+    let looked = crate::blocking::run(move || {
+        let mut latest = st
+            .readiness
+            .latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match &*latest {
+            Some((at, report)) if at.elapsed() < FRESH => report.clone(),
+            _ => {
+                let report = look(&st);
+                *latest = Some((Instant::now(), report.clone()));
+                report
+            }
+        }
+    })
+    .await;
     let report = looked.unwrap_or(Report {
         ready: false,
         database: DatabaseState::Unreachable,
         disk: "unknown",
-        free_mib: None,
         recipients: "unknown",
         demo_key: state.demo,
         bureau: false,
         mail: "unknown",
-        mail_awaiting_record: false,
     });
     let mut builder = if report.ready {
         HttpResponse::Ok()
@@ -131,20 +168,18 @@ fn look(state: &AppState) -> Report {
             None => "unknown",
         }
     };
-    let awaiting =
+    let handed_off_long_ago =
         crate::notify::HandOffs::new(state.readiness.data_dir.join(crate::notify::HANDOFF_FOLDER))
-            .map(|h| h.count() > 0)
+            .map(|h| h.waiting_longer_than(HANDOFF_STUCK))
             .unwrap_or(false);
     Report {
         ready: database == DatabaseState::Ok && disk != "low" && recipients == "ok",
         database,
         disk,
-        free_mib: free.map(|n| n / (1024 * 1024)),
         recipients,
         demo_key: state.demo,
         bureau: !state.readers.bureau.is_empty(),
-        mail,
-        mail_awaiting_record: awaiting,
+        mail: if handed_off_long_ago { "stuck" } else { mail },
     }
 }
 

@@ -503,3 +503,52 @@ async fn writes_committed_together_keep_each_one_s_outcome_a_failed_one_leaves_n
         "exactly what each writer was told is stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_write_that_panics_the_next_writes_are_really_committed() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let test_db = TestDb::fresh(dir.path());
+    let db = open(&test_db);
+    let insert = |key: &'static str| {
+        let db = db.clone();
+        async move {
+            db.run_write(move |conn| -> Result<(), db::DbError> {
+                diesel::sql_query(format!(
+                    "INSERT INTO notify_state (key, value) VALUES ('{key}', 1)"
+                ))
+                .execute(conn)?;
+                if key == "panics" {
+                    panic!("a bug in a write");
+                }
+                Ok(())
+            })
+            .await
+        }
+    };
+    assert!(insert("panics").await.is_err(), "the panicking write fails");
+    for key in ["after_1", "after_2"] {
+        insert(key).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    // Seen from a connection of its own: committed, and no lock left.
+    let other = open(&test_db);
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        key: String,
+    }
+    let keys: Vec<String> = diesel::sql_query(
+        "SELECT key FROM notify_state WHERE key IN ('panics', 'after_1', 'after_2') ORDER BY key",
+    )
+    .load::<Key>(&mut *other.conn().unwrap_or_else(|e| panic!("{e}")))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .into_iter()
+    .map(|k| k.key)
+    .collect();
+    assert_eq!(keys, ["after_1", "after_2"]);
+    other
+        .write(|conn| {
+            diesel::sql_query("INSERT INTO notify_state (key, value) VALUES ('other', 1)")
+                .execute(conn)
+        })
+        .unwrap_or_else(|e| panic!("another connection can write: {e}"));
+}
