@@ -817,7 +817,8 @@ fn accepted_waiting(app: &TestApp) -> usize {
 }
 
 /// One pass of the mail worker, with `fail` run once the relay has the
-/// email and before it says "accepted" (the relay holds its reply): the
+/// email and before it says "accepted" (the relay, started with
+/// `--hold-reply`, holds its reply until the test releases it): the
 /// database then fails between the acceptance and the bookkeeping.
 pub async fn send_and_fail_after_acceptance(
     app: &TestApp,
@@ -839,6 +840,8 @@ pub async fn send_and_fail_after_acceptance(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     fail();
+    // Only now does the relay say "accepted".
+    std::fs::write(server.out.path().join("release"), b"").unwrap_or_else(|e| panic!("{e}"));
     sending
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -851,9 +854,9 @@ async fn an_email_the_relay_accepted_just_as_the_database_failed_is_not_sent_aga
         return;
     }
     let port = free_port();
-    // The relay writes the message, then waits before it says "accepted":
-    // the test breaks the database in between.
-    let server = SmtpServer::start_with(port, "plain", None, &["--hold-reply-ms", "1500"]);
+    // The relay writes the message, then waits for the test before it says
+    // "accepted": the test breaks the database in between.
+    let server = SmtpServer::start_with(port, "plain", None, &["--hold-reply"]);
     let app = spawn_app_with(|s| relay(s, port, "plain", None)).await;
     for i in 0..3 {
         app.submit_report(

@@ -451,7 +451,7 @@ async fn when_postgresql_goes_down_just_after_the_relay_accepted_an_email_it_is_
         return;
     }
     let port = free_port();
-    let server = SmtpServer::start_with(port, "plain", None, &["--hold-reply-ms", "1500"]);
+    let server = SmtpServer::start_with(port, "plain", None, &["--hold-reply"]);
     let Some((cutter, app, _)) = behind_a_cutter_with(|s| relay(s, port, "plain", None)).await
     else {
         return;

@@ -3,14 +3,15 @@
 
     smtp_server.py --port P --out DIR [--mode plain|starttls|tls --cert PEM --key PEM]
                    [--no-8bitmime] [--refuse-rcpt CODE] [--refuse-data CODE]
-                   [--hold-reply-ms MS]
+                   [--hold-reply]
 
 --no-8bitmime: the server does not advertise 8BITMIME and, like a strict
 relay, refuses a message holding a byte above 127.
 --refuse-rcpt / --refuse-data: every RCPT TO / every message is answered
 with that reply code.
---hold-reply-ms: each message is written to DIR first, then the "250"
-reply waits that long, so that a test can act between the two.
+--hold-reply: each message is written to DIR first, then the "250" reply
+waits until a file named "release" appears in DIR (at most a minute), so
+that a test can act between the two.
 
 Each accepted message is written to DIR as <id>.eml (the raw source as
 received) with <id>.helo (the EHLO name the client gave). Prints READY
@@ -28,9 +29,9 @@ from aiosmtpd.controller import Controller
 
 
 class Saver:
-    def __init__(self, out, no_8bitmime=False, refuse_rcpt=None, refuse_data=None, hold_ms=0):
+    def __init__(self, out, no_8bitmime=False, refuse_rcpt=None, refuse_data=None, hold=False):
         self.out = out
-        self.hold_ms = hold_ms
+        self.hold = hold
         self.no_8bitmime = no_8bitmime
         self.refuse_rcpt = refuse_rcpt
         self.refuse_data = refuse_data
@@ -60,8 +61,12 @@ class Saver:
         with open(path + ".tmp", "wb") as f:
             f.write(raw)
         os.rename(path + ".tmp", path + ".eml")
-        if self.hold_ms:
-            await asyncio.sleep(self.hold_ms / 1000)
+        if self.hold:
+            release = os.path.join(self.out, "release")
+            for _ in range(6000):
+                if os.path.exists(release):
+                    break
+                await asyncio.sleep(0.01)
         return "250 Message accepted"
 
 
@@ -75,7 +80,7 @@ def main():
     p.add_argument("--no-8bitmime", action="store_true")
     p.add_argument("--refuse-rcpt", type=int)
     p.add_argument("--refuse-data", type=int)
-    p.add_argument("--hold-reply-ms", type=int, default=0)
+    p.add_argument("--hold-reply", action="store_true")
     a = p.parse_args()
     kwargs = {}
     if a.mode != "plain":
@@ -85,7 +90,7 @@ def main():
             kwargs.update(tls_context=ctx, require_starttls=True)
         else:
             kwargs.update(ssl_context=ctx)
-    controller = Controller(Saver(a.out, a.no_8bitmime, a.refuse_rcpt, a.refuse_data, a.hold_reply_ms), hostname="127.0.0.1", port=a.port, ready_timeout=10, **kwargs)
+    controller = Controller(Saver(a.out, a.no_8bitmime, a.refuse_rcpt, a.refuse_data, a.hold_reply), hostname="127.0.0.1", port=a.port, ready_timeout=10, **kwargs)
     try:
         controller.start()
     except Exception:
