@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex};
 use diesel::{
     connection::TransactionManager,
     result::{DatabaseErrorKind, Error as DieselError},
-    Connection,
 };
 
-use super::{certainly_not_committed, take_write_lock, Db, DbConnection, DbError};
+use super::{begin_write, commit, CommitFailed, Db, DbConnection, DbError, Tx};
 
 /// How the transaction holding a piece of work ended.
 #[derive(Debug, Clone)]
@@ -77,18 +76,17 @@ impl Db {
         let mine = slot.clone();
         lock(&group.queue).push(Job {
             run: Box::new(move |conn| {
-                type Manager = <DbConnection as Connection>::TransactionManager;
-                if let Err(e) = Manager::begin_transaction(conn) {
+                if let Err(e) = Tx::begin_transaction(conn) {
                     *lock(&mine) = Some(Err(e.into()));
                     return Step::Broken;
                 }
                 let result = work(conn);
                 let step = match &result {
-                    Ok(_) => match Manager::commit_transaction(conn) {
+                    Ok(_) => match Tx::commit_transaction(conn) {
                         Ok(()) => Step::Stored,
                         Err(_) => Step::Broken,
                     },
-                    Err(_) => match Manager::rollback_transaction(conn) {
+                    Err(_) => match Tx::rollback_transaction(conn) {
                         Ok(()) => Step::Failed,
                         Err(_) => Step::Broken,
                     },
@@ -132,9 +130,8 @@ impl Db {
 /// level deep, as diesel tracks it (a failed rollback to a savepoint marks
 /// it broken).
 fn in_the_batch(conn: &mut DbConnection) -> bool {
-    type Manager = <DbConnection as Connection>::TransactionManager;
     matches!(
-        Manager::transaction_manager_status_mut(conn).transaction_depth(),
+        Tx::transaction_manager_status_mut(conn).transaction_depth(),
         Ok(Some(depth)) if depth.get() == 1
     )
 }
@@ -142,12 +139,11 @@ fn in_the_batch(conn: &mut DbConnection) -> bool {
 /// Rolls back every level of transaction still open. If that fails, the
 /// pool discards the connection when it comes back (`has_broken`), and
 /// closing it rolls back what SQLite still holds.
-pub(super) fn abandon(conn: &mut DbConnection) {
-    type Manager = <DbConnection as Connection>::TransactionManager;
+fn abandon(conn: &mut DbConnection) {
     for _ in 0..8 {
-        match Manager::transaction_manager_status_mut(conn).transaction_depth() {
+        match Tx::transaction_manager_status_mut(conn).transaction_depth() {
             Ok(Some(_)) => {
-                if Manager::rollback_transaction(conn).is_err() {
+                if Tx::rollback_transaction(conn).is_err() {
                     return;
                 }
             }
@@ -158,14 +154,9 @@ pub(super) fn abandon(conn: &mut DbConnection) {
 
 /// Runs `jobs` in one transaction and tells each how it ended.
 fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
-    type Manager = <DbConnection as Connection>::TransactionManager;
     let endings: Vec<_> = jobs.iter().map(|j| j.ending.clone()).collect();
     let ending = (|| {
-        if let Err(e) = Manager::begin_transaction(conn) {
-            return Ending::Refused(e.to_string());
-        }
-        if let Err(e) = take_write_lock(conn) {
-            let _ = Manager::rollback_transaction(conn);
+        if let Err(e) = begin_write(conn, true) {
             return Ending::Refused(e.to_string());
         }
         let mut stored_any = false;
@@ -199,13 +190,10 @@ fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
             abandon(conn);
             return Ending::Committed;
         }
-        match Manager::commit_transaction(conn) {
+        match commit(conn, true) {
             Ok(()) => Ending::Committed,
-            Err(e) if certainly_not_committed(&e, true) => Ending::Refused(e.to_string()),
-            Err(e) => {
-                tracing::error!(error = %e, "the commit failed: its outcome is unknown");
-                Ending::Unknown
-            }
+            Err(CommitFailed::Refused(e)) => Ending::Refused(e.to_string()),
+            Err(CommitFailed::Unknown) => Ending::Unknown,
         }
     })();
     for slot in endings {

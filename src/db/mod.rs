@@ -103,7 +103,6 @@ pub(crate) fn insert_once(
     conn: &mut DbConnection,
     insert: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
 ) -> diesel::QueryResult<bool> {
-    use diesel::Connection;
     match conn.transaction(insert) {
         Ok(_) => Ok(true),
         Err(diesel::result::Error::DatabaseError(
@@ -203,8 +202,7 @@ impl r2d2::ManageConnection for Manager {
     /// SQLite's write lock and swallow the next writes into savepoints that
     /// are never committed.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        type Manager = <DbConnection as Connection>::TransactionManager;
-        std::thread::panicking() || Manager::is_broken_transaction_manager(conn)
+        std::thread::panicking() || Tx::is_broken_transaction_manager(conn)
     }
 }
 
@@ -296,25 +294,14 @@ impl Db {
         let sqlite = self.sqlite_writes.is_some();
         // `Connection::transaction`, spelt out so that a failed commit can be
         // told apart from a failed piece of work, and read.
-        type Manager = <DbConnection as Connection>::TransactionManager;
-        Manager::begin_transaction(conn)?;
-        let worked = if sqlite {
-            take_write_lock(conn)
-                .map_err(E::from)
-                .and_then(|()| work(conn))
-        } else {
-            work(conn)
-        };
-        match worked {
-            Ok(value) => match Manager::commit_transaction(conn) {
+        begin_write(conn, sqlite)?;
+        match work(conn) {
+            Ok(value) => match commit(conn, sqlite) {
                 Ok(()) => Ok(value),
-                Err(e) if certainly_not_committed(&e, sqlite) => Err(e.into()),
-                Err(e) => {
-                    tracing::error!(error = %e, "the commit failed: its outcome is unknown");
-                    Err(DbError::OutcomeUnknown.into())
-                }
+                Err(CommitFailed::Refused(e)) => Err(e.into()),
+                Err(CommitFailed::Unknown) => Err(DbError::OutcomeUnknown.into()),
             },
-            Err(work_error) => match Manager::rollback_transaction(conn) {
+            Err(work_error) => match Tx::rollback_transaction(conn) {
                 Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(work_error),
                 Err(rollback_error) => Err(rollback_error.into()),
             },
@@ -322,17 +309,51 @@ impl Db {
     }
 }
 
-/// Whether a failed commit certainly left nothing behind. On SQLite a full
-/// disk (or a lock) refuses the commit before anything is durable; an I/O
-/// error may come after the commit record was written, and on PostgreSQL
-/// any failure may come after the server committed, the answer being lost.
-fn certainly_not_committed(e: &diesel::result::Error, sqlite: bool) -> bool {
-    match e {
+/// The transaction manager of a connection, driven by hand where a failed
+/// commit must be told apart from failed work.
+type Tx = <DbConnection as Connection>::TransactionManager;
+
+/// Begins a write transaction; on SQLite it takes the write lock first.
+fn begin_write(conn: &mut DbConnection, sqlite: bool) -> diesel::QueryResult<()> {
+    Tx::begin_transaction(conn)?;
+    if sqlite {
+        if let Err(e) = take_write_lock(conn) {
+            let _ = Tx::rollback_transaction(conn);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Why a commit failed.
+enum CommitFailed {
+    /// Nothing of the transaction was kept.
+    Refused(diesel::result::Error),
+    /// It may have been kept: the answer was lost (logged here).
+    Unknown,
+}
+
+/// Commits the open transaction and says how a failure ended. On SQLite a
+/// full disk (or a lock) refuses the commit before anything is durable; an
+/// I/O error may come after the commit record was written, and on
+/// PostgreSQL any failure may come after the server committed, the answer
+/// being lost.
+fn commit(conn: &mut DbConnection, sqlite: bool) -> Result<(), CommitFailed> {
+    let Err(e) = Tx::commit_transaction(conn) else {
+        return Ok(());
+    };
+    let refused = match &e {
         diesel::result::Error::DatabaseError(_, info) if sqlite => {
             let message = info.message();
             message.contains("database or disk is full") || message.contains("database is locked")
         }
         _ => false,
+    };
+    if refused {
+        Err(CommitFailed::Refused(e))
+    } else {
+        tracing::error!(error = %e, "the commit failed: its outcome is unknown");
+        Err(CommitFailed::Unknown)
     }
 }
 

@@ -43,9 +43,10 @@ impl HandOffs {
     }
 
     /// Writes down, durably, that the relay accepted the email of `ids`.
-    pub fn record(&self, ids: &[OutboxId]) -> io::Result<PathBuf> {
+    pub fn record(&self, ids: Vec<OutboxId>) -> io::Result<HandOff> {
         let text: String = ids.iter().map(|id| format!("{}\n", id.as_str())).collect();
-        super::files::write_private(&self.dir, EXTENSION, text.as_bytes())
+        let path = super::files::write_private(&self.dir, EXTENSION, text.as_bytes())?;
+        Ok(HandOff { path, ids })
     }
 
     /// The batches whose rows may not be deleted yet, oldest name first.
@@ -113,7 +114,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let h = HandOffs::new(root.path().join("h")).unwrap_or_else(|e| panic!("{e}"));
         let ids = vec![OutboxId::random(), OutboxId::random()];
-        h.record(&ids).unwrap_or_else(|e| panic!("{e}"));
+        h.record(ids.clone()).unwrap_or_else(|e| panic!("{e}"));
         let pending = h.pending().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].ids, ids);

@@ -201,11 +201,6 @@ impl Notifier {
         })
     }
 
-    /// Emails the relay accepted whose rows are not deleted yet.
-    pub fn handoffs(&self) -> &HandOffs {
-        &self.handoffs
-    }
-
     /// Where the `.eml` files go, when there is no relay.
     pub fn mail_folder(&self) -> Option<&PathBuf> {
         match &self.way {
@@ -371,26 +366,30 @@ pub enum WorkerError {
     HandOffs(std::io::Error),
 }
 
+/// Deletes the rows of an accepted batch, then its file.
+fn settle(db: &Db, handoffs: &HandOffs, hand_off: &HandOff) -> Result<(), DbError> {
+    db.write(|conn| Outbox::delivered(conn, &hand_off.ids))?;
+    if let Err(e) = handoffs.done(hand_off) {
+        tracing::error!(error = %e, "a recorded email's file cannot be removed");
+    }
+    Ok(())
+}
+
 /// Deletes the rows of every batch the relay accepted earlier whose
 /// deletion did not happen (see [`handoff`]). `Err` while the database
 /// still fails: nothing may be claimed until these rows are gone.
 pub fn record_accepted(db: &Db, notifier: &Notifier) -> Result<usize, WorkerError> {
     let pending = notifier.handoffs.pending().map_err(WorkerError::HandOffs)?;
-    let mut recorded = 0;
-    for hand_off in pending {
-        db.write(|conn| Outbox::delivered(conn, &hand_off.ids))?;
-        if let Err(e) = notifier.handoffs.done(&hand_off) {
-            tracing::error!(error = %e, "a recorded email's file cannot be removed");
-        }
-        recorded += 1;
+    for hand_off in &pending {
+        settle(db, &notifier.handoffs, hand_off)?;
     }
-    if recorded > 0 {
+    if !pending.is_empty() {
         tracing::info!(
-            emails = recorded,
+            emails = pending.len(),
             "emails the relay had accepted during a database failure are recorded as sent"
         );
     }
-    Ok(recorded)
+    Ok(pending.len())
 }
 
 /// One pass of the mail worker: first records what the relay accepted
@@ -426,28 +425,21 @@ pub fn run_pass(
                 // Written down before the rows are deleted: if the database
                 // fails now, the next pass deletes them instead of letting
                 // their lease run out and the email go out again.
-                let hand_off = notifier.handoffs.record(&ids);
-                if let Err(e) = &hand_off {
-                    tracing::error!(error = %e, "an accepted email cannot be written down");
-                }
-                match db.write(|conn| Outbox::delivered(conn, &ids)) {
-                    Ok(_) => {
-                        if let Ok(path) = hand_off {
-                            let done = HandOff { path, ids };
-                            if let Err(e) = notifier.handoffs.done(&done) {
-                                tracing::error!(error = %e, "a recorded email's file cannot be removed");
-                            }
-                        }
-                    }
+                let recorded = match notifier.handoffs.record(ids.clone()) {
+                    Ok(hand_off) => settle(db, &notifier.handoffs, &hand_off),
                     Err(e) => {
-                        tracing::warn!(
-                            error = %e,
-                            "the relay accepted a notification but the database failed; \
-                             it is recorded as sent once the database answers"
-                        );
-                        pass.unrecorded += 1;
-                        return Ok(pass);
+                        tracing::error!(error = %e, "an accepted email cannot be written down");
+                        db.write(|conn| Outbox::delivered(conn, &ids)).map(|_| ())
                     }
+                };
+                if let Err(e) = recorded {
+                    tracing::warn!(
+                        error = %e,
+                        "the relay accepted a notification but the database failed; \
+                         it is recorded as sent once the database answers"
+                    );
+                    pass.unrecorded += 1;
+                    return Ok(pass);
                 }
             }
             Err(e) => {

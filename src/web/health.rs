@@ -127,15 +127,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 fn look(state: &AppState) -> Report {
-    let database = match state.db.conn() {
-        Err(_) => DatabaseState::Unreachable,
-        Ok(conn) => {
-            drop(conn);
-            match state.db.write(db::probe_write) {
-                Ok(()) => DatabaseState::Ok,
-                Err(_) => DatabaseState::RefusesWrites,
-            }
-        }
+    let database = match state.db.write(db::probe_write) {
+        Ok(()) => DatabaseState::Ok,
+        Err(db::DbError::Pool(_)) => DatabaseState::Unreachable,
+        Err(_) => DatabaseState::RefusesWrites,
     };
     let free = free_bytes(&state.readiness.data_dir);
     let disk = match free {
