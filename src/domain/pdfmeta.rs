@@ -436,9 +436,12 @@ mod tests {
             prop_assert!(matches!(outcome, Outcome::Cleaned { xmp: true, .. }), "{:?}", outcome);
             prop_assert_eq!(cleaned.len(), original.len());
             prop_assert!(!contains(&cleaned, b"Secret-"));
+            // The hex string, in its brackets: its digits alone may well
+            // stand elsewhere in the file (an offset, a length).
             for (_, v, hex) in &values {
                 if *hex && !v.is_empty() {
-                    prop_assert!(!contains(&cleaned, hex::encode(v.as_bytes()).as_bytes()));
+                    let written = format!("<{}>", hex::encode(v.as_bytes()));
+                    prop_assert!(!contains(&cleaned, written.as_bytes()));
                 }
             }
         }
