@@ -11,6 +11,8 @@ use age::secrecy::{ExposeSecret, SecretString};
 use bech32::{Bech32, Hrp};
 use zeroize::Zeroizing;
 
+use super::stanza::Keyed;
+
 /// The scrypt work factor for passphrase-protected identity files, pinned so
 /// that browsers can open them in reasonable time.
 pub const IDENTITY_FILE_WORK_FACTOR: u8 = 18;
@@ -30,12 +32,24 @@ pub enum KeyError {
 }
 
 /// The Secretary's public age recipients, as listed in the recipients file.
+/// Each carries the table the server seals to it with, built the first time
+/// and shared by every copy.
 #[derive(Clone, Debug, Default)]
-pub struct Recipients(Vec<age::x25519::Recipient>);
+pub struct Recipients(Vec<Keyed>);
 
 impl Recipients {
     pub fn new(list: Vec<age::x25519::Recipient>) -> Self {
-        Recipients(list)
+        Recipients(list.into_iter().map(Keyed::new).collect())
+    }
+
+    /// These recipients followed by `other`'s, tables included.
+    pub fn joined(&self, other: &Recipients) -> Recipients {
+        Recipients(self.0.iter().chain(&other.0).cloned().collect())
+    }
+
+    /// What the server seals to for each recipient.
+    pub(super) fn sealers(&self) -> impl Iterator<Item = &dyn age::Recipient> {
+        self.0.iter().map(Keyed::sealer)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -47,7 +61,7 @@ impl Recipients {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &age::x25519::Recipient> {
-        self.0.iter()
+        self.0.iter().map(|k| &k.recipient)
     }
 
     /// Parses the `age -R` format: one recipient a line, `#` comments.
@@ -65,7 +79,7 @@ impl Recipients {
                 })?;
             list.push(recipient);
         }
-        Ok(Recipients(list))
+        Ok(Recipients::new(list))
     }
 }
 
@@ -102,6 +116,22 @@ pub fn identity_from_bytes(bytes: &[u8; 32]) -> age::x25519::Identity {
     match age::x25519::Identity::from_str(&encoded) {
         Ok(identity) => identity,
         Err(_) => unreachable!("a well-formed Bech32 identity always parses"),
+    }
+}
+
+/// The age X25519 recipient whose public key is exactly these 32 bytes.
+pub(super) fn recipient_from_bytes(bytes: &[u8; 32]) -> age::x25519::Recipient {
+    let hrp = match Hrp::parse("age") {
+        Ok(hrp) => hrp,
+        Err(_) => unreachable!("constant human-readable part is valid"),
+    };
+    let encoded = match bech32::encode::<Bech32>(hrp, bytes) {
+        Ok(s) => s,
+        Err(_) => unreachable!("32 bytes always fit in Bech32"),
+    };
+    match age::x25519::Recipient::from_str(&encoded) {
+        Ok(recipient) => recipient,
+        Err(_) => unreachable!("a well-formed Bech32 recipient always parses"),
     }
 }
 

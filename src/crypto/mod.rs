@@ -13,6 +13,7 @@ mod primitives;
 mod readers;
 mod rewrap;
 mod seal;
+mod stanza;
 mod token;
 mod validate;
 
@@ -29,7 +30,10 @@ pub use padding::{pad, padded_len};
 pub use primitives::{constant_time_eq, random_at_most, sha256, sha384};
 pub use readers::{key_fingerprint, Readers, SharedKey};
 pub use rewrap::{rewrap_header, RewrapError};
-pub use seal::{open_as_reporter, seal_for_case, FileSealer, NotARecipient, ReporterRecipient};
+pub use seal::{
+    open_as_reporter, seal_as_reporter, seal_for_case, FileSealer, NotARecipient, ReporterRecipient,
+};
+pub use stanza::ReplySecret;
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
 pub use validate::{
     check_stream_header, header_len, stored_header_len, stream_payload_ok, AgeCiphertext,
@@ -61,12 +65,11 @@ pub enum EncryptError {
 /// reporter's own recipient `R`, as one binary age v1 file.
 pub fn encrypt_for_case(
     secretary: &Recipients,
-    reporter: &age::x25519::Recipient,
+    reporter: &dyn age::Recipient,
     padded_plaintext: &Zeroizing<Vec<u8>>,
 ) -> Result<AgeCiphertext, EncryptError> {
     use std::io::Write;
-    let mut all: Vec<&dyn age::Recipient> =
-        secretary.iter().map(|r| r as &dyn age::Recipient).collect();
+    let mut all: Vec<&dyn age::Recipient> = secretary.sealers().collect();
     all.push(reporter);
     let encryptor =
         age::Encryptor::with_recipients(all.into_iter()).map_err(|_| EncryptError::NoRecipient)?;

@@ -51,11 +51,12 @@ impl Readers {
     /// Every recipient a case of this readership is sealed to (besides the
     /// reporter's `R`), Secretary's first.
     pub fn of(&self, readership: Readership) -> Recipients {
-        let mut list = Vec::new();
-        for role in readership.roles() {
-            list.extend(self.of_role(*role).iter().cloned());
-        }
-        Recipients::new(list)
+        readership
+            .roles()
+            .iter()
+            .fold(Recipients::default(), |all, role| {
+                all.joined(self.of_role(*role))
+            })
     }
 
     /// The role of a recipient (`age1…`), if it is one of the readers' keys.

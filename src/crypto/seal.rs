@@ -64,6 +64,17 @@ pub fn seal_for_case(
     encrypt_for_case(secretary, &reporter.0, padded_plaintext)
 }
 
+/// Seals an already padded plaintext for the Secretary and the reporter
+/// whose token the server holds (the path without JavaScript): the same age
+/// file, with the reporter's stanza computed from the derived key.
+pub fn seal_as_reporter(
+    secretary: &Recipients,
+    derived: &Derived,
+    padded_plaintext: &Zeroizing<Vec<u8>>,
+) -> Result<AgeCiphertext, EncryptError> {
+    encrypt_for_case(secretary, &derived.reply_secret, padded_plaintext)
+}
+
 /// Opens an entry of a case with the reporter's own key, derived from the
 /// token, in memory.
 pub fn open_as_reporter(
@@ -108,8 +119,7 @@ pub struct FileSealer {
 
 impl FileSealer {
     pub fn new(secretary: &Recipients, reporter: &ReporterRecipient) -> Result<Self, EncryptError> {
-        let mut all: Vec<&dyn age::Recipient> =
-            secretary.iter().map(|r| r as &dyn age::Recipient).collect();
+        let mut all: Vec<&dyn age::Recipient> = secretary.sealers().collect();
         all.push(&reporter.0);
         let encryptor = age::Encryptor::with_recipients(all.into_iter())
             .map_err(|_| EncryptError::NoRecipient)?;

@@ -5,8 +5,9 @@ use std::fmt;
 use secrecy::SecretString;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::keys::identity_from_bytes;
+use super::keys::{identity_from_bytes, recipient_from_bytes};
 use super::primitives::{fill_random, hkdf_sha256_32, sha256};
+use super::stanza::ReplySecret;
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const SYMBOLS: usize = 28;
@@ -152,6 +153,8 @@ pub struct Derived {
     pub locator: Locator,
     pub reply_identity: age::x25519::Identity,
     pub reply_recipient: age::x25519::Recipient,
+    /// `K` as a scalar with `R`'s bytes, to seal to `R` without the ladder.
+    pub reply_secret: ReplySecret,
 }
 
 impl fmt::Debug for Derived {
@@ -170,13 +173,15 @@ pub fn derive_from_token(token: &Token) -> Derived {
     let locator = Locator::from_lookup(&lookup);
     let mut key = hkdf32(token, b"reply-identity");
     let reply_identity = identity_from_bytes(&key);
+    let reply_secret = ReplySecret::from_key(&key);
     key.zeroize();
-    let reply_recipient = reply_identity.to_public();
+    let reply_recipient = recipient_from_bytes(reply_secret.public());
     Derived {
         lookup,
         locator,
         reply_identity,
         reply_recipient,
+        reply_secret,
     }
 }
 

@@ -202,7 +202,7 @@ pub async fn seal_and_store(
         let derived = crypto::derive_from_token(&token);
         let reporter = ReporterRecipient::of(&derived);
         let padded = crypto::pad(draft.to_json(lang.code()));
-        let report = crypto::seal_for_case(&recipients, &reporter, &padded)?;
+        let report = crypto::seal_as_reporter(&recipients, &derived, &padded)?;
         drop(padded);
         let sealed = SealedReport {
             locator: derived.locator,

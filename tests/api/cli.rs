@@ -67,6 +67,41 @@ fn case_dirs(out: &Path) -> Vec<std::path::PathBuf> {
     dirs
 }
 
+/// What `age -d -i KEY` prints for a ciphertext, or its error.
+fn stock_decrypt(age: &str, dir: &Path, identity: &str, ciphertext: &[u8]) -> String {
+    let key = dir.join("stock.key");
+    let sealed = dir.join("stock.age");
+    std::fs::write(&key, format!("{identity}\n")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&sealed, ciphertext).unwrap_or_else(|e| panic!("{e}"));
+    let o = run(Command::new(age).arg("-d").arg("-i").arg(&key).arg(&sealed));
+    let _ = std::fs::remove_file(&key);
+    assert!(o.status.success(), "age -d: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[tokio::test]
+async fn a_report_the_server_sealed_opens_with_stock_age_for_every_reader_and_for_the_reporter() {
+    use age::secrecy::ExposeSecret;
+    let Some(age) = stock_age() else { return };
+    let app = spawn_app().await;
+    let (case, token) = app.new_case().await;
+    let entries = case.entries(&mut app.conn()).unwrap_or_else(|e| panic!("{e}"));
+    let ciphertext = &entries[0].ciphertext;
+    let derived = vigie::crypto::derive_from_token(&token);
+    let mut keys: Vec<String> = app
+        .identities
+        .iter()
+        .map(|i| i.to_string().expose_secret().to_string())
+        .collect();
+    keys.push(derived.reply_identity.to_string().expose_secret().to_string());
+    for key in &keys {
+        let plain = stock_decrypt(age, app.dir.path(), key, ciphertext);
+        assert!(plain.contains("Des fonds détournés"), "{plain}");
+    }
+    // The stored `R` is the one the token derives.
+    assert_eq!(case.reporter_recipient, derived.reply_recipient.to_string());
+}
+
 #[tokio::test]
 async fn export_writes_age_files_that_stock_age_and_vigie_decrypt_read() {
     let app = spawn_app().await;
