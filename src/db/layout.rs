@@ -103,14 +103,11 @@ impl Layout {
 }
 
 fn rewrite_sqlite(conn: &mut diesel::SqliteConnection) -> Result<(), DbError> {
-    // VACUUM builds its copy in a temporary database: in memory, not in a
+    // VACUUM builds its copy in a temporary database: in memory (every
+    // connection keeps temporary data there, `SQLITE_PRAGMAS`), not in a
     // file under the system's temporary folder that would be deleted but
     // not overwritten.
-    conn.batch_execute("PRAGMA temp_store = MEMORY")?;
-    let vacuumed = conn.batch_execute("VACUUM");
-    let reset = conn.batch_execute("PRAGMA temp_store = DEFAULT");
-    vacuumed?;
-    reset?;
+    conn.batch_execute("VACUUM")?;
     // The WAL now holds the rewritten pages, and may still hold older frames
     // written in arrival order: copy everything into the file, then cut the
     // WAL to zero bytes.

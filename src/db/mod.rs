@@ -59,13 +59,18 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Durable commits (a report is on disk before its receipt is shown),
-/// foreign keys, and deleted content overwritten rather than left in free pages.
+/// foreign keys, deleted content overwritten rather than left in free pages,
+/// and temporary data in memory: the copies of pages that let a grouped
+/// write's savepoint roll back, sorts, and VACUUM's copy never go to a file
+/// under the system's temporary folder, deleted but not overwritten (and
+/// written a page at a time, which cost more than the commits themselves).
 /// The journal mode is not here: it is a property of the file, set once by
 /// [`connect`] before the pool opens its connections ([`SQLITE_WAL`]).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
 PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
-PRAGMA secure_delete = ON;";
+PRAGMA secure_delete = ON;
+PRAGMA temp_store = MEMORY;";
 
 /// Switches a database file to write-ahead logging. Switching takes the
 /// file's exclusive lock without waiting in the busy handler: run by several

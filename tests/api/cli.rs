@@ -85,7 +85,9 @@ async fn a_report_the_server_sealed_opens_with_stock_age_for_every_reader_and_fo
     let Some(age) = stock_age() else { return };
     let app = spawn_app().await;
     let (case, token) = app.new_case().await;
-    let entries = case.entries(&mut app.conn()).unwrap_or_else(|e| panic!("{e}"));
+    let entries = case
+        .entries(&mut app.conn())
+        .unwrap_or_else(|e| panic!("{e}"));
     let ciphertext = &entries[0].ciphertext;
     let derived = vigie::crypto::derive_from_token(&token);
     let mut keys: Vec<String> = app
@@ -93,7 +95,13 @@ async fn a_report_the_server_sealed_opens_with_stock_age_for_every_reader_and_fo
         .iter()
         .map(|i| i.to_string().expose_secret().to_string())
         .collect();
-    keys.push(derived.reply_identity.to_string().expose_secret().to_string());
+    keys.push(
+        derived
+            .reply_identity
+            .to_string()
+            .expose_secret()
+            .to_string(),
+    );
     for key in &keys {
         let plain = stock_decrypt(age, app.dir.path(), key, ciphertext);
         assert!(plain.contains("Des fonds détournés"), "{plain}");

@@ -445,6 +445,37 @@ fn a_fresh_sqlite_database_opens_its_whole_pool_without_a_single_locked_connecti
     }
 }
 
+#[test]
+fn every_sqlite_connection_keeps_temporary_pages_in_memory_never_in_a_deleted_file() {
+    // A grouped write's savepoints copy pages aside to be able to roll
+    // back; with temporary data in files, those copies (and VACUUM's whole
+    // database) would land under the system's temporary folder, deleted but
+    // not overwritten.
+    #[derive(QueryableByName)]
+    struct TempStore {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        temp_store: i32,
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = db::connect(
+        &vigie::config::DatabaseSetting::Sqlite(dir.path().join("t.sqlite3")),
+        4,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut held: Vec<_> = (0..4)
+        .map(|_| db.conn().unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    for conn in &mut held {
+        let DbConnection::Sqlite(c) = &mut **conn else {
+            panic!("an SQLite pool gives SQLite connections")
+        };
+        let rows: Vec<TempStore> = diesel::sql_query("PRAGMA temp_store")
+            .load(c)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows.first().map(|r| r.temp_store), Some(2), "2 is MEMORY");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_committed_together_keep_each_one_s_outcome_a_failed_one_leaves_nothing_and_the_others_stay(
 ) {
