@@ -466,12 +466,12 @@ fn every_sqlite_connection_keeps_temporary_pages_in_memory_never_in_a_deleted_fi
         .map(|_| db.conn().unwrap_or_else(|e| panic!("{e}")))
         .collect();
     for conn in &mut held {
-        let DbConnection::Sqlite(c) = &mut **conn else {
-            panic!("an SQLite pool gives SQLite connections")
-        };
-        let rows: Vec<TempStore> = diesel::sql_query("PRAGMA temp_store")
-            .load(c)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let rows: Vec<TempStore> = match &mut **conn {
+            DbConnection::Sqlite(c) => diesel::sql_query("PRAGMA temp_store").load(c),
+            #[cfg(feature = "postgres")]
+            DbConnection::Pg(_) => panic!("an SQLite pool gives SQLite connections"),
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rows.first().map(|r| r.temp_store), Some(2), "2 is MEMORY");
     }
 }
