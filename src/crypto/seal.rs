@@ -81,7 +81,7 @@ pub fn open_as_reporter(
     derived: &Derived,
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
-    super::decrypt(std::slice::from_ref(&derived.reply_identity), ciphertext)
+    super::decrypt(std::slice::from_ref(&derived.reply_identity()), ciphertext)
 }
 
 /// The sealed output, shared between age's stream writer and the caller

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use secrecy::SecretString;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use super::keys::{identity_from_bytes, recipient_from_bytes};
 use super::primitives::{fill_random, hkdf_sha256_32, sha256};
@@ -121,6 +121,13 @@ impl Token {
     }
 }
 
+impl Derived {
+    /// The reporter's age identity, `K`, to decrypt with.
+    pub fn reply_identity(&self) -> age::x25519::Identity {
+        identity_from_bytes(&self.reply_key)
+    }
+}
+
 /// `SHA-256(L)`: what the server stores to find a case.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Locator([u8; 32]);
@@ -151,7 +158,8 @@ impl Locator {
 pub struct Derived {
     pub lookup: Zeroizing<[u8; 32]>,
     pub locator: Locator,
-    pub reply_identity: age::x25519::Identity,
+    /// `K`'s 32 bytes: its age identity is made only to decrypt.
+    reply_key: Zeroizing<[u8; 32]>,
     pub reply_recipient: age::x25519::Recipient,
     /// `K` as a scalar with `R`'s bytes, to seal to `R` without the ladder.
     pub reply_secret: ReplySecret,
@@ -171,15 +179,13 @@ fn hkdf32(token: &Token, info: &[u8]) -> Zeroizing<[u8; 32]> {
 pub fn derive_from_token(token: &Token) -> Derived {
     let lookup = hkdf32(token, b"lookup");
     let locator = Locator::from_lookup(&lookup);
-    let mut key = hkdf32(token, b"reply-identity");
-    let reply_identity = identity_from_bytes(&key);
-    let reply_secret = ReplySecret::from_key(&key);
-    key.zeroize();
+    let reply_key = hkdf32(token, b"reply-identity");
+    let reply_secret = ReplySecret::from_key(&reply_key);
     let reply_recipient = recipient_from_bytes(reply_secret.public());
     Derived {
         lookup,
         locator,
-        reply_identity,
+        reply_key,
         reply_recipient,
         reply_secret,
     }

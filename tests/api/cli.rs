@@ -97,7 +97,7 @@ async fn a_report_the_server_sealed_opens_with_stock_age_for_every_reader_and_fo
         .collect();
     keys.push(
         derived
-            .reply_identity
+            .reply_identity()
             .to_string()
             .expose_secret()
             .to_string(),

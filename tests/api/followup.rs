@@ -218,8 +218,11 @@ async fn with_javascript_only_l_is_sent_and_the_thread_comes_back_encrypted() {
     let reply_bytes = B64
         .decode(entries[1]["ciphertext"].as_str().unwrap_or_default())
         .unwrap_or_default();
-    let plain = crypto::decrypt(std::slice::from_ref(&derived.reply_identity), &reply_bytes)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let plain = crypto::decrypt(
+        std::slice::from_ref(&derived.reply_identity()),
+        &reply_bytes,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         String::from_utf8_lossy(&plain).contains("Bien reçu."),
         "K reads the Secretary's reply"

@@ -189,7 +189,7 @@ async fn what_is_stored_is_one_padded_age_file_for_every_secretary_recipient_and
         assert_eq!(value["evidence"], "Bons de commande de mars");
     }
     // …and so does the reporter's own key K, derived from the token.
-    let plain = crypto::decrypt(std::slice::from_ref(&derived.reply_identity), ciphertext)
+    let plain = crypto::decrypt(std::slice::from_ref(&derived.reply_identity()), ciphertext)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(String::from_utf8_lossy(&plain).contains(DESCRIPTION));
 }

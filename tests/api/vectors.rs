@@ -62,7 +62,7 @@ fn every_known_answer_vector_derives_the_same_display_l_k_and_r() {
             v.token_hex
         );
         assert_eq!(
-            derived.reply_identity.to_string().expose_secret(),
+            derived.reply_identity().to_string().expose_secret(),
             &v.reply_identity,
             "identity of {}",
             v.token_hex

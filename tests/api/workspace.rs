@@ -761,7 +761,7 @@ async fn the_workflow_goes_from_received_to_closed_and_refuses_illegal_steps() {
     let entries = closed.entries(&mut app.conn()).unwrap_or_default();
     let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["report", "reply", "reply", "reply"]);
-    let k = crypto::derive_from_token(&token).reply_identity;
+    let k = crypto::derive_from_token(&token).reply_identity();
     let last = crypto::decrypt(&[k], &entries[3].ciphertext).unwrap_or_else(|e| panic!("{e}"));
     assert!(String::from_utf8_lossy(&last).contains("Des mesures ont été prises."));
 
