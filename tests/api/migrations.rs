@@ -117,3 +117,28 @@ async fn every_migration_runs_down_in_reverse_and_up_again_and_the_schema_takes_
     let (status, _) = s.act(&case.id, "hold", json!({"on_hold": true})).await;
     assert_eq!(status, 204);
 }
+
+#[test]
+fn every_sqlite_table_is_without_rowid_so_no_hidden_counter_follows_arrival() {
+    // A rowid numbers a table's rows in the order they were inserted: the
+    // order of reports, messages or forms sent, kept in the file.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let database = vigie::config::DatabaseSetting::Sqlite(dir.path().join("rowid.sqlite3"));
+    let pool = db::connect(&database, 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = pool.conn().unwrap_or_else(|e| panic!("{e}"));
+    let with_rowid: Vec<String> = diesel::sql_query(
+        "SELECT name AS line FROM sqlite_master WHERE type = 'table'
+         AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'
+         AND upper(sql) NOT LIKE '%WITHOUT ROWID%'",
+    )
+    .load::<Line>(&mut *conn)
+    .unwrap_or_else(|e| panic!("{e}"))
+    .into_iter()
+    .map(|l| l.line)
+    .collect();
+    assert!(
+        tables(&mut conn).len() > 10,
+        "the schema is there to be checked"
+    );
+    assert_eq!(with_rowid, Vec::<String>::new());
+}
