@@ -110,9 +110,10 @@ pub fn identity_from_bytes(bytes: &[u8; 32]) -> age::x25519::Identity {
         Err(_) => unreachable!("constant human-readable part is valid"),
     };
     let encoded = match bech32::encode::<Bech32>(hrp, bytes) {
-        Ok(s) => Zeroizing::new(s.to_uppercase()),
+        Ok(s) => Zeroizing::new(s),
         Err(_) => unreachable!("32 bytes always fit in Bech32"),
     };
+    let encoded = Zeroizing::new(encoded.to_uppercase());
     match age::x25519::Identity::from_str(&encoded) {
         Ok(identity) => identity,
         Err(_) => unreachable!("a well-formed Bech32 identity always parses"),

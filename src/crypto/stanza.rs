@@ -14,8 +14,9 @@
 //!   `e·R = (e·k mod ℓ)·B`, a multiplication of the base point, whose table
 //!   is in the curve library.
 //!
-//! Both are constant time (the tables are read by masked selection) and
-//! every secret scalar and shared point is zeroized. The key derivation and
+//! Both are constant time (the tables are read by masked selection). The
+//! scalars, products and shared points held here are zeroized; the curve
+//! library's own temporaries are not, as on age's own path. The key derivation and
 //! the wrapping of the file key are age's own (`age_core::primitives`), and
 //! the result opens with the stock `age` command: the tests prove it.
 
@@ -68,12 +69,11 @@ fn public_share(esk: &[u8; 32]) -> MontgomeryPoint {
 fn stanza(
     epk: &MontgomeryPoint,
     recipient: &[u8; 32],
-    mut shared: MontgomeryPoint,
+    shared: &Zeroizing<MontgomeryPoint>,
     file_key: &FileKey,
 ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
     let zero = shared.as_bytes().iter().fold(0u8, |acc, b| acc | b) == 0;
     if zero {
-        shared.zeroize();
         return Err(age::EncryptError::Io(std::io::Error::other(
             "an X25519 shared secret was zero",
         )));
@@ -82,7 +82,6 @@ fn stanza(
     salt[..32].copy_from_slice(epk.as_bytes());
     salt[32..].copy_from_slice(recipient);
     let key = Zeroizing::new(age_core::primitives::hkdf(&salt, LABEL, shared.as_bytes()));
-    shared.zeroize();
     let body = age_core::primitives::aead_encrypt(&key, file_key.expose_secret());
     let share = base64::engine::general_purpose::STANDARD_NO_PAD.encode(epk.as_bytes());
     Ok((
@@ -102,8 +101,12 @@ pub(super) struct Tabled {
 }
 
 impl Tabled {
-    /// The table of a key, checked against the ladder; `None` for a key
-    /// that is not a point of the curve (age then seals to it itself).
+    /// The table of a key; `None` for a key that is not a point of the
+    /// curve (age then seals to it itself). The table is right for every
+    /// key on the curve (the clamped scalar is a multiple of 8 below 2^255,
+    /// multiplied without reduction, so a small-order part cancels as in
+    /// the ladder); one random product is compared with the ladder's all
+    /// the same, which would catch a table built wrong, not prove it.
     fn build(recipient: &age::x25519::Recipient) -> Option<Self> {
         let bytes = recipient_bytes(recipient)?;
         let point = MontgomeryPoint(bytes).to_edwards(0)?;
@@ -123,9 +126,9 @@ impl age::Recipient for Tabled {
         let esk = ephemeral();
         let epk = public_share(&esk);
         let mut point = self.table.mul_base_clamped(*esk);
-        let shared = point.to_montgomery();
+        let shared = Zeroizing::new(point.to_montgomery());
         point.zeroize();
-        stanza(&epk, &self.bytes, shared, file_key)
+        stanza(&epk, &self.bytes, &shared, file_key)
     }
 }
 
@@ -170,7 +173,8 @@ pub struct ReplySecret {
 impl ReplySecret {
     /// `k` and `R` from the 32 bytes of the reply key `K`.
     pub(super) fn from_key(key: &[u8; 32]) -> Self {
-        let clamped = Zeroizing::new(clamp_integer(*key));
+        let mut clamped = Zeroizing::new(*key);
+        *clamped = clamp_integer(*clamped);
         let scalar = Zeroizing::new(Scalar::from_bytes_mod_order(*clamped));
         let mut point = ED25519_BASEPOINT_TABLE.mul_base(&scalar);
         let public = point.to_montgomery().to_bytes();
@@ -197,12 +201,15 @@ impl age::Recipient for ReplySecret {
     ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
         let esk = ephemeral();
         let epk = public_share(&esk);
-        let product =
-            Zeroizing::new(Scalar::from_bytes_mod_order(clamp_integer(*esk)) * *self.scalar);
+        let e = Zeroizing::new(Scalar::from_bytes_mod_order(clamp_integer(*esk)));
+        // By reference: the operands by value would be copies of secrets
+        // that nothing wipes.
+        #[allow(clippy::op_ref)]
+        let product = Zeroizing::new(&*e * &*self.scalar);
         let mut point = ED25519_BASEPOINT_TABLE.mul_base(&product);
-        let shared = point.to_montgomery();
+        let shared = Zeroizing::new(point.to_montgomery());
         point.zeroize();
-        stanza(&epk, &self.public, shared, file_key)
+        stanza(&epk, &self.public, &shared, file_key)
     }
 }
 
@@ -228,6 +235,17 @@ mod tests {
         }
 
         #[test]
+        fn any_32_bytes_as_a_key_get_the_ladders_answer_or_no_table(key in scalar_bytes(), e in scalar_bytes()) {
+            // Small-order parts, the high bit, u at or above p, the twist.
+            let recipient = super::super::keys::recipient_from_bytes(&key);
+            if let Some(tabled) = Tabled::build(&recipient) {
+                prop_assert_eq!(tabled.table.mul_base_clamped(e).to_montgomery(), MontgomeryPoint(key).mul_clamped(e));
+            } else {
+                prop_assert!(MontgomeryPoint(key).to_edwards(0).is_none());
+            }
+        }
+
+        #[test]
         fn the_product_of_two_scalars_multiplies_as_the_ladder_does(key in scalar_bytes(), e in scalar_bytes()) {
             let secret = ReplySecret::from_key(&key);
             prop_assert_eq!(secret.public, MontgomeryPoint::mul_base_clamped(key).to_bytes());
@@ -247,13 +265,14 @@ mod tests {
         let key = ED25519_BASEPOINT_TABLE.mul_base_clamped([7u8; 32]) + torsion;
         let bytes = key.to_montgomery().to_bytes();
         let recipient = super::super::keys::recipient_from_bytes(&bytes);
-        if let Some(tabled) = Tabled::build(&recipient) {
-            let e = [42u8; 32];
-            assert_eq!(
-                tabled.table.mul_base_clamped(e).to_montgomery(),
-                MontgomeryPoint(bytes).mul_clamped(e)
-            );
-        }
+        let Some(tabled) = Tabled::build(&recipient) else {
+            panic!("a point of the curve gets a table")
+        };
+        let e = [42u8; 32];
+        assert_eq!(
+            tabled.table.mul_base_clamped(e).to_montgomery(),
+            MontgomeryPoint(bytes).mul_clamped(e)
+        );
     }
 
     #[test]
