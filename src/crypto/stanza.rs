@@ -29,7 +29,7 @@ use age_core::secrecy::ExposeSecret;
 use base64::Engine;
 use curve25519_dalek::{
     constants::ED25519_BASEPOINT_TABLE,
-    edwards::EdwardsBasepointTable,
+    edwards::{EdwardsBasepointTable, EdwardsPoint},
     montgomery::MontgomeryPoint,
     scalar::{clamp_integer, Scalar},
     traits::BasepointTable,
@@ -94,6 +94,21 @@ fn stanza(
     ))
 }
 
+/// age's X25519 stanza for the key `recipient`, with a fresh ephemeral
+/// scalar `e` and the shared point `e·P` that `shared` computes from it.
+fn wrap(
+    recipient: &[u8; 32],
+    file_key: &FileKey,
+    shared: impl FnOnce(&[u8; 32]) -> EdwardsPoint,
+) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+    let esk = ephemeral();
+    let epk = public_share(&esk);
+    let mut point = shared(&esk);
+    let shared = Zeroizing::new(point.to_montgomery());
+    point.zeroize();
+    stanza(&epk, recipient, &shared, file_key)
+}
+
 /// A reader's key with its table of multiples.
 pub(super) struct Tabled {
     bytes: [u8; 32],
@@ -123,12 +138,9 @@ impl age::Recipient for Tabled {
         &self,
         file_key: &FileKey,
     ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
-        let esk = ephemeral();
-        let epk = public_share(&esk);
-        let mut point = self.table.mul_base_clamped(*esk);
-        let shared = Zeroizing::new(point.to_montgomery());
-        point.zeroize();
-        stanza(&epk, &self.bytes, &shared, file_key)
+        wrap(&self.bytes, file_key, |esk| {
+            self.table.mul_base_clamped(*esk)
+        })
     }
 }
 
@@ -199,17 +211,14 @@ impl age::Recipient for ReplySecret {
         &self,
         file_key: &FileKey,
     ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
-        let esk = ephemeral();
-        let epk = public_share(&esk);
-        let e = Zeroizing::new(Scalar::from_bytes_mod_order(clamp_integer(*esk)));
-        // By reference: the operands by value would be copies of secrets
-        // that nothing wipes.
-        #[allow(clippy::op_ref)]
-        let product = Zeroizing::new(&*e * &*self.scalar);
-        let mut point = ED25519_BASEPOINT_TABLE.mul_base(&product);
-        let shared = Zeroizing::new(point.to_montgomery());
-        point.zeroize();
-        stanza(&epk, &self.public, &shared, file_key)
+        wrap(&self.public, file_key, |esk| {
+            let e = Zeroizing::new(Scalar::from_bytes_mod_order(clamp_integer(*esk)));
+            // By reference: the operands by value would be copies of secrets
+            // that nothing wipes.
+            #[allow(clippy::op_ref)]
+            let product = Zeroizing::new(&*e * &*self.scalar);
+            ED25519_BASEPOINT_TABLE.mul_base(&product)
+        })
     }
 }
 
