@@ -33,7 +33,6 @@ pub use rewrap::{rewrap_header, RewrapError};
 pub use seal::{
     open_as_reporter, seal_as_reporter, seal_for_case, FileSealer, NotARecipient, ReporterRecipient,
 };
-pub use stanza::ReplySecret;
 pub use token::{derive_from_token, reply_key_bytes, Derived, Locator, Token, TokenError};
 pub use validate::{
     check_stream_header, header_len, stored_header_len, stream_payload_ok, AgeCiphertext,

@@ -16,9 +16,10 @@
 //!
 //! Both are constant time (the tables are read by masked selection). The
 //! scalars, products and shared points held here are zeroized; the curve
-//! library's own temporaries are not, as on age's own path. The key derivation and
-//! the wrapping of the file key are age's own (`age_core::primitives`), and
-//! the result opens with the stock `age` command: the tests prove it.
+//! library's own temporaries are not, as on age's own path. The key
+//! derivation and the wrapping of the file key are age's own
+//! (`age_core::primitives`), and the result opens with the stock `age`
+//! command: the tests prove it.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -43,7 +44,7 @@ const TAG: &str = "X25519";
 const LABEL: &[u8] = b"age-encryption.org/v1/X25519";
 
 /// The 32 bytes of an age X25519 recipient (`age1…`).
-pub(super) fn recipient_bytes(recipient: &age::x25519::Recipient) -> Option<[u8; 32]> {
+fn recipient_bytes(recipient: &age::x25519::Recipient) -> Option<[u8; 32]> {
     let text = recipient.to_string();
     let (_, data) = bech32::decode(&text).ok()?;
     <[u8; 32]>::try_from(data.as_slice()).ok()
@@ -177,7 +178,7 @@ impl fmt::Debug for Keyed {
 
 /// The reporter's key `k` (clamped, reduced) and `R = k·B`, when the server
 /// derived them from the token.
-pub struct ReplySecret {
+pub(super) struct ReplySecret {
     scalar: Zeroizing<Scalar>,
     public: [u8; 32],
 }

@@ -162,7 +162,7 @@ pub struct Derived {
     reply_key: Zeroizing<[u8; 32]>,
     pub reply_recipient: age::x25519::Recipient,
     /// `K` as a scalar with `R`'s bytes, to seal to `R` without the ladder.
-    pub reply_secret: ReplySecret,
+    pub(super) reply_secret: ReplySecret,
 }
 
 impl fmt::Debug for Derived {
