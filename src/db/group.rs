@@ -1,13 +1,18 @@
 //! Group commit on SQLite. SQLite takes one writer at a time, and each
 //! durable commit costs a write of the log and an `fsync`. Under load, the
-//! writes that queue for their turn are committed together: the first
-//! writer to get the turn runs every queued piece of work, each in a
-//! savepoint of one transaction, commits once, and tells each writer how
-//! its work ended. A writer is told "stored" only once that commit is
-//! durable; a piece of work that fails is rolled back to its savepoint
-//! without touching the others; a commit that fails fails them all.
+//! writes that queue meanwhile are committed together: one writer, the
+//! leader, runs every queued piece of work, each in a savepoint of one
+//! transaction, commits once, and tells each writer how its work ended. A
+//! writer is told "stored" only once that commit is durable; a piece of
+//! work that fails is rolled back to its savepoint without touching the
+//! others; a commit that fails fails them all.
+//!
+//! The leader runs one batch, then hands the lead to the oldest writer still
+//! queued, if any, and goes back with its own answer. The others sleep until
+//! they are told theirs (or are handed the lead): each is woken once, by
+//! the leader, rather than all passing through one lock in turn.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use diesel::{
     connection::TransactionManager,
@@ -40,16 +45,110 @@ enum Step {
 
 type Work = Box<dyn FnOnce(&mut DbConnection) -> Step + Send>;
 
+/// What a waiting writer is told.
+#[derive(Debug, Clone)]
+enum Word {
+    /// How the transaction holding its work ended.
+    Ended(Ending),
+    /// Its work is the oldest queued: it leads the next batch.
+    Lead,
+}
+
+/// Where a waiting writer is told what became of its work.
+#[derive(Default)]
+struct Signal {
+    word: Mutex<Option<Word>>,
+    told: Condvar,
+}
+
+impl Signal {
+    /// Tells the writer, unless it was told its ending already.
+    fn tell(&self, word: Word) {
+        let mut slot = lock(&self.word);
+        if !matches!(*slot, Some(Word::Ended(_))) {
+            *slot = Some(word);
+            self.told.notify_one();
+        }
+    }
+
+    /// Waits to be told, and takes the word.
+    fn wait(&self) -> Word {
+        let mut slot = lock(&self.word);
+        loop {
+            if let Some(word) = slot.take() {
+                return word;
+            }
+            slot = self
+                .told
+                .wait(slot)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
 struct Job {
     /// Runs the work in a savepoint.
     run: Work,
-    ending: Arc<Mutex<Option<Ending>>>,
+    signal: Arc<Signal>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    /// A writer leads a batch, or was handed the lead: the others wait.
+    led: bool,
 }
 
 /// The writes waiting for their turn.
 #[derive(Default)]
 pub(super) struct Group {
-    queue: Mutex<Vec<Job>>,
+    queue: Mutex<Queue>,
+}
+
+impl Group {
+    /// Hands the lead to the oldest queued writer, or leaves it free.
+    fn hand_on(&self) {
+        let mut queue = lock(&self.queue);
+        match queue.jobs.first() {
+            Some(next) => next.signal.tell(Word::Lead),
+            None => queue.led = false,
+        }
+    }
+}
+
+/// Hands the lead on when the leader is done, even if it panicked.
+struct Leading<'a>(&'a Group);
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        self.0.hand_on();
+    }
+}
+
+/// The writers of a batch. Dropped before they were told how it ended (a
+/// panic outside their work), they are told its outcome is unknown.
+struct Batch {
+    signals: Vec<Arc<Signal>>,
+    told: bool,
+}
+
+impl Batch {
+    fn tell(mut self, ending: Ending) {
+        for signal in &self.signals {
+            signal.tell(Word::Ended(ending.clone()));
+        }
+        self.told = true;
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if !self.told {
+            for signal in &self.signals {
+                signal.tell(Word::Ended(Ending::Unknown));
+            }
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -72,9 +171,9 @@ impl Db {
             return self.try_write(work);
         };
         let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::default();
-        let ending: Arc<Mutex<Option<Ending>>> = Arc::default();
+        let signal: Arc<Signal> = Arc::default();
         let mine = slot.clone();
-        lock(&group.queue).push(Job {
+        let job = Job {
             run: Box::new(move |conn| {
                 if let Err(e) = Tx::begin_transaction(conn) {
                     *lock(&mine) = Some(Err(e.into()));
@@ -94,29 +193,43 @@ impl Db {
                 *lock(&mine) = Some(result);
                 step
             }),
-            ending: ending.clone(),
-        });
-        {
-            let _turn = lock(turn);
-            // A writer before this one may have run this work already.
-            if lock(&ending).is_none() {
+            signal: signal.clone(),
+        };
+        let mut leads = {
+            let mut queue = lock(&group.queue);
+            queue.jobs.push(job);
+            !std::mem::replace(&mut queue.led, true)
+        };
+        let ended = loop {
+            if leads {
+                let _leading = Leading(group);
+                let _turn = lock(turn);
                 let mut conn = match self.conn() {
                     Ok(conn) => conn,
                     Err(e) => {
-                        lock(&group.queue).retain(|j| !Arc::ptr_eq(&j.ending, &ending));
+                        // Only this writer's work fails; the next leader
+                        // tries for a connection itself.
+                        lock(&group.queue)
+                            .jobs
+                            .retain(|j| !Arc::ptr_eq(&j.signal, &signal));
                         return Err(e.into());
                     }
                 };
-                let jobs = std::mem::take(&mut *lock(&group.queue));
+                let jobs = std::mem::take(&mut lock(&group.queue).jobs);
                 run_batch(&mut conn, jobs);
+                // The connection and the turn go back before the lead is
+                // handed on.
             }
-        }
-        let ended = lock(&ending).take();
+            match signal.wait() {
+                Word::Ended(ending) => break ending,
+                Word::Lead => leads = true,
+            }
+        };
         let result = lock(&slot).take();
         match (result, ended) {
             (Some(Err(e)), _) => Err(e),
-            (Some(Ok(value)), Some(Ending::Committed)) => Ok(value),
-            (_, Some(Ending::Refused(why))) => {
+            (Some(Ok(value)), Ending::Committed) => Ok(value),
+            (_, Ending::Refused(why)) => {
                 Err(DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(why)).into())
             }
             // The commit's outcome is unknown, or the work was lost with a
@@ -154,7 +267,10 @@ fn abandon(conn: &mut DbConnection) {
 
 /// Runs `jobs` in one transaction and tells each how it ended.
 fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
-    let endings: Vec<_> = jobs.iter().map(|j| j.ending.clone()).collect();
+    let batch = Batch {
+        signals: jobs.iter().map(|j| j.signal.clone()).collect(),
+        told: false,
+    };
     let ending = (|| {
         if let Err(e) = begin_write(conn, true) {
             return Ending::Refused(e.to_string());
@@ -196,7 +312,5 @@ fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
             Err(CommitFailed::Unknown) => Ending::Unknown,
         }
     })();
-    for slot in endings {
-        *lock(&slot) = Some(ending.clone());
-    }
+    batch.tell(ending);
 }

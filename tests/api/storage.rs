@@ -583,3 +583,61 @@ async fn after_a_write_that_panics_the_next_writes_are_really_committed() {
         })
         .unwrap_or_else(|e| panic!("another connection can write: {e}"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_grouped_writer_that_gets_no_connection_fails_alone_and_the_writers_queued_behind_it_still_commit(
+) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = db::connect(
+        &vigie::config::DatabaseSetting::Sqlite(dir.path().join("t.sqlite3")),
+        1,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let insert = |key: &'static str| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.run_write(move |conn| -> Result<(), db::DbError> {
+                diesel::sql_query(format!(
+                    "INSERT INTO notify_state (key, value) VALUES ('{key}', 1)"
+                ))
+                .execute(conn)?;
+                Ok(())
+            })
+            .await
+        })
+    };
+    // The pool's only connection is held: the first writer leads and waits
+    // for a connection until the pool gives up.
+    let held = db.conn().unwrap_or_else(|e| panic!("{e}"));
+    let first = insert("first");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // These queue behind it meanwhile.
+    let queued: Vec<_> = ["second", "third"].into_iter().map(insert).collect();
+    let failed = first.await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(failed, Err(db::DbError::Pool(_))),
+        "the leader without a connection is told so: {failed:?}"
+    );
+    drop(held);
+    for write in queued {
+        tokio::time::timeout(std::time::Duration::from_secs(10), write)
+            .await
+            .unwrap_or_else(|_| panic!("a queued write is left waiting"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("a queued write is handed the lead and commits: {e}"));
+    }
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        key: String,
+    }
+    let keys: Vec<String> = diesel::sql_query(
+        "SELECT key FROM notify_state WHERE key IN ('first', 'second', 'third') ORDER BY key",
+    )
+    .load::<Key>(&mut *db.conn().unwrap_or_else(|e| panic!("{e}")))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .into_iter()
+    .map(|k| k.key)
+    .collect();
+    assert_eq!(keys, ["second", "third"]);
+}

@@ -223,10 +223,11 @@ pub async fn report_submit(
     }
     let key = sent_key.clone().unwrap_or_else(SubmissionKey::random);
     // The token is drawn first: attached files are sealed to its R as they
-    // stream in, before the report itself.
+    // stream in, before the report itself. A form without files needs no R
+    // before the report is sealed, which derives it.
     let token = Token::generate();
-    let reporter = ReporterRecipient::of(&crypto::derive_from_token(&token));
     let (parsed, files, findings) = if upload_form::is_multipart(&req) {
+        let reporter = ReporterRecipient::of(&crypto::derive_from_token(&token));
         match upload_form::read(
             &req,
             payload,
