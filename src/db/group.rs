@@ -1,23 +1,24 @@
 //! Group commit on SQLite. SQLite takes one writer at a time, and each
 //! durable commit costs a write of the log and an `fsync`. Under load, the
-//! writes that queue meanwhile are committed together: one writer, the
-//! leader, runs every queued piece of work, each in a savepoint of one
-//! transaction, commits once, and tells each writer how its work ended. A
-//! writer is told "stored" only once that commit is durable; a piece of
+//! writes that queue meanwhile are committed together: a committer on the
+//! blocking threads runs every queued piece of work, each in a savepoint of
+//! one transaction, commits once, and tells each writer how its work ended.
+//! A writer is told "stored" only once that commit is durable; a piece of
 //! work that fails is rolled back to its savepoint without touching the
 //! others; a commit that fails fails them all.
 //!
-//! The leader runs one batch, then hands the lead to the oldest writer still
-//! queued, if any, and goes back with its own answer. The others sleep until
-//! they are told theirs (or are handed the lead): each is woken once, by
-//! the leader, rather than all passing through one lock in turn.
+//! The writers wait without holding a thread: a request queues its work and
+//! awaits the answer. The first write queued while no committer runs starts
+//! one; it commits group after group while work keeps coming, and stops
+//! when the queue is empty.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 use diesel::{
     connection::TransactionManager,
     result::{DatabaseErrorKind, Error as DieselError},
 };
+use tokio::sync::oneshot;
 
 use super::{begin_write, commit, CommitFailed, Db, DbConnection, DbError, Tx};
 
@@ -27,6 +28,8 @@ enum Ending {
     Committed,
     /// Nothing of it was stored, for this reason.
     Refused(String),
+    /// No connection came free: nothing of it was stored.
+    NoConnection(String),
     /// The commit failed in a way that may have stored it.
     Unknown,
 }
@@ -45,58 +48,26 @@ enum Step {
 
 type Work = Box<dyn FnOnce(&mut DbConnection) -> Step + Send>;
 
-/// What a waiting writer is told.
-#[derive(Debug, Clone)]
-enum Word {
-    /// How the transaction holding its work ended.
-    Ended(Ending),
-    /// Its work is the oldest queued: it leads the next batch.
-    Lead,
-}
-
-/// Where a waiting writer is told what became of its work.
-#[derive(Default)]
-struct Signal {
-    word: Mutex<Option<Word>>,
-    told: Condvar,
-}
-
-impl Signal {
-    /// Tells the writer, unless it was told its ending already.
-    fn tell(&self, word: Word) {
-        let mut slot = lock(&self.word);
-        if !matches!(*slot, Some(Word::Ended(_))) {
-            *slot = Some(word);
-            self.told.notify_one();
-        }
-    }
-
-    /// Waits to be told, and takes the word.
-    fn wait(&self) -> Word {
-        let mut slot = lock(&self.word);
-        loop {
-            if let Some(word) = slot.take() {
-                return word;
-            }
-            slot = self
-                .told
-                .wait(slot)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-    }
-}
-
 struct Job {
     /// Runs the work in a savepoint.
     run: Work,
-    signal: Arc<Signal>,
+    /// Where its writer hears how it ended. Dropped unanswered (a panic
+    /// outside the work), the writer hears the outcome is unknown.
+    answer: oneshot::Sender<Ending>,
+}
+
+impl Job {
+    fn answer(self, ending: Ending) {
+        // The writer may be gone (its client left): the work stands.
+        let _ = self.answer.send(ending);
+    }
 }
 
 #[derive(Default)]
 struct Queue {
     jobs: Vec<Job>,
-    /// A writer leads a batch, or was handed the lead: the others wait.
-    led: bool,
+    /// A committer runs, or was started: the work it will find waits.
+    committing: bool,
 }
 
 /// The writes waiting for their turn.
@@ -105,61 +76,40 @@ pub(super) struct Group {
     queue: Mutex<Queue>,
 }
 
-impl Group {
-    /// Hands the lead to the oldest queued writer, or leaves it free.
-    fn hand_on(&self) {
-        let mut queue = lock(&self.queue);
-        match queue.jobs.first() {
-            Some(next) => next.signal.tell(Word::Lead),
-            None => queue.led = false,
-        }
-    }
-}
-
-/// Hands the lead on when the leader is done, even if it panicked.
-struct Leading<'a>(&'a Group);
-
-impl Drop for Leading<'_> {
-    fn drop(&mut self) {
-        self.0.hand_on();
-    }
-}
-
-/// The writers of a batch. Dropped before they were told how it ended (a
-/// panic outside their work), they are told its outcome is unknown.
-struct Batch {
-    signals: Vec<Arc<Signal>>,
-    told: bool,
-}
-
-impl Batch {
-    fn tell(mut self, ending: Ending) {
-        for signal in &self.signals {
-            signal.tell(Word::Ended(ending.clone()));
-        }
-        self.told = true;
-    }
-}
-
-impl Drop for Batch {
-    fn drop(&mut self) {
-        if !self.told {
-            for signal in &self.signals {
-                signal.tell(Word::Ended(Ending::Unknown));
-            }
-        }
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The committer's watch: when it stops for any reason other than an empty
+/// queue (a panic, a runtime shutting down before it ran), the work still
+/// queued was not run, and its writers are told so.
+struct Committing {
+    group: Arc<Group>,
+    /// It found the queue empty and stopped.
+    done: bool,
+}
+
+impl Drop for Committing {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let left = {
+            let mut queue = lock(&self.group.queue);
+            queue.committing = false;
+            std::mem::take(&mut queue.jobs)
+        };
+        for job in left {
+            job.answer(Ending::Refused("the committer stopped".into()));
+        }
+    }
+}
+
 impl Db {
     /// [`Db::try_write`], committed together with the writes queued at the
-    /// same time on SQLite; as [`Db::try_write`] on PostgreSQL, whose
-    /// server groups concurrent commits itself.
-    pub fn try_write_grouped<T, E>(
+    /// same time on SQLite; as [`Db::try_write`] on the blocking threads on
+    /// PostgreSQL, whose server groups concurrent commits itself.
+    pub(super) async fn write_grouped<T, E>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
@@ -167,12 +117,15 @@ impl Db {
         T: Send + 'static,
         E: From<DieselError> + From<DbError> + std::fmt::Debug + Send + 'static,
     {
-        let (Some(group), Some(turn)) = (&self.group, &self.sqlite_writes) else {
-            return self.try_write(work);
+        let Some(group) = &self.group else {
+            let db = self.clone();
+            return crate::blocking::run(move || db.try_write(work))
+                .await
+                .unwrap_or_else(|_| Err(DbError::Blocking.into()));
         };
         let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::default();
-        let signal: Arc<Signal> = Arc::default();
         let mine = slot.clone();
+        let (answer, told) = oneshot::channel();
         let job = Job {
             run: Box::new(move |conn| {
                 if let Err(e) = Tx::begin_transaction(conn) {
@@ -193,38 +146,23 @@ impl Db {
                 *lock(&mine) = Some(result);
                 step
             }),
-            signal: signal.clone(),
+            answer,
         };
-        let mut leads = {
+        let starts = {
             let mut queue = lock(&group.queue);
             queue.jobs.push(job);
-            !std::mem::replace(&mut queue.led, true)
+            !std::mem::replace(&mut queue.committing, true)
         };
-        let ended = loop {
-            if leads {
-                let _leading = Leading(group);
-                let _turn = lock(turn);
-                let mut conn = match self.conn() {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Only this writer's work fails; the next leader
-                        // tries for a connection itself.
-                        lock(&group.queue)
-                            .jobs
-                            .retain(|j| !Arc::ptr_eq(&j.signal, &signal));
-                        return Err(e.into());
-                    }
-                };
-                let jobs = std::mem::take(&mut lock(&group.queue).jobs);
-                run_batch(&mut conn, jobs);
-                // The connection and the turn go back before the lead is
-                // handed on.
-            }
-            match signal.wait() {
-                Word::Ended(ending) => break ending,
-                Word::Lead => leads = true,
-            }
-        };
+        if starts {
+            let watch = Committing {
+                group: group.clone(),
+                done: false,
+            };
+            let db = self.clone();
+            // Not awaited: the committer outlives this writer if it must.
+            drop(tokio::task::spawn_blocking(move || db.commit_groups(watch)));
+        }
+        let ended = told.await.unwrap_or(Ending::Unknown);
         let result = lock(&slot).take();
         match (result, ended) {
             (Some(Err(e)), _) => Err(e),
@@ -232,9 +170,42 @@ impl Db {
             (_, Ending::Refused(why)) => {
                 Err(DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(why)).into())
             }
+            (_, Ending::NoConnection(why)) => Err(DbError::NoConnection(why).into()),
             // The commit's outcome is unknown, or the work was lost with a
-            // writer that failed before it could say.
+            // committer that failed before it could say.
             _ => Err(DbError::OutcomeUnknown.into()),
+        }
+    }
+
+    /// The committer: commits the queued work, group after group, until
+    /// none is left.
+    fn commit_groups(&self, mut watch: Committing) {
+        let group = watch.group.clone();
+        loop {
+            // Other writers of this process (the daily rewrite) go between
+            // two groups.
+            let _turn = self
+                .sqlite_writes
+                .as_ref()
+                .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            let jobs = {
+                let mut queue = lock(&group.queue);
+                if queue.jobs.is_empty() {
+                    queue.committing = false;
+                    watch.done = true;
+                    return;
+                }
+                std::mem::take(&mut queue.jobs)
+            };
+            match self.conn() {
+                Ok(mut conn) => run_batch(&mut conn, jobs),
+                Err(e) => {
+                    let why = e.to_string();
+                    for job in jobs {
+                        job.answer(Ending::NoConnection(why.clone()));
+                    }
+                }
+            }
         }
     }
 }
@@ -267,17 +238,14 @@ fn abandon(conn: &mut DbConnection) {
 
 /// Runs `jobs` in one transaction and tells each how it ended.
 fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
-    let batch = Batch {
-        signals: jobs.iter().map(|j| j.signal.clone()).collect(),
-        told: false,
-    };
+    let (runs, answers): (Vec<Work>, Vec<oneshot::Sender<Ending>>) =
+        jobs.into_iter().map(|j| (j.run, j.answer)).unzip();
     let ending = (|| {
         if let Err(e) = begin_write(conn, true) {
             return Ending::Refused(e.to_string());
         }
         let mut stored_any = false;
-        for job in jobs {
-            let run = job.run;
+        for run in runs {
             let ran = {
                 let conn = &mut *conn;
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || run(conn)))
@@ -312,5 +280,7 @@ fn run_batch(conn: &mut DbConnection, jobs: Vec<Job>) {
             Err(CommitFailed::Unknown) => Ending::Unknown,
         }
     })();
-    batch.tell(ending);
+    for answer in answers {
+        let _ = answer.send(ending.clone());
+    }
 }

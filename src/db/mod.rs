@@ -99,6 +99,10 @@ pub enum DbError {
     /// (the connection broke): the transaction may or may not be durable.
     #[error("the outcome of the commit is unknown")]
     OutcomeUnknown,
+    /// A grouped write found no connection (the pool's reason): nothing of
+    /// it was stored.
+    #[error("{0}")]
+    NoConnection(String),
 }
 
 /// Runs one insert in a savepoint: `false` when it hit a unique key (the
@@ -265,10 +269,13 @@ impl Db {
         T: Send + 'static,
         E: From<diesel::result::Error> + From<DbError> + std::fmt::Debug + Send + 'static,
     {
-        let db = self.clone();
-        crate::blocking::run(move || db.try_write_grouped(work))
-            .await
-            .unwrap_or_else(|_| Err(DbError::Blocking.into()))
+        self.write_grouped(work).await
+    }
+
+    /// Whether writes are committed in groups (SQLite), so that work before
+    /// a write is better done apart from it.
+    pub fn groups_writes(&self) -> bool {
+        self.group.is_some()
     }
 
     /// Runs `work` in one transaction; when this returns `Ok`, the commit is

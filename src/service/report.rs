@@ -197,8 +197,7 @@ pub async fn seal_and_store(
     let recipients = desk.readers.of(readership);
     let filing = Filing::at(&desk);
     let db = desk.db.clone();
-    // Sealing and storing on one blocking thread, one hand-over.
-    let token = crate::blocking::run(move || {
+    let seal = move || {
         let derived = crypto::derive_from_token(&token);
         let reporter = ReporterRecipient::of(&derived);
         let padded = crypto::pad(draft.to_json(lang.code()));
@@ -212,11 +211,25 @@ pub async fn seal_and_store(
             readership,
             key,
         };
-        db.try_write_grouped(filing.work(sealed))?;
-        Ok::<_, SubmitError>(token.display())
-    })
-    .await
-    .map_err(|_| SubmitError::Store(DbError::Blocking))??;
+        Ok::<_, SubmitError>((sealed, token.display()))
+    };
+    let lost = |_| SubmitError::Store(DbError::Blocking);
+    let token = if db.groups_writes() {
+        // Sealed on a blocking thread; the grouped commit is awaited
+        // without holding one.
+        let (sealed, token) = crate::blocking::run(seal).await.map_err(lost)??;
+        db.run_write(filing.work(sealed)).await?;
+        token
+    } else {
+        // Sealing and storing on one blocking thread, one hand-over.
+        crate::blocking::run(move || {
+            let (sealed, token) = seal()?;
+            db.try_write(filing.work(sealed))?;
+            Ok::<_, SubmitError>(token)
+        })
+        .await
+        .map_err(lost)??
+    };
     let stored = filing.stored();
     Ok(Receipt { token, stored })
 }

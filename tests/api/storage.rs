@@ -585,8 +585,7 @@ async fn after_a_write_that_panics_the_next_writes_are_really_committed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_grouped_writer_that_gets_no_connection_fails_alone_and_the_writers_queued_behind_it_still_commit(
-) {
+async fn a_group_that_gets_no_connection_fails_alone_and_the_writes_queued_after_it_still_commit() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = db::connect(
         &vigie::config::DatabaseSetting::Sqlite(dir.path().join("t.sqlite3")),
@@ -606,8 +605,8 @@ async fn a_grouped_writer_that_gets_no_connection_fails_alone_and_the_writers_qu
             .await
         })
     };
-    // The pool's only connection is held: the first writer leads and waits
-    // for a connection until the pool gives up.
+    // The pool's only connection is held: the committer takes the first
+    // write and waits for a connection until the pool gives up.
     let held = db.conn().unwrap_or_else(|e| panic!("{e}"));
     let first = insert("first");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -615,8 +614,8 @@ async fn a_grouped_writer_that_gets_no_connection_fails_alone_and_the_writers_qu
     let queued: Vec<_> = ["second", "third"].into_iter().map(insert).collect();
     let failed = first.await.unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        matches!(failed, Err(db::DbError::Pool(_))),
-        "the leader without a connection is told so: {failed:?}"
+        matches!(failed, Err(db::DbError::NoConnection(_))),
+        "the write without a connection is told so: {failed:?}"
     );
     drop(held);
     for write in queued {
@@ -624,7 +623,7 @@ async fn a_grouped_writer_that_gets_no_connection_fails_alone_and_the_writers_qu
             .await
             .unwrap_or_else(|_| panic!("a queued write is left waiting"))
             .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("a queued write is handed the lead and commits: {e}"));
+            .unwrap_or_else(|e| panic!("a write queued meanwhile is committed: {e}"));
     }
     #[derive(QueryableByName)]
     struct Key {
