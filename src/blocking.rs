@@ -14,3 +14,9 @@ pub async fn run<T: Send + 'static>(
         .await
         .map_err(|_| Cancelled)
 }
+
+/// Starts `work` on the blocking thread pool without waiting for it. If the
+/// pool is shutting down, `work` is dropped without running.
+pub fn spawn(work: impl FnOnce() + Send + 'static) {
+    drop(tokio::task::spawn_blocking(work));
+}

@@ -160,7 +160,7 @@ impl Db {
             };
             let db = self.clone();
             // Not awaited: the committer outlives this writer if it must.
-            drop(tokio::task::spawn_blocking(move || db.commit_groups(watch)));
+            crate::blocking::spawn(move || db.commit_groups(watch));
         }
         let ended = told.await.unwrap_or(Ending::Unknown);
         let result = lock(&slot).take();
