@@ -272,12 +272,6 @@ impl Db {
         self.write_grouped(work).await
     }
 
-    /// Whether writes are committed in groups (SQLite), so that work before
-    /// a write is better done apart from it.
-    pub fn groups_writes(&self) -> bool {
-        self.group.is_some()
-    }
-
     /// Runs `work` in one transaction; when this returns `Ok`, the commit is
     /// durable.
     pub fn write<T>(
