@@ -106,10 +106,11 @@ impl Drop for Committing {
 }
 
 impl Db {
-    /// [`Db::try_write`], committed together with the writes queued at the
-    /// same time on SQLite; as [`Db::try_write`] on the blocking threads on
-    /// PostgreSQL, whose server groups concurrent commits itself.
-    pub(super) async fn write_grouped<T, E>(
+    /// A durable transaction off the async threads, as [`Db::try_write`]:
+    /// on SQLite committed together with the writes queued at the same
+    /// time; on PostgreSQL on a blocking thread, the server grouping
+    /// concurrent commits itself.
+    pub async fn run_write<T, E>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
@@ -184,10 +185,7 @@ impl Db {
         loop {
             // Other writers of this process (the daily rewrite) go between
             // two groups.
-            let _turn = self
-                .sqlite_writes
-                .as_ref()
-                .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            let _turn = self.sqlite_turn();
             let jobs = {
                 let mut queue = lock(&group.queue);
                 if queue.jobs.is_empty() {

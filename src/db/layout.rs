@@ -89,10 +89,7 @@ impl Layout {
     /// the database files (see the module's documentation).
     pub fn rewrite(db: &Db) -> Result<(), DbError> {
         // On SQLite, the application's writers queue here meanwhile.
-        let _turn = db
-            .sqlite_writes
-            .as_ref()
-            .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let _turn = db.sqlite_turn();
         let mut conn = db.conn()?;
         match &mut *conn {
             DbConnection::Sqlite(c) => rewrite_sqlite(c),

@@ -259,19 +259,6 @@ impl Db {
         .unwrap_or_else(|_| Err(DbError::Blocking.into()))
     }
 
-    /// [`Db::try_write_grouped`] on the blocking thread pool: a durable
-    /// transaction, shared on SQLite with the writes made at the same time.
-    pub async fn run_write<T, E>(
-        &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<diesel::result::Error> + From<DbError> + std::fmt::Debug + Send + 'static,
-    {
-        self.write_grouped(work).await
-    }
-
     /// Runs `work` in one transaction; when this returns `Ok`, the commit is
     /// durable.
     pub fn write<T>(
@@ -283,6 +270,13 @@ impl Db {
 }
 
 impl Db {
+    /// On SQLite, this process's turn to write, held until dropped.
+    fn sqlite_turn(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.sqlite_writes
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
     /// Like [`Db::write`], for work with its own error type.
     pub fn try_write<T, E>(
         &self,
@@ -291,10 +285,7 @@ impl Db {
     where
         E: From<diesel::result::Error> + From<DbError> + std::fmt::Debug,
     {
-        let _turn = self
-            .sqlite_writes
-            .as_ref()
-            .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let _turn = self.sqlite_turn();
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
         let sqlite = self.sqlite_writes.is_some();

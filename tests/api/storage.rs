@@ -515,18 +515,7 @@ async fn writes_committed_together_keep_each_one_s_outcome_a_failed_one_leaves_n
         }
     }
     assert_eq!(told_stored.len(), 72);
-    #[derive(QueryableByName)]
-    struct Key {
-        #[diesel(sql_type = Text)]
-        key: String,
-    }
-    let mut stored: Vec<String> =
-        diesel::sql_query("SELECT key FROM notify_state WHERE key LIKE 'group_%' ORDER BY key")
-            .load::<Key>(&mut *db.conn().unwrap_or_else(|e| panic!("{e}")))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .into_iter()
-            .map(|k| k.key)
-            .collect();
+    let mut stored = notify_keys(&db, "LIKE 'group_%'");
     stored.sort();
     told_stored.sort();
     assert_eq!(
@@ -562,19 +551,7 @@ async fn after_a_write_that_panics_the_next_writes_are_really_committed() {
     }
     // Seen from a connection of its own: committed, and no lock left.
     let other = open(&test_db);
-    #[derive(QueryableByName)]
-    struct Key {
-        #[diesel(sql_type = Text)]
-        key: String,
-    }
-    let keys: Vec<String> = diesel::sql_query(
-        "SELECT key FROM notify_state WHERE key IN ('panics', 'after_1', 'after_2') ORDER BY key",
-    )
-    .load::<Key>(&mut *other.conn().unwrap_or_else(|e| panic!("{e}")))
-    .unwrap_or_else(|e| panic!("{e}"))
-    .into_iter()
-    .map(|k| k.key)
-    .collect();
+    let keys = notify_keys(&other, "IN ('panics', 'after_1', 'after_2')");
     assert_eq!(keys, ["after_1", "after_2"]);
     other
         .write(|conn| {
@@ -625,18 +602,24 @@ async fn a_group_that_gets_no_connection_fails_alone_and_the_writes_queued_after
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|e| panic!("a write queued meanwhile is committed: {e}"));
     }
+    let keys = notify_keys(&db, "IN ('first', 'second', 'third')");
+    assert_eq!(keys, ["second", "third"]);
+}
+
+/// The keys of `notify_state` that `filter` keeps, in order, as seen from a
+/// connection of `db`'s pool.
+fn notify_keys(db: &Db, filter: &str) -> Vec<String> {
     #[derive(QueryableByName)]
     struct Key {
         #[diesel(sql_type = Text)]
         key: String,
     }
-    let keys: Vec<String> = diesel::sql_query(
-        "SELECT key FROM notify_state WHERE key IN ('first', 'second', 'third') ORDER BY key",
-    )
+    diesel::sql_query(format!(
+        "SELECT key FROM notify_state WHERE key {filter} ORDER BY key"
+    ))
     .load::<Key>(&mut *db.conn().unwrap_or_else(|e| panic!("{e}")))
     .unwrap_or_else(|e| panic!("{e}"))
     .into_iter()
     .map(|k| k.key)
-    .collect();
-    assert_eq!(keys, ["second", "third"]);
+    .collect()
 }
